@@ -1,0 +1,65 @@
+"""Evaluation backends behind one Protocol.
+
+:mod:`pytest_mlgate.backend.lmeval` is the only code that imports lm_eval / torch / transformers,
+and only when a method that needs them runs. :mod:`pytest_mlgate.backend.fake` serves plugin
+tests. A conftest supplies another backend by implementing the ``pytest_mlgate_make_backend``
+hook (see :mod:`pytest_mlgate.hookspec`); this module is itself registered as the plugin that
+provides the default, so it is consulted last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import pluggy
+
+from pytest_mlgate.config import ModelConfig
+from pytest_mlgate.results import EvalRun
+
+hookimpl = pluggy.HookimplMarker("pytest")
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """Everything a backend needs to know to load the model and find tasks."""
+
+    model: ModelConfig
+    checkpoint: str
+    include: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """One batched evaluation: all these tasks in one call."""
+
+    tasks: tuple[str, ...]
+    num_fewshot: int | None = None
+    sample: int | None = None  # per task, stratified, seeded
+    seed: int = 1234
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the gate needs from an evaluation engine."""
+
+    def check_tasks(self, tasks: Sequence[str]) -> None:
+        """Raise :class:`~pytest_mlgate.errors.UnknownTaskError` for names it cannot run."""
+
+    def model(self) -> object:
+        """The loaded model handle (loaded on first call, then reused)."""
+
+    def evaluate(self, request: EvalRequest) -> EvalRun:
+        """Evaluate all tasks of ``request`` in one batch."""
+
+    def close(self) -> None:
+        """Release the model and any temporary files."""
+
+
+@hookimpl(trylast=True)
+def pytest_mlgate_make_backend(spec: BackendSpec) -> Backend:
+    from pytest_mlgate.backend.lmeval import LmEvalBackend
+
+    return LmEvalBackend(spec)

@@ -1,0 +1,335 @@
+"""The lm-evaluation-harness backend: the only module importing lm_eval, torch and transformers.
+
+Every heavy import sits inside a function, so importing this module is cheap and a plain
+``pytest`` run never pays for torch. The checkpoint is loaded once through transformers (placed
+with accelerate's ``device_map`` on a GPU) and handed to lm-eval as a model object; all tasks of
+a request run in one ``simple_evaluate`` call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_mlgate.backend import BackendSpec, EvalRequest
+from pytest_mlgate.config import suggest
+from pytest_mlgate.errors import BackendError, CheckpointError, UnknownTaskError
+from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
+from pytest_mlgate.sampling import stratified_subset
+from pytest_mlgate.tasks import materialize_tasks
+
+# model_args that belong to transformers' from_pretrained; the rest go to lm-eval's HFLM.
+FROM_PRETRAINED_KEYS = frozenset(
+    {"revision", "trust_remote_code", "attn_implementation", "subfolder", "low_cpu_mem_usage"}
+)
+# Fields that name a document's stratum for `sample`, in order of preference.
+STRATUM_FIELDS = ("category", "subject", "label", "answer", "gold")
+# The CPU has no out-of-memory signal for lm-eval's "auto" batch-size probe to stop on.
+CPU_AUTO_BATCH_SIZE = 16
+# Only non-mean aggregations use the bootstrap; lm-eval's 100k default costs seconds for no gain.
+BOOTSTRAP_ITERS = 1000
+
+
+def weight_files(folder: Path) -> list[Path]:
+    patterns = ("*.safetensors", "*.bin", "*.pt", "*.gguf")
+    return sorted(p for pattern in patterns for p in folder.glob(pattern) if p.is_file())
+
+
+def check_checkpoint(checkpoint: str) -> None:
+    """Fail early and clearly on a local checkpoint that cannot be loaded (no torch needed)."""
+    path = Path(checkpoint).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise CheckpointError(f"checkpoint {checkpoint!r} is a file; give its folder")
+        if not (path / "config.json").is_file():
+            raise CheckpointError(f"checkpoint {str(path)!r} has no config.json")
+        if not weight_files(path):
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} has no weight files (*.safetensors, *.bin)"
+            )
+        return
+    looks_local = checkpoint.startswith((".", "/", "~")) or checkpoint.count("/") > 1
+    if looks_local or os.sep in checkpoint.strip("/").split("/", 1)[-1]:
+        raise CheckpointError(
+            f"checkpoint {checkpoint!r} does not exist (resolved to {path.resolve()}); "
+            "set [model] checkpoint, --mlgate-checkpoint or MLGATE_CHECKPOINT"
+        )
+
+
+def resolve_device(requested: str) -> str:
+    import torch
+
+    if requested != "auto":
+        return requested
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_dtype(requested: str, device: str) -> Any:
+    """``auto`` means bf16 on GPUs that support it, fp16 on older GPUs, fp32 on the CPU."""
+    import torch
+
+    if requested != "auto":
+        return getattr(torch, requested)
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+@contextlib.contextmanager
+def _without_env_collection() -> Iterator[None]:
+    """Skip lm-eval's per-call environment dump (a `pip list` plus `git describe`, ~1 s).
+
+    The run manifest collects what matters once; lm-eval's copy of it is never read.
+    """
+    from lm_eval import evaluator
+
+    saved = evaluator.add_env_info, evaluator.get_git_commit_hash
+    evaluator.add_env_info = lambda _results: None
+    evaluator.get_git_commit_hash = lambda: None
+    try:
+        yield
+    finally:
+        evaluator.add_env_info, evaluator.get_git_commit_hash = saved
+
+
+class LmEvalBackend:
+    def __init__(self, spec: BackendSpec) -> None:
+        self.spec = spec
+        self._lm: Any = None
+        self._task_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._managers: dict[bool, Any] = {}
+        self.device: str | None = None
+        self.dtype: str | None = None
+        self.batch_size: int | str | None = None
+
+    # -- tasks -------------------------------------------------------------------------------
+    def _include_paths(self) -> list[str]:
+        if self._task_dir is None:
+            self._task_dir = tempfile.TemporaryDirectory(prefix="mlgate-tasks-")
+            materialize_tasks(Path(self._task_dir.name))
+        return [self._task_dir.name, *map(str, self.spec.include)]
+
+    def _manager(self, with_builtins: bool) -> Any:
+        if with_builtins not in self._managers:
+            from lm_eval.tasks import TaskManager
+
+            self._managers[with_builtins] = TaskManager(
+                include_path=self._include_paths(), include_defaults=with_builtins
+            )
+        return self._managers[with_builtins]
+
+    def task_manager(self, tasks: Sequence[str]) -> Any:
+        """A TaskManager that knows ``tasks``, indexing lm-eval's built-ins only if needed."""
+        local = self._manager(False)
+        missing = [t for t in tasks if not local.match_tasks([t])]
+        if not missing:
+            return local
+        full = self._manager(True)
+        unknown = [t for t in missing if not full.match_tasks([t])]
+        if unknown:
+            raise UnknownTaskError(
+                "; ".join(
+                    f"unknown task {t!r}: not shipped, not in [tasks] include, not an lm-eval "
+                    f"task.{suggest(t, full.all_tasks)}"
+                    for t in unknown
+                )
+            )
+        return full
+
+    def check_tasks(self, tasks: Sequence[str]) -> None:
+        self.task_manager(tasks)
+
+    def _subset(self, manager: Any, request: EvalRequest) -> dict[str, list[int]]:
+        assert request.sample is not None
+        loaded = manager.load(list(request.tasks))
+        chosen = {}
+        for name, task in loaded["tasks"].items():
+            docs = list(task.eval_docs)
+            field = (task.config.metadata or {}).get("subgroup_field")
+            if field is None:
+                first = docs[0] if docs else {}
+                field = next(
+                    (f for f in STRATUM_FIELDS if isinstance(first, Mapping) and f in first), None
+                )
+            strata = [
+                None if field is None or not isinstance(d, Mapping) else str(d.get(field))
+                for d in docs
+            ]
+            chosen[name] = stratified_subset(strata, request.sample, request.seed, name)
+        return chosen
+
+    # -- model -------------------------------------------------------------------------------
+    def model(self) -> Any:
+        if self._lm is None:
+            self._lm = self._load()
+        return self._lm
+
+    def _load(self) -> Any:
+        cfg = self.spec.model
+        check_checkpoint(self.spec.checkpoint)
+        self.device = resolve_device(cfg.device)
+        if cfg.backend != "hf":
+            return self._load_registered(cfg.backend)
+        import transformers
+        from lm_eval.models.huggingface import HFLM
+
+        dtype = resolve_dtype(cfg.dtype, self.device)
+        self.dtype = str(dtype).removeprefix("torch.")
+        args = dict(cfg.model_args)
+        load_kwargs = {k: args.pop(k) for k in list(args) if k in FROM_PRETRAINED_KEYS}
+        load_kwargs.setdefault("trust_remote_code", False)  # never on unless the user says so
+        if self.device.startswith("cuda"):
+            load_kwargs["device_map"] = self.device  # accelerate places the weights
+        try:
+            model: Any = transformers.AutoModelForCausalLM.from_pretrained(
+                self.spec.checkpoint, dtype=dtype, **load_kwargs
+            )
+            tokenizer = transformers.AutoTokenizer.from_pretrained(
+                self.spec.checkpoint,
+                trust_remote_code=load_kwargs["trust_remote_code"],
+                revision=load_kwargs.get("revision"),
+            )
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(
+                f"cannot load checkpoint {self.spec.checkpoint!r}: {exc}".strip()
+            ) from exc
+        if not self.device.startswith("cuda"):
+            model = model.to(self.device)
+        model.eval()
+        batch_size = cfg.batch_size
+        if batch_size == "auto" and not self.device.startswith("cuda"):
+            batch_size = CPU_AUTO_BATCH_SIZE
+        self.batch_size = batch_size
+        return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **args)
+
+    def _load_registered(self, name: str) -> Any:
+        """Any other lm-eval model type (vllm, local-completions, ...), built by lm-eval."""
+        from lm_eval.api.registry import get_model
+
+        args = dict(self.spec.model.model_args)
+        if "pretrained" not in args and "model" not in args:
+            api = name.endswith(("-completions", "-chat"))
+            args["model" if api else "pretrained"] = self.spec.checkpoint
+        self.batch_size = self.spec.model.batch_size
+        try:
+            return get_model(name).create_from_arg_obj(
+                args, {"batch_size": self.spec.model.batch_size, "device": self.device}
+            )
+        except (KeyError, ValueError) as exc:
+            raise CheckpointError(f"cannot create lm-eval model {name!r}: {exc}") from exc
+
+    # -- evaluation --------------------------------------------------------------------------
+    def evaluate(self, request: EvalRequest) -> EvalRun:
+        manager = self.task_manager(request.tasks)
+        lm = self.model()
+        from lm_eval import evaluator
+
+        try:
+            samples = self._subset(manager, request) if request.sample else None
+            with _without_env_collection():
+                out = evaluator.simple_evaluate(
+                    model=lm,
+                    tasks=list(request.tasks),
+                    task_manager=manager,
+                    num_fewshot=request.num_fewshot,
+                    samples=samples,
+                    log_samples=True,
+                    bootstrap_iters=BOOTSTRAP_ITERS,
+                )
+        except (ConnectionError, FileNotFoundError) as exc:
+            raise BackendError(
+                f"a dataset of {', '.join(request.tasks)} is not available: {exc}. Tasks that "
+                "read hub datasets need them in the datasets cache (run once with network, or "
+                "point HF_DATASETS_CACHE at a cache that has them)."
+            ) from exc
+        if out is None:
+            raise BackendError("lm-eval returned no results (not the main process?)")
+        return run_from_lmeval(out, self._info())
+
+    def _info(self) -> dict[str, Any]:
+        from importlib.metadata import version
+
+        info: dict[str, Any] = {
+            "backend": self.spec.model.backend,
+            "checkpoint": self.spec.checkpoint,
+            "device": self.device,
+            "dtype": self.dtype,
+            "batch_size": self.batch_size,
+        }
+        for package in ("lm_eval", "torch", "transformers"):
+            with contextlib.suppress(Exception):
+                info[f"{package}_version"] = version(package.replace("_", "-"))
+        return info
+
+    def close(self) -> None:
+        self._lm = None
+        self._managers.clear()
+        if self._task_dir is not None:
+            self._task_dir.cleanup()
+            self._task_dir = None
+
+
+def _float(raw: Any) -> float:
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def run_from_lmeval(out: Mapping[str, Any], info: Mapping[str, Any]) -> EvalRun:
+    """lm-eval's result dict (numpy scalars, "N/A" stderrs) -> plain frozen results."""
+    results: Mapping[str, Mapping[str, Any]] = out.get("results", {})
+    samples: Mapping[str, list[Mapping[str, Any]]] = out.get("samples") or {}
+    higher: Mapping[str, Mapping[str, Any]] = out.get("higher_is_better", {})
+    n_samples: Mapping[str, Mapping[str, Any]] = out.get("n-samples", {})
+    subtasks: Mapping[str, list[str]] = out.get("group_subtasks", {})
+
+    def effective_n(task: str) -> int:
+        if task in n_samples:
+            return int(n_samples[task].get("effective", 0))
+        return sum(effective_n(t) for t in subtasks.get(task, []))
+
+    tasks = {}
+    for task, res in results.items():
+        per_doc = samples.get(task, [])
+        n = effective_n(task)
+        metrics = {}
+        for key, raw in res.items():
+            name, sep, filt = key.partition(",")
+            if not sep or name.endswith("_stderr"):
+                continue
+            stderr = _float(res.get(f"{name}_stderr,{filt}"))
+            docs = sorted(
+                (d for d in per_doc if d.get("filter", "none") == filt and name in d),
+                key=lambda d: int(d["doc_id"]),
+            )
+            scores: tuple[float, ...] = tuple(_float(d[name]) for d in docs)
+            doc_ids: tuple[int, ...] = tuple(int(d["doc_id"]) for d in docs)
+            if any(math.isnan(s) for s in scores):  # non-scalar per-doc values (e.g. BLEU)
+                scores, doc_ids = (), ()
+            metrics[key] = MetricResult(
+                task=task,
+                key=key,
+                value=_float(raw),
+                stderr=None if math.isnan(stderr) else stderr,
+                n=n,
+                higher_is_better=bool(higher.get(task, {}).get(name, True)),
+                doc_ids=doc_ids,
+                scores=scores,
+            )
+        version = out.get("versions", {}).get(task)
+        n_shot = out.get("n-shot", {}).get(task)
+        tasks[task] = TaskResult(
+            name=task,
+            metrics=metrics,
+            n=n,
+            version=None if version is None else str(version),
+            num_fewshot=None if n_shot is None else int(n_shot),
+            task_hash=out.get("task_hashes", {}).get(task),
+        )
+    return EvalRun(tasks, dict(info))

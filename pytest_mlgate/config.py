@@ -1,0 +1,422 @@
+"""``thresholds.toml`` -> frozen dataclasses, with validation that names file, table, key, value.
+
+Plain Python: no pytest, no lm-eval. The plugin turns :class:`ConfigError` into a pytest usage
+error (exit code 4); the CLI prints it and exits 4 too.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_mlgate.errors import ConfigError
+from pytest_mlgate.tasks import shipped_task_names
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["ConfigError", "MlgateConfig", "load_config"]
+
+DEFAULT_CONFIG_NAME = "thresholds.toml"
+
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+GATE_DEFAULT_SUITE = "fast"
+
+
+def suggest(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
+    """`` Did you mean 'x'?`` for the closest candidate, or an empty string."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
+    return f" Did you mean {matches[0]!r}?" if matches else ""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    checkpoint: str | None = None
+    backend: str = "hf"
+    dtype: str = "auto"
+    device: str = "auto"
+    batch_size: int | str = "auto"
+    model_args: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    name: str
+    tasks: tuple[str, ...]
+    sample: int | None = None
+    num_fewshot: int | None = None
+    seed: int = 1234
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    store: str = ".mlgate"
+    baseline: str = "main"
+    alpha: float = 0.05
+    max_drop: float = 0.02
+
+
+@dataclass(frozen=True)
+class MetricThreshold:
+    """One gated metric: the bounds a value must respect and the drop it may take."""
+
+    task: str
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    max_drop: float | None = None
+
+    @property
+    def item_name(self) -> str:
+        return f"{self.task}::{self.metric}"
+
+    def describe(self) -> str:
+        parts = []
+        if self.min is not None:
+            parts.append(f">= {self.min:g}")
+        if self.max is not None:
+            parts.append(f"<= {self.max:g}")
+        return " and ".join(parts) or "-"
+
+
+@dataclass(frozen=True)
+class MlgateConfig:
+    path: Path
+    model: ModelConfig
+    include: tuple[Path, ...]
+    suites: Mapping[str, SuiteConfig]
+    gate: GateConfig
+    thresholds: tuple[MetricThreshold, ...]
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def suite(self, name: str) -> SuiteConfig:
+        try:
+            return self.suites[name]
+        except KeyError:
+            known = ", ".join(sorted(self.suites)) or "none"
+            raise ConfigError(
+                f"{self.path}: there is no suite {name!r} (suites: {known})."
+                f"{suggest(name, self.suites)} Declare it as [suites.{name}]."
+            ) from None
+
+    def thresholds_for(self, tasks: Iterable[str]) -> tuple[MetricThreshold, ...]:
+        wanted = set(tasks)
+        return tuple(t for t in self.thresholds if t.task in wanted)
+
+    def local_task_names(self) -> set[str]:
+        """Tasks known without lm-eval: the shipped ones and those in ``[tasks] include``."""
+        names = set(shipped_task_names())
+        for folder in self.include:
+            names.update(scan_task_names(folder))
+        return names
+
+
+def scan_task_names(folder: Path) -> set[str]:
+    """Task, group and tag names declared in the YAML files under ``folder``.
+
+    A cheap line scan, so that config validation needs neither PyYAML nor lm-eval's index.
+    """
+    names: set[str] = set()
+    for yaml_file in sorted(folder.rglob("*.yaml")):
+        try:
+            text = yaml_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        in_tag_list = False
+        for line in text.splitlines():
+            if in_tag_list:
+                stripped = line.strip()
+                if stripped.startswith("- "):
+                    names.add(stripped[2:].strip().strip("'\""))
+                    continue
+                in_tag_list = False
+            for key in ("task:", "group:", "tag:"):
+                if line.startswith(key):
+                    value = line[len(key) :].strip().strip("'\"")
+                    if value and not value.startswith(("[", "!")):
+                        names.add(value)
+                    elif not value and key == "tag:":
+                        in_tag_list = True
+    return names
+
+
+class _Table:
+    """A TOML table being validated: tracks its dotted name so every error can say where."""
+
+    def __init__(self, path: Path, name: str, data: Mapping[str, Any]) -> None:
+        self.path = path
+        self.name = name
+        self.data = data
+
+    def error(self, key: str | None, problem: str) -> ConfigError:
+        where = f"[{self.name}]" if self.name else "top level"
+        if key is not None:
+            value = self.data.get(key, "<missing>")
+            where += f" {_toml_key(key)} = {_render(value)}"
+        return ConfigError(f"{self.path}: {where}: {problem}")
+
+    def check_keys(self, allowed: Iterable[str]) -> None:
+        allowed = list(allowed)
+        for key in self.data:
+            if key not in allowed:
+                where = f"[{self.name}]" if self.name else "top level"
+                raise ConfigError(
+                    f"{self.path}: {where}: unknown key {key!r}.{suggest(key, allowed)}"
+                    f" Allowed keys: {', '.join(allowed)}."
+                )
+
+    def sub(self, key: str) -> _Table:
+        value = self.data.get(key, {})
+        if not isinstance(value, Mapping):
+            raise self.error(key, f"expected a table, got {_type_name(value)}")
+        name = f"{self.name}.{_toml_key(key)}" if self.name else _toml_key(key)
+        return _Table(self.path, name, value)
+
+    def string(self, key: str, default: str, choices: tuple[str, ...] = ()) -> str:
+        value = self.data.get(key, default)
+        if not isinstance(value, str):
+            raise self.error(key, f"expected a string, got {_type_name(value)}")
+        if choices and value not in choices:
+            raise self.error(key, f"must be one of {', '.join(choices)}.{suggest(value, choices)}")
+        return value
+
+    def optional_string(self, key: str) -> str | None:
+        return self.string(key, "") or None if key in self.data else None
+
+    def number(
+        self,
+        key: str,
+        default: float | None,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+        low_open: bool = False,
+        high_open: bool = False,
+    ) -> float | None:
+        value = self.data.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(key, f"expected a number, got {_type_name(value)}")
+        value = float(value)
+        if math.isnan(value) or math.isinf(value):
+            raise self.error(key, "must be a finite number")
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high:
+            left = "(" if low_open else "["
+            right = ")" if high_open else "]"
+            lo = "-inf" if low is None else f"{low:g}"
+            hi = "inf" if high is None else f"{high:g}"
+            raise self.error(key, f"must be in {left}{lo}, {hi}{right}")
+        return value
+
+    def integer(self, key: str, default: int | None, *, low: int = 0) -> int | None:
+        value = self.data.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"expected an integer, got {_type_name(value)}")
+        if value < low:
+            raise self.error(key, f"must be >= {low}")
+        return value
+
+    def string_list(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.error(key, "expected a list of non-empty strings")
+        return tuple(value)
+
+
+def _toml_key(key: str) -> str:
+    bare = key.replace("_", "").replace("-", "").isalnum() and key.isascii()
+    return key if bare else f'"{key}"'
+
+
+def _render(value: object) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "{...}"
+    return repr(value)
+
+
+def _type_name(value: object) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    for kind, name in names.items():
+        if type(value) is kind:
+            return f"{name} ({_render(value)})"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+TOP_LEVEL_KEYS = ("model", "tasks", "suites", "gate", "thresholds")
+MODEL_KEYS = ("checkpoint", "backend", "dtype", "device", "batch_size", "model_args")
+SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed")
+GATE_KEYS = ("store", "baseline", "alpha", "max_drop")
+THRESHOLD_KEYS = ("min", "max", "max_drop")
+
+
+def load_config(path: Path) -> MlgateConfig:
+    """Read and validate ``path``; raise :class:`ConfigError` on any problem."""
+    path = path.resolve()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file. Create it with `mlgate init` or pass --mlgate-config."
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
+    top = _Table(path, "", raw)
+    top.check_keys(TOP_LEVEL_KEYS)
+    model = _parse_model(top.sub("model"))
+    include = _parse_include(top.sub("tasks"), path.parent)
+    suites = _parse_suites(top.sub("suites"))
+    gate = _parse_gate(top.sub("gate"))
+    thresholds = _parse_thresholds(top.sub("thresholds"))
+    config = MlgateConfig(path, model, include, suites, gate, thresholds)
+    _check_task_names(config)
+    return config
+
+
+def _parse_model(table: _Table) -> ModelConfig:
+    table.check_keys(MODEL_KEYS)
+    batch_size: int | str = "auto"
+    if "batch_size" in table.data:
+        value = table.data["batch_size"]
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise table.error("batch_size", 'expected a positive integer or "auto"')
+        if isinstance(value, int) and value < 1:
+            raise table.error("batch_size", 'must be >= 1 (or "auto")')
+        if isinstance(value, str) and not (value == "auto" or value.startswith("auto:")):
+            raise table.error("batch_size", 'expected a positive integer, "auto" or "auto:N"')
+        batch_size = value
+    model_args = table.data.get("model_args", {})
+    if not isinstance(model_args, Mapping):
+        raise table.error("model_args", f"expected a table, got {_type_name(model_args)}")
+    device = table.string("device", "auto")
+    if device != "auto" and not device.startswith(("cpu", "cuda", "mps", "xpu", "npu")):
+        raise table.error("device", 'expected "auto", "cpu", "cuda", "cuda:N" or "mps"')
+    return ModelConfig(
+        checkpoint=table.optional_string("checkpoint"),
+        backend=table.string("backend", "hf"),
+        dtype=table.string("dtype", "auto", DTYPES),
+        device=device,
+        batch_size=batch_size,
+        model_args=dict(model_args),
+    )
+
+
+def _parse_include(table: _Table, root: Path) -> tuple[Path, ...]:
+    table.check_keys(("include",))
+    folders = []
+    for entry in table.string_list("include"):
+        folder = (root / entry).resolve()
+        if not folder.is_dir():
+            raise table.error("include", f"folder {entry!r} does not exist (looked in {folder})")
+        folders.append(folder)
+    return tuple(folders)
+
+
+def _parse_suites(table: _Table) -> dict[str, SuiteConfig]:
+    suites = {}
+    for name in table.data:
+        suite = table.sub(name)
+        suite.check_keys(SUITE_KEYS)
+        tasks = suite.string_list("tasks")
+        if not tasks:
+            raise suite.error("tasks", "a suite needs at least one task")
+        if len(set(tasks)) != len(tasks):
+            raise suite.error("tasks", "lists a task twice")
+        sample = suite.integer("sample", None, low=1)
+        num_fewshot = suite.integer("num_fewshot", None, low=0)
+        seed = suite.integer("seed", 1234, low=0)
+        assert seed is not None
+        suites[name] = SuiteConfig(name, tasks, sample, num_fewshot, seed)
+    return suites
+
+
+def _parse_gate(table: _Table) -> GateConfig:
+    table.check_keys(GATE_KEYS)
+    alpha = table.number("alpha", 0.05, low=0.0, high=1.0, low_open=True, high_open=True)
+    max_drop = table.number("max_drop", 0.02, low=0.0)
+    assert alpha is not None
+    assert max_drop is not None
+    return GateConfig(
+        store=table.string("store", ".mlgate"),
+        baseline=table.string("baseline", "main"),
+        alpha=alpha,
+        max_drop=max_drop,
+    )
+
+
+def _parse_thresholds(table: _Table) -> tuple[MetricThreshold, ...]:
+    result = []
+    for task in table.data:
+        task_table = table.sub(task)
+        for metric, spec in task_table.data.items():
+            if isinstance(spec, bool) or not isinstance(spec, (int, float, Mapping)):
+                raise task_table.error(
+                    metric, "expected a table such as { min = 0.4, max_drop = 0.03 } or a number"
+                )
+            if not isinstance(spec, Mapping):  # `acc = 0.4` is shorthand for { min = 0.4 }
+                spec = {"min": spec}
+            bounds = _Table(table.path, f"{task_table.name}.{_toml_key(metric)}", spec)
+            bounds.check_keys(THRESHOLD_KEYS)
+            low = bounds.number("min", None)
+            high = bounds.number("max", None)
+            max_drop = bounds.number("max_drop", None, low=0.0)
+            if low is not None and high is not None and low > high:
+                raise bounds.error("min", f"is above max ({high:g}): no value can pass")
+            if low is None and high is None and max_drop is None:
+                raise task_table.error(metric, "declares no bound: give min, max or max_drop")
+            result.append(MetricThreshold(task, metric, low, high, max_drop))
+    return tuple(result)
+
+
+def _check_task_names(config: MlgateConfig) -> None:
+    """Thresholds must name a task some suite runs; suite tasks must not be near-misses."""
+    suite_tasks = {t for s in config.suites.values() for t in s.tasks}
+    local = config.local_task_names()
+    for threshold in config.thresholds:
+        if threshold.task not in suite_tasks:
+            raise ConfigError(
+                f"{config.path}: [thresholds.{_toml_key(threshold.task)}]: task "
+                f"{threshold.task!r} is not in any suite, so it would never be gated."
+                f"{suggest(threshold.task, suite_tasks | local)}"
+                " Add it to a [suites.NAME] tasks list or fix the name."
+            )
+    for suite in config.suites.values():
+        for task in suite.tasks:
+            if task in local:
+                continue
+            # Very close to a local task yet not one: almost surely a typo. Other names may be
+            # lm-eval built-ins, checked against lm-eval's index only when an eval runs.
+            near = suggest(task, local, cutoff=0.85)
+            if near:
+                raise ConfigError(
+                    f'{config.path}: [suites.{suite.name}] tasks = [... "{task}" ...]: '
+                    f"unknown task {task!r}.{near}"
+                )

@@ -1,0 +1,293 @@
+"""pytest hooks only: options, markers, the threshold items, the terminal summary.
+
+Importing this module must stay cheap: it is loaded in every pytest run of a repo that has the
+plugin installed. Heavy work (lm-eval, torch) happens only when an eval item runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_mlgate import backend as builtin_backend
+from pytest_mlgate import hookspec
+from pytest_mlgate.config import DEFAULT_CONFIG_NAME, MetricThreshold, load_config
+from pytest_mlgate.errors import BackendError, ConfigError, MlgateError, UsageProblem
+from pytest_mlgate.fixtures import CONFIG_KEY, GATE_KEY, mlgate_eval, mlgate_model, mlgate_session
+from pytest_mlgate.gate import Status, Verdict, check_threshold
+from pytest_mlgate.session import GateSession, needed_tasks, resolve_checkpoint
+
+__all__ = ["MlgateWarning", "mlgate_eval", "mlgate_model", "mlgate_session"]
+
+MARKER = "eval"
+SUITE_ERROR_KEY = pytest.StashKey[UsageProblem]()
+
+
+class MlgateWarning(pytest.PytestWarning):
+    """Base of every warning pytest-mlgate emits."""
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspec)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mlgate", "LLM eval regression gate (pytest-mlgate)")
+    group.addoption(
+        "--mlgate-config",
+        metavar="PATH",
+        help=f"the gate's config file (default: {DEFAULT_CONFIG_NAME} at the rootdir)",
+    )
+    group.addoption(
+        "--mlgate-checkpoint",
+        metavar="PATH_OR_ID",
+        help="checkpoint to evaluate (overrides $MLGATE_CHECKPOINT and [model] checkpoint)",
+    )
+    group.addoption(
+        "--mlgate-suite",
+        metavar="NAME",
+        help="which [suites.NAME] to run with -m eval (default: fast)",
+    )
+    group.addoption("--mlgate-json", metavar="PATH", help="write results and verdicts as JSON")
+    parser.addini("mlgate_config", "default for --mlgate-config", default=None)
+    parser.addini("mlgate_suite", "default for --mlgate-suite", default="fast")
+
+
+def _config_path(config: pytest.Config) -> tuple[Path, bool]:
+    """The config file and whether the user named it (then it must exist)."""
+    option = config.getoption("mlgate_config")
+    if option:
+        return Path(option).resolve(), True
+    ini = config.getini("mlgate_config")
+    if ini:
+        return (config.rootpath / str(ini)).resolve(), True
+    return config.rootpath / DEFAULT_CONFIG_NAME, False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(suite=None, tasks=()): an LLM evaluation test; runs only with -m eval "
+        "(suite: the suite name(s) it belongs to; tasks: lm-eval tasks it reads via mlgate_eval)",
+    )
+    config.pluginmanager.register(builtin_backend, "mlgate-builtin-backend")
+    path, named = _config_path(config)
+    if not named and not path.is_file():
+        return  # no thresholds.toml: the plugin stays out of the way
+    try:
+        config.stash[CONFIG_KEY] = load_config(path)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _covers_config(config: pytest.Config, path: Path) -> bool:
+    """Whether this invocation's paths include the config file (default paths always do)."""
+    if config.args_source is not pytest.Config.ArgsSource.ARGS:
+        return True
+    for arg in config.args:
+        target = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if target == path or target in path.parents:
+            return True
+    return False
+
+
+def _suite_name(config: pytest.Config) -> str:
+    return str(config.getoption("mlgate_suite") or config.getini("mlgate_suite") or "fast")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> Iterator[None]:
+    """Add the threshold items before -m / -k select, then set up the gate on what is left."""
+    _add_threshold_items(session, config, items)
+    result = yield
+    _select_eval_items(config, items)
+    return result
+
+
+def _add_threshold_items(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """One item per gated metric of the chosen suite (only when -m could select them)."""
+    cfg = config.stash.get(CONFIG_KEY, None)
+    if cfg is None or not config.option.markexpr or not _covers_config(config, cfg.path):
+        return
+    try:
+        suite = cfg.suite(_suite_name(config))
+    except ConfigError as exc:
+        config.stash[SUITE_ERROR_KEY] = exc  # an error only if eval items end up selected
+        return
+    collector = ThresholdsFile.from_parent(session, path=cfg.path)
+    items.extend(
+        ThresholdItem.from_parent(collector, name=t.item_name, threshold=t)
+        for t in cfg.thresholds_for(suite.tasks)
+    )
+
+
+def _eval_items(items: Sequence[pytest.Item]) -> list[pytest.Item]:
+    return [item for item in items if item.get_closest_marker(MARKER) is not None]
+
+
+def _marker_suites(item: pytest.Item) -> tuple[str, ...] | None:
+    marker = item.get_closest_marker(MARKER)
+    suite = None if marker is None else marker.kwargs.get("suite")
+    if suite is None:
+        return None
+    return (suite,) if isinstance(suite, str) else tuple(suite)
+
+
+def _marker_tasks(item: pytest.Item) -> tuple[str, ...]:
+    marker = item.get_closest_marker(MARKER)
+    tasks = () if marker is None else marker.kwargs.get("tasks", ())
+    if isinstance(tasks, str):
+        tasks = (tasks,)
+    if not all(isinstance(t, str) for t in tasks):
+        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.eval(tasks=...) takes task names")
+    return tuple(tasks)
+
+
+def _select_eval_items(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Once -m / -k have selected: drop eval items a plain run must not run, set up the gate."""
+    evals = _eval_items(items)
+    if not evals:
+        return
+    if not config.option.markexpr:
+        # Plain `pytest`: evaluations are opt-in (`pytest -m eval`), unit tests run alone.
+        _deselect(config, items, evals)
+        return
+    cfg = config.stash.get(CONFIG_KEY, None)
+    if cfg is None:
+        path, _ = _config_path(config)
+        raise pytest.UsageError(
+            f"{len(evals)} eval test(s) selected but there is no {path}: "
+            "create one with `mlgate init` or pass --mlgate-config PATH"
+        )
+    if SUITE_ERROR_KEY in config.stash:
+        raise pytest.UsageError(str(config.stash[SUITE_ERROR_KEY]))
+    suite = cfg.suite(_suite_name(config))
+    other_suite = [i for i in evals if (s := _marker_suites(i)) is not None and suite.name not in s]
+    if other_suite:
+        _deselect(config, items, other_suite)
+        evals = [i for i in evals if i not in other_suite]
+    if not evals:
+        return
+    try:
+        checkpoint = resolve_checkpoint(
+            config.getoption("mlgate_checkpoint"), cfg, config.invocation_params.dir
+        )
+        gate = GateSession(
+            config=cfg,
+            suite=suite,
+            checkpoint=checkpoint,
+            make_backend=lambda spec: _make_backend(config, spec),
+            on_evaluated=lambda run: config.hook.pytest_mlgate_evaluated(run=run, config=config),
+            needed_tasks=needed_tasks(suite, [_marker_tasks(i) for i in evals]),
+        )
+        from pytest_mlgate.backend.lmeval import check_checkpoint
+
+        if cfg.model.backend == "hf":
+            check_checkpoint(checkpoint)
+        gate.backend().check_tasks(gate.needed_tasks)
+    except UsageProblem as exc:
+        raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
+    config.stash[GATE_KEY] = gate
+
+
+def _make_backend(config: pytest.Config, spec: Any) -> Any:
+    made = config.hook.pytest_mlgate_make_backend(spec=spec, config=config)
+    if made is None:
+        raise BackendError("no plugin returned a backend from pytest_mlgate_make_backend")
+    return made
+
+
+def _deselect(config: pytest.Config, items: list[pytest.Item], drop: list[pytest.Item]) -> None:
+    config.hook.pytest_deselected(items=drop)
+    dropped = set(map(id, drop))
+    items[:] = [item for item in items if id(item) not in dropped]
+
+
+class GateFailed(Exception):
+    """A gated metric failed its threshold; the message is the one-line reason."""
+
+
+class ThresholdsFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        return iter(())  # items are made by pytest_collection_modifyitems for the chosen suite
+
+
+class ThresholdItem(pytest.Item):
+    def __init__(self, *, threshold: MetricThreshold, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.threshold = threshold
+        self.add_marker(MARKER)
+
+    def runtest(self) -> None:
+        gate = self.config.stash[GATE_KEY]
+        try:
+            run = gate.evaluate([self.threshold.task])
+        except MlgateError as exc:
+            reason = f"{self.threshold.task} {self.threshold.metric}: evaluation failed: {exc}"
+            gate.record(self.nodeid, Verdict(self.threshold, Status.FAIL, reason))
+            raise GateFailed(reason) from exc
+        verdict = check_threshold(self.threshold, run)
+        gate.record(self.nodeid, verdict)
+        for key, value in _properties(verdict):
+            self.user_properties.append((key, value))
+        if not verdict.passed:
+            raise GateFailed(verdict.reason)
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        if isinstance(excinfo.value, GateFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.path.name}::{self.name}"
+
+
+def _properties(verdict: Verdict) -> list[tuple[str, object]]:
+    props: list[tuple[str, object]] = [("mlgate_status", verdict.status.value)]
+    if verdict.metric is not None:
+        low, high = verdict.metric.ci()
+        props += [("mlgate_value", verdict.metric.value), ("mlgate_n", verdict.metric.n)]
+        if not math.isnan(low):
+            props += [("mlgate_ci_low", low), ("mlgate_ci_high", high)]
+    return props
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print the table of gated metrics (printing only: exit status comes from the items)."""
+    gate = config.stash.get(GATE_KEY, None)
+    if gate is None or not gate.verdicts:
+        return
+    from pytest_mlgate.report.terminal import verdict_table
+
+    terminalreporter.write_sep("=", f"mlgate: suite {gate.suite.name}, {gate.checkpoint}")
+    for line in verdict_table(gate.verdicts.values()):
+        terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    gate = config.stash.get(GATE_KEY, None)
+    if gate is None:
+        return
+    json_path = config.getoption("mlgate_json")
+    if json_path:
+        from pytest_mlgate.report.json_report import write_json
+
+        write_json(Path(json_path), gate)
+    gate.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    gate = config.stash.get(GATE_KEY, None)
+    if gate is not None:
+        gate.close()

@@ -1,0 +1,1 @@
+"""Renderers: terminal table, JSON (HTML and Markdown come with the report issue)."""

@@ -1,0 +1,156 @@
+"""Evaluation results as plain, frozen Python objects (no numpy scalars, no lm-eval types).
+
+``EvalRun["task"].metric("acc")`` is the user-facing path (DESIGN §4). Metric keys follow lm-eval's
+``metric,filter`` naming; ``",none"`` may be omitted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_mlgate import stats
+
+
+class MetricNotFound(KeyError):
+    """A metric the caller asked for is not in a task's results."""
+
+    def __init__(self, task: str, metric: str, available: Iterable[str], why: str = "") -> None:
+        self.task = task
+        self.metric = metric
+        self.available = tuple(sorted(available))
+        listed = ", ".join(self.available) or "none"
+        reason = why or f"metric {metric!r} is not in the results of {task!r}"
+        super().__init__(f"{reason} (available: {listed})")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class TaskNotFound(KeyError):
+    def __init__(self, task: str, available: Iterable[str]) -> None:
+        listed = ", ".join(sorted(available)) or "none"
+        super().__init__(f"task {task!r} is not in this run (tasks: {listed})")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One metric of one task: its value and the per-example scores behind it."""
+
+    task: str
+    key: str  # lm-eval's "metric,filter"
+    value: float
+    stderr: float | None
+    n: int
+    higher_is_better: bool = True
+    doc_ids: tuple[int, ...] = ()
+    scores: tuple[float, ...] = ()  # aligned with doc_ids
+
+    @property
+    def name(self) -> str:
+        return self.key.partition(",")[0]
+
+    @property
+    def is_binary(self) -> bool:
+        return bool(self.scores) and all(s in (0.0, 1.0) for s in self.scores)
+
+    def ci(self, level: float = 0.95) -> tuple[float, float]:
+        """Confidence interval of the value: Wilson for 0/1 scores, else normal from stderr."""
+        if math.isnan(self.value):
+            return (math.nan, math.nan)
+        if self.is_binary:
+            successes = int(sum(self.scores))
+            return stats.wilson_interval(successes, len(self.scores), level)
+        if self.stderr is not None and self.n > 1:
+            half = stats.normal_quantile(0.5 + level / 2) * self.stderr
+            return (self.value - half, self.value + half)
+        return (math.nan, math.nan)
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    name: str
+    metrics: Mapping[str, MetricResult]
+    n: int
+    version: str | None = None
+    num_fewshot: int | None = None
+    task_hash: str | None = None
+
+    def resolve(self, metric: str) -> str:
+        """The full ``metric,filter`` key for ``metric``; raise :class:`MetricNotFound`."""
+        if metric in self.metrics:
+            return metric
+        if "," not in metric and f"{metric},none" in self.metrics:
+            return f"{metric},none"
+        if "," not in metric:
+            filtered = [k for k in self.metrics if k.partition(",")[0] == metric]
+            if filtered:
+                raise MetricNotFound(
+                    self.name,
+                    metric,
+                    self.metrics,
+                    f"metric {metric!r} of {self.name!r} exists only with a filter; name one",
+                )
+        raise MetricNotFound(self.name, metric, self.metrics)
+
+    def metric(self, metric: str) -> MetricResult:
+        return self.metrics[self.resolve(metric)]
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """The results of one batched evaluation: tasks by name, plus what produced them."""
+
+    tasks: Mapping[str, TaskResult]
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, task: str) -> TaskResult:
+        try:
+            return self.tasks[task]
+        except KeyError:
+            raise TaskNotFound(task, self.tasks) from None
+
+    def __contains__(self, task: object) -> bool:
+        return task in self.tasks
+
+    def subset(self, tasks: Iterable[str]) -> EvalRun:
+        wanted = set(tasks)
+        return EvalRun({k: v for k, v in self.tasks.items() if k in wanted}, self.info)
+
+    def merged(self, other: EvalRun) -> EvalRun:
+        return EvalRun({**self.tasks, **other.tasks}, {**self.info, **other.info})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (per-example scores included)."""
+        return {
+            "info": dict(self.info),
+            "tasks": {
+                name: {
+                    "n": task.n,
+                    "version": task.version,
+                    "num_fewshot": task.num_fewshot,
+                    "task_hash": task.task_hash,
+                    "metrics": {
+                        key: {
+                            "value": _json_float(m.value),
+                            "stderr": None if m.stderr is None else _json_float(m.stderr),
+                            "n": m.n,
+                            "higher_is_better": m.higher_is_better,
+                            "doc_ids": list(m.doc_ids),
+                            "scores": list(m.scores),
+                        }
+                        for key, m in task.metrics.items()
+                    },
+                }
+                for name, task in self.tasks.items()
+            },
+        }
+
+
+def _json_float(value: float) -> float | None:
+    return None if math.isnan(value) or math.isinf(value) else value

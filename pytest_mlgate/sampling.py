@@ -1,0 +1,49 @@
+"""Fixed, seeded, stratified subsets of a task's documents (never lm-eval's first-N ``limit``).
+
+The order inside each stratum comes from a keyed hash of (seed, task, doc index), not from
+Python's ``random``: the same seed picks the same documents on every machine and Python version,
+so a PR run and its baseline are compared on the same examples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+
+
+def _rank(seed: int, salt: str, index: int) -> bytes:
+    return hashlib.blake2b(f"{seed}\0{salt}\0{index}".encode(), digest_size=8).digest()
+
+
+def allocate(sizes: Sequence[int], k: int) -> list[int]:
+    """Split ``k`` across strata in proportion to their sizes (largest remainder, capped)."""
+    total = sum(sizes)
+    if k >= total:
+        return list(sizes)
+    shares = [k * size / total for size in sizes]
+    counts = [min(int(share), size) for share, size in zip(shares, sizes, strict=True)]
+    by_remainder = sorted(range(len(sizes)), key=lambda i: (counts[i] - shares[i], i))
+    left = k - sum(counts)
+    while left > 0:
+        for i in by_remainder:
+            if left and counts[i] < sizes[i]:
+                counts[i] += 1
+                left -= 1
+    return counts
+
+
+def stratified_subset(strata: Sequence[str | None], k: int, seed: int, salt: str) -> list[int]:
+    """Indices of ``k`` documents, balanced over ``strata`` (one label per document), sorted."""
+    if k <= 0:
+        raise ValueError(f"sample size must be positive, got {k}")
+    groups: dict[str | None, list[int]] = defaultdict(list)
+    for index, stratum in enumerate(strata):
+        groups[stratum].append(index)
+    keys = sorted(groups, key=lambda s: (s is None, str(s)))
+    counts = allocate([len(groups[key]) for key in keys], k)
+    chosen: list[int] = []
+    for key, count in zip(keys, counts, strict=True):
+        ranked = sorted(groups[key], key=lambda i: _rank(seed, salt, i))
+        chosen.extend(ranked[:count])
+    return sorted(chosen)
