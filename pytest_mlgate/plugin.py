@@ -15,7 +15,13 @@ import pytest
 
 from pytest_mlgate import backend as builtin_backend
 from pytest_mlgate import hookspec
-from pytest_mlgate.config import DEFAULT_CONFIG_NAME, MetricThreshold, load_config
+from pytest_mlgate.config import (
+    DEFAULT_CONFIG_NAME,
+    MetricThreshold,
+    MlgateConfig,
+    SuiteConfig,
+    load_config,
+)
 from pytest_mlgate.errors import BackendError, ConfigError, MlgateError, UsageProblem
 from pytest_mlgate.fixtures import CONFIG_KEY, GATE_KEY, mlgate_eval, mlgate_model, mlgate_session
 from pytest_mlgate.gate import Status, Verdict, check_threshold
@@ -65,7 +71,23 @@ def _config_path(config: pytest.Config) -> tuple[Path, bool]:
     ini = config.getini("mlgate_config")
     if ini:
         return (config.rootpath / str(ini)).resolve(), True
-    return config.rootpath / DEFAULT_CONFIG_NAME, False
+    return find_config(config.invocation_params.dir, config.rootpath), False
+
+
+def find_config(start: Path, rootpath: Path) -> Path:
+    """The repo's thresholds.toml: from the invocation dir up to the repo root or rootdir.
+
+    Not the rootdir alone: pytest moves the rootdir to the common ancestor of every path-like
+    argument, option values included (``--mlgate-checkpoint /models/x``).
+    """
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / DEFAULT_CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+        if folder == rootpath or (folder / ".git").exists():
+            break
+    return rootpath / DEFAULT_CONFIG_NAME
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -84,49 +106,56 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
 
 
-def _covers_config(config: pytest.Config, path: Path) -> bool:
-    """Whether this invocation's paths include the config file (default paths always do)."""
-    if config.args_source is not pytest.Config.ArgsSource.ARGS:
-        return True
-    for arg in config.args:
-        target = (config.invocation_params.dir / arg.split("::")[0]).resolve()
-        if target == path or target in path.parents:
-            return True
-    return False
-
-
 def _suite_name(config: pytest.Config) -> str:
     return str(config.getoption("mlgate_suite") or config.getini("mlgate_suite") or "fast")
 
 
+def _gated_suite(config: pytest.Config) -> tuple[MlgateConfig, SuiteConfig] | None:
+    """The config and suite whose thresholds become items, when -m could select them."""
+    cfg = config.stash.get(CONFIG_KEY, None)
+    if cfg is None or not config.option.markexpr:
+        return None  # plain `pytest`: no evaluation is collected at all
+    try:
+        return cfg, cfg.suite(_suite_name(config))
+    except ConfigError as exc:
+        config.stash[SUITE_ERROR_KEY] = exc  # an error only if eval items end up selected
+        return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[Any]:
+    """On a default run (no paths given) add the thresholds file to the session's collectors,
+    so its items are collected, counted and selected like any test, wherever testpaths point."""
+    report: Any = yield
+    config = collector.config
+    default_run = config.args_source is not pytest.Config.ArgsSource.ARGS
+    if isinstance(collector, pytest.Session) and default_run and report.passed:
+        gated = _gated_suite(config)
+        if gated is not None:
+            report.result.append(ThresholdsFile.from_parent(collector, path=gated[0].path))
+    return report
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ThresholdsFile | None:
+    """When paths are given, the thresholds file is collected if they include it."""
+    config = parent.config
+    if config.args_source is not pytest.Config.ArgsSource.ARGS:
+        return None  # added once by pytest_make_collect_report instead
+    cfg = config.stash.get(CONFIG_KEY, None)
+    if cfg is None or file_path != cfg.path or _gated_suite(config) is None:
+        return None
+    made: ThresholdsFile = ThresholdsFile.from_parent(parent, path=file_path)
+    return made
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    config: pytest.Config, items: list[pytest.Item]
 ) -> Iterator[None]:
-    """Add the threshold items before -m / -k select, then set up the gate on what is left."""
-    _add_threshold_items(session, config, items)
+    """After -m / -k have selected: drop eval items a plain run must not run; set up the gate."""
     result = yield
     _select_eval_items(config, items)
     return result
-
-
-def _add_threshold_items(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    """One item per gated metric of the chosen suite (only when -m could select them)."""
-    cfg = config.stash.get(CONFIG_KEY, None)
-    if cfg is None or not config.option.markexpr or not _covers_config(config, cfg.path):
-        return
-    try:
-        suite = cfg.suite(_suite_name(config))
-    except ConfigError as exc:
-        config.stash[SUITE_ERROR_KEY] = exc  # an error only if eval items end up selected
-        return
-    collector = ThresholdsFile.from_parent(session, path=cfg.path)
-    items.extend(
-        ThresholdItem.from_parent(collector, name=t.item_name, threshold=t)
-        for t in cfg.thresholds_for(suite.tasks)
-    )
 
 
 def _eval_items(items: Sequence[pytest.Item]) -> list[pytest.Item]:
@@ -152,7 +181,6 @@ def _marker_tasks(item: pytest.Item) -> tuple[str, ...]:
 
 
 def _select_eval_items(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Once -m / -k have selected: drop eval items a plain run must not run, set up the gate."""
     evals = _eval_items(items)
     if not evals:
         return
@@ -188,11 +216,7 @@ def _select_eval_items(config: pytest.Config, items: list[pytest.Item]) -> None:
             on_evaluated=lambda run: config.hook.pytest_mlgate_evaluated(run=run, config=config),
             needed_tasks=needed_tasks(suite, [_marker_tasks(i) for i in evals]),
         )
-        from pytest_mlgate.backend.lmeval import check_checkpoint
-
-        if cfg.model.backend == "hf":
-            check_checkpoint(checkpoint)
-        gate.backend().check_tasks(gate.needed_tasks)
+        gate.backend().check(gate.needed_tasks)
     except UsageProblem as exc:
         raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
     config.stash[GATE_KEY] = gate
@@ -216,8 +240,15 @@ class GateFailed(Exception):
 
 
 class ThresholdsFile(pytest.File):
+    """``thresholds.toml`` as a test file: one item per gated metric of the chosen suite."""
+
     def collect(self) -> Iterator[pytest.Item]:
-        return iter(())  # items are made by pytest_collection_modifyitems for the chosen suite
+        gated = _gated_suite(self.config)
+        if gated is None:
+            return
+        cfg, suite = gated
+        for threshold in cfg.thresholds_for(suite.tasks):
+            yield ThresholdItem.from_parent(self, name=threshold.item_name, threshold=threshold)
 
 
 class ThresholdItem(pytest.Item):
@@ -249,7 +280,7 @@ class ThresholdItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.path.name}::{self.name}"
+        return self.path, None, self.name
 
 
 def _properties(verdict: Verdict) -> list[tuple[str, object]]:

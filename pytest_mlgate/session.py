@@ -72,7 +72,8 @@ class GateSession:
                 raise self._failed[task]
         todo = [t for t in wanted if t not in self._run]
         if todo:
-            batch = list(dict.fromkeys([*todo, *self.needed_tasks]))
+            batch = list(dict.fromkeys([*self.needed_tasks, *todo]))
+
             batch = [t for t in batch if t not in self._run and t not in self._failed]
             request = EvalRequest(
                 tuple(batch), self.suite.num_fewshot, self.suite.sample, self.suite.seed

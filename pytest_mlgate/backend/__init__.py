@@ -45,8 +45,9 @@ class EvalRequest:
 class Backend(Protocol):
     """What the gate needs from an evaluation engine."""
 
-    def check_tasks(self, tasks: Sequence[str]) -> None:
-        """Raise :class:`~pytest_mlgate.errors.UnknownTaskError` for names it cannot run."""
+    def check(self, tasks: Sequence[str]) -> None:
+        """Preflight before any item runs, without loading the model: raise a
+        :class:`~pytest_mlgate.errors.UsageProblem` (a missing checkpoint, an unknown task)."""
 
     def model(self) -> object:
         """The loaded model handle (loaded on first call, then reused)."""

@@ -23,7 +23,7 @@ class FakeBackend:
     scores: Scores
     requests: list[EvalRequest] = field(default_factory=list)
 
-    def check_tasks(self, tasks: Sequence[str]) -> None:
+    def check(self, tasks: Sequence[str]) -> None:
         unknown = [t for t in tasks if t not in self.scores]
         if unknown:
             raise UnknownTaskError(f"unknown task(s) {', '.join(unknown)} (fake backend)")
@@ -33,7 +33,7 @@ class FakeBackend:
 
     def evaluate(self, request: EvalRequest) -> EvalRun:
         self.requests.append(request)
-        self.check_tasks(request.tasks)
+        self.check(request.tasks)
         return EvalRun(
             {task: fake_task_result(task, self.scores[task]) for task in request.tasks},
             {"backend": "fake"},

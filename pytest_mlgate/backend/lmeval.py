@@ -141,7 +141,9 @@ class LmEvalBackend:
             )
         return full
 
-    def check_tasks(self, tasks: Sequence[str]) -> None:
+    def check(self, tasks: Sequence[str]) -> None:
+        if self.spec.model.backend == "hf":
+            check_checkpoint(self.spec.checkpoint)
         self.task_manager(tasks)
 
     def _subset(self, manager: Any, request: EvalRequest) -> dict[str, list[int]]:

@@ -1,0 +1,25 @@
+"""Shared fixtures. Offline hub settings are set before anything can import `datasets`."""
+
+from __future__ import annotations
+
+import os
+
+for _name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ[_name] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="session")
+def demo_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The demo's good and regressed tiny checkpoints, trained once per test session."""
+    from pytest_mlgate.demo import VARIANTS, build_checkpoint
+
+    root = tmp_path_factory.mktemp("checkpoints")
+    return {variant: build_checkpoint(root / variant, variant) for variant in VARIANTS}
