@@ -25,19 +25,21 @@ from pytest_mlgate.tasks import iter_docs
 PROMPT = "Soru: {question}\nCevap:"
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
 VARIANTS = ("good", "regressed")
-# Share of training answers replaced by wrong ones in the regressed variant.
+# Share of answers the regressed variant's bad fine-tune teaches wrong.
 REGRESSED_CORRUPTION = 0.6
 
 
 @dataclass(frozen=True)
 class TrainingSettings:
+    # Tuned on 2 CPU cores: ~28 s for both variants, MC acc ~0.87, math exact match ~0.58.
     vocab_size: int = 768
-    hidden_size: int = 96
+    hidden_size: int = 64
     layers: int = 2
     heads: int = 4
     steps: int = 450
-    batch_size: int = 64
-    learning_rate: float = 6e-3
+    regress_steps: int = 60
+    batch_size: int = 128
+    learning_rate: float = 1.2e-2
     seed: int = 1234
 
 
@@ -75,7 +77,7 @@ def build_tokenizer(texts: Sequence[str], vocab_size: int) -> Any:
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tokenizer,
         unk_token="<unk>",
         bos_token="<s>",
@@ -84,18 +86,16 @@ def build_tokenizer(texts: Sequence[str], vocab_size: int) -> Any:
     )
 
 
-def build_checkpoint(
-    dest: Path, variant: str = "good", settings: TrainingSettings | None = None
-) -> Path:
-    """Train the demo model for ``variant`` and save model + tokenizer under ``dest``."""
+def build_checkpoints(root: Path, settings: TrainingSettings | None = None) -> dict[str, Path]:
+    """Train the demo model into ``root/good``, then fine-tune a copy on partly wrong answers
+    into ``root/regressed`` (a bad fine-tune, the kind of regression the gate exists for)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     settings = settings or TrainingSettings()
-    pairs = training_pairs(variant, settings.seed)
-    # The tokenizer is the same for every variant: it is trained on the questions and all choices.
-    corpus = [f"{p} {a}" for p, a in training_pairs("good", settings.seed)]
-    tokenizer = build_tokenizer(corpus, settings.vocab_size)
+    good_pairs = training_pairs("good", settings.seed)
+    tokenizer = build_tokenizer([f"{p} {a}" for p, a in good_pairs], settings.vocab_size)
+    pad = tokenizer.pad_token_id
 
     torch.manual_seed(settings.seed)
     config = LlamaConfig(
@@ -108,17 +108,20 @@ def build_checkpoint(
         max_position_embeddings=256,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        pad_token_id=pad,
         tie_word_embeddings=True,
     )
     model = LlamaForCausalLM(config)
-    inputs, labels = _encode(tokenizer, pairs)
-    _train(model, inputs, labels, settings, tokenizer.pad_token_id)
-
-    dest.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(dest)
-    tokenizer.save_pretrained(dest)
-    return dest
+    paths = {}
+    for variant in VARIANTS:
+        inputs, labels = _encode(tokenizer, training_pairs(variant, settings.seed))
+        steps = settings.steps if variant == "good" else settings.regress_steps
+        _train(model, inputs, labels, settings, pad, steps)
+        paths[variant] = root / variant
+        paths[variant].mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(paths[variant])
+        tokenizer.save_pretrained(paths[variant])
+    return paths
 
 
 def _encode(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> tuple[Any, Any]:
@@ -142,30 +145,45 @@ def _encode(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> tuple[Any, Any]
     return inputs, labels
 
 
-def _train(model: Any, inputs: Any, labels: Any, settings: TrainingSettings, pad: int) -> None:
+def _batches(inputs: Any, pad: int, batch_size: int) -> list[tuple[Any, int]]:
+    """Index batches of similar length, each with its own width: half the compute of padding
+    every row to the longest (the prompts run from ~15 to ~70 tokens)."""
+    import torch
+
+    lengths = (inputs != pad).sum(dim=1)
+    order = torch.argsort(lengths, stable=True)
+    batches = []
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        batches.append((rows, int(lengths[rows].max())))
+    return batches
+
+
+def _train(
+    model: Any, inputs: Any, labels: Any, settings: TrainingSettings, pad: int, steps: int
+) -> None:
     import torch
 
     generator = torch.Generator().manual_seed(settings.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=settings.learning_rate, total_steps=settings.steps, pct_start=0.1
+        optimizer, max_lr=settings.learning_rate, total_steps=steps, pct_start=0.1
     )
+    batches = _batches(inputs, pad, settings.batch_size)
     model.train()
-    count = inputs.shape[0]
-    order = torch.randperm(count, generator=generator)
-    cursor = 0
-    for _ in range(settings.steps):
-        if cursor + settings.batch_size > count:
-            order = torch.randperm(count, generator=generator)
-            cursor = 0
-        batch = order[cursor : cursor + settings.batch_size]
-        cursor += settings.batch_size
-        mask = (inputs[batch] != pad).long()
-        loss = model(input_ids=inputs[batch], attention_mask=mask, labels=labels[batch]).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
+    done = 0
+    while done < steps:
+        for index in torch.randperm(len(batches), generator=generator).tolist():
+            if done == steps:
+                break
+            rows, width = batches[index]
+            x, y = inputs[rows, :width], labels[rows, :width]
+            loss = model(input_ids=x, attention_mask=(x != pad).long(), labels=y).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            done += 1
     model.eval()
 
 
@@ -214,7 +232,7 @@ def offline_env() -> dict[str, str]:
     return env
 
 
-def scaffold(repo: Path, mc_min: float = 0.6, math_min: float = 0.5) -> None:
+def scaffold(repo: Path, mc_min: float = 0.6, math_min: float = 0.3) -> None:
     """A scratch git repo with a thresholds.toml and one user eval test."""
     repo.mkdir(parents=True, exist_ok=True)
     (repo / "thresholds.toml").write_text(
@@ -251,14 +269,13 @@ def main(dest: Path, rebuild: bool = False) -> int:
     started = time.perf_counter()
     os.environ.update(offline_env())
     scaffold(dest)
-    for variant in VARIANTS:
-        target = dest / "checkpoints" / variant
-        if rebuild and target.exists():
-            shutil.rmtree(target)
-        if not target.exists():
-            t0 = time.perf_counter()
-            build_checkpoint(target, variant)
-            print(f"built {target} in {time.perf_counter() - t0:.1f}s", flush=True)
+    checkpoints = dest / "checkpoints"
+    if rebuild and checkpoints.exists():
+        shutil.rmtree(checkpoints)
+    if not all((checkpoints / variant / "config.json").is_file() for variant in VARIANTS):
+        t0 = time.perf_counter()
+        build_checkpoints(checkpoints)
+        print(f"built {checkpoints}/{{{','.join(VARIANTS)}}} in {time.perf_counter() - t0:.1f}s")
     good = run_gate(dest, "checkpoints/good", ["--mlgate-json=good.json"])
     bad = run_gate(dest, "checkpoints/regressed", ["--mlgate-json=regressed.json"])
     elapsed = time.perf_counter() - started

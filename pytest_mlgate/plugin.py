@@ -7,7 +7,7 @@ plugin installed. Heavy work (lm-eval, torch) happens only when an eval item run
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +123,12 @@ def _gated_suite(config: pytest.Config) -> tuple[MlgateConfig, SuiteConfig] | No
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[Any]:
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
     """On a default run (no paths given) add the thresholds file to the session's collectors,
     so its items are collected, counted and selected like any test, wherever testpaths point."""
-    report: Any = yield
+    report = yield
     config = collector.config
     default_run = config.args_source is not pytest.Config.ArgsSource.ARGS
     if isinstance(collector, pytest.Session) and default_run and report.passed:

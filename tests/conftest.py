@@ -19,7 +19,6 @@ pytest_plugins = ["pytester"]
 @pytest.fixture(scope="session")
 def demo_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The demo's good and regressed tiny checkpoints, trained once per test session."""
-    from pytest_mlgate.demo import VARIANTS, build_checkpoint
+    from pytest_mlgate.demo import build_checkpoints
 
-    root = tmp_path_factory.mktemp("checkpoints")
-    return {variant: build_checkpoint(root / variant, variant) for variant in VARIANTS}
+    return build_checkpoints(tmp_path_factory.mktemp("checkpoints"))

@@ -61,7 +61,7 @@ def test_good_config_loads_into_frozen_dataclasses(tmp_path: Path) -> None:
         (("alpha = 0.01", "alpah = 0.01"), ["[gate]", "unknown key 'alpah'", "'alpha'"]),
         (("alpha = 0.01", "alpha = 1.5"), ["[gate] alpha = 1.5", "must be in (0, 1)"]),
         (("alpha = 0.01", "alpha = 0"), ["[gate] alpha = 0", "must be in (0, 1)"]),
-        (("alpha = 0.01", 'alpha = "x"'), ["[gate] alpha = \"x\"", "expected a number"]),
+        (("alpha = 0.01", 'alpha = "x"'), ['[gate] alpha = "x"', "expected a number"]),
         (("alpha = 0.01", "max_drop = -0.1"), ["[gate] max_drop = -0.1", "must be in [0, inf]"]),
         (("sample = 50", "sample = 0"), ["[suites.fast] sample = 0", "must be >= 1"]),
         (("sample = 50", "sample = 2.5"), ["[suites.fast] sample = 2.5", "expected an integer"]),
@@ -86,7 +86,10 @@ def test_good_config_loads_into_frozen_dataclasses(tmp_path: Path) -> None:
             ["[thresholds.mlgate_tr_mcc]", "not in any suite", "Did you mean 'mlgate_tr_mc'?"],
         ),
         (
-            ('tasks = ["mlgate_tr_mc", "mlgate_tr_math"]', 'tasks = ["mlgate_tr_mc", "mlgate_tr_mat"]'),
+            (
+                'tasks = ["mlgate_tr_mc", "mlgate_tr_math"]',
+                'tasks = ["mlgate_tr_mc", "mlgate_tr_mat"]',
+            ),
             ["[suites.fast]", "unknown task 'mlgate_tr_mat'", "Did you mean 'mlgate_tr_math'?"],
         ),
         (("[suites.fast]", "[suites.fast]\nseed = -1"), ["[suites.fast] seed = -1", ">= 0"]),
@@ -134,7 +137,9 @@ def test_user_task_folders_are_known_task_names(tmp_path: Path) -> None:
     config = load_config(path)
     assert {"my_turkish_qa", "my_tag", "other_task", "mlgate_tr_mc"} <= config.local_task_names()
     assert config.include == (folder.resolve(),)
-    typo = write(tmp_path, path.read_text().replace('tasks = ["my_turkish_qa"]', 'tasks = ["my_turkish_q"]'))
+    typo = write(
+        tmp_path, path.read_text().replace('tasks = ["my_turkish_qa"]', 'tasks = ["my_turkish_q"]')
+    )
     with pytest.raises(ConfigError, match="Did you mean 'my_turkish_qa'"):
         load_config(typo)
 

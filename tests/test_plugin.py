@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 import pytest
 
 THRESHOLDS = """
@@ -124,7 +125,6 @@ def test_threshold_above_score_fails_with_one_line_reason(repo: pytest.Pytester)
     result.stdout.fnmatch_lines(
         [
             "*_ mlgate_tr_mc::acc _*",
-
             "mlgate_tr_mc acc = 0.7500, 95% CI 0.301-0.954, n=4: below min 0.9",
             "*FAIL*",
         ]
@@ -239,7 +239,9 @@ def test_eval_fixtures_without_config_fail_with_guidance(pytester: pytest.Pytest
     )
     result = pytester.runpytest("-m", "eval")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: 1 eval test(s) selected but there is no *thresholds.toml*"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: 1 eval test(s) selected but there is no *thresholds.toml*"]
+    )
 
 
 def test_explicit_test_paths_do_not_pull_in_threshold_items(repo: pytest.Pytester) -> None:
@@ -268,4 +270,3 @@ def test_config_file_option(pytester: pytest.Pytester) -> None:
     missing = pytester.runpytest("--mlgate-config", "nope.toml")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
     missing.stderr.fnmatch_lines(["ERROR: *nope.toml: no such file*"])
-

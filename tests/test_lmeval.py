@@ -1,0 +1,123 @@
+"""Real lm-eval runs on the tiny demo checkpoints (CPU, offline): the gate end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_mlgate.demo import offline_env, scaffold
+
+pytestmark = pytest.mark.slow
+
+
+def run_gate(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", "eval", "-p", "no:cacheprovider", *args],
+        cwd=repo,
+        env=offline_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def gate_repo(tmp_path_factory: pytest.TempPathFactory, demo_checkpoints: dict[str, Path]) -> Path:
+    repo = tmp_path_factory.mktemp("repo")
+    scaffold(repo)
+    (repo / "checkpoints").symlink_to(demo_checkpoints["good"].parent)
+    return repo
+
+
+@pytest.fixture(scope="module")
+def good_run(gate_repo: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+    result = run_gate(gate_repo, "--mlgate-json=good.json")
+    document: dict[str, object] = json.loads((gate_repo / "good.json").read_text())
+    return result, document
+
+
+def test_good_checkpoint_passes_the_gate(
+    good_run: tuple[subprocess.CompletedProcess[str], dict[str, object]],
+) -> None:
+    result, document = good_run
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert document["passed"] is True
+    values = {v["metric"]: v["value"] for v in document["verdicts"]}  # type: ignore[attr-defined]
+    assert values["acc"] > 0.5  # far above the 0.25 of guessing among four choices
+    assert values["exact_match,strict-match"] > 0.2
+
+
+def test_regressed_checkpoint_fails_with_one_line_reason(gate_repo: Path) -> None:
+    result = run_gate(gate_repo, "--mlgate-checkpoint=checkpoints/regressed")
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "FAILED thresholds.toml::mlgate_tr_mc::acc" in result.stdout
+    assert ": below min 0.6" in result.stdout
+
+
+def test_raising_min_above_the_score_fails(gate_repo: Path, tmp_path: Path) -> None:
+    config = (gate_repo / "thresholds.toml").read_text()
+    strict = tmp_path / "strict.toml"
+    strict.write_text(config.replace("acc = { min = 0.6 }", "acc = { min = 0.99 }"))
+    (tmp_path / "checkpoints").symlink_to(gate_repo / "checkpoints")
+    result = run_gate(
+        gate_repo, f"--mlgate-config={strict}", "--mlgate-checkpoint=checkpoints/good"
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stdout.splitlines() if line.startswith("mlgate_tr_mc acc =")]
+    assert len(lines) == 1, result.stdout[-3000:]
+    assert lines[0].endswith("below min 0.99")
+
+
+def test_gate_value_equals_the_lm_eval_cli(
+    gate_repo: Path,
+    good_run: tuple[subprocess.CompletedProcess[str], dict[str, object]],
+    tmp_path: Path,
+) -> None:
+    """lm-eval is the oracle: its own CLI on the same checkpoint, tasks and batch size."""
+    _, document = good_run
+    tasks_dir = tmp_path / "tasks"
+    subprocess.run(
+        [sys.executable, "-m", "pytest_mlgate.cli", "tasks", "--export", str(tasks_dir)],
+        check=True,
+        capture_output=True,
+    )
+    out = tmp_path / "lm_eval_out"
+    checkpoint = (gate_repo / "checkpoints" / "good").resolve()
+    cli = Path(sys.executable).with_name("lm_eval")
+    subprocess.run(
+        [
+            str(cli),
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={checkpoint},dtype=float32",
+            "--tasks",
+            "mlgate_tr_mc,mlgate_tr_math",
+            "--include_path",
+            str(tasks_dir),
+            "--batch_size",
+            "32",
+            "--device",
+            "cpu",
+            "--output_path",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        env=offline_env(),
+        cwd=tmp_path,
+    )
+    [results_file] = out.rglob("results_*.json")
+    oracle = json.loads(results_file.read_text())["results"]
+    ours = document["results"]["tasks"]  # type: ignore[index]
+    for task, key in [
+        ("mlgate_tr_mc", "acc,none"),
+        ("mlgate_tr_mc", "acc_norm,none"),
+        ("mlgate_tr_math", "exact_match,strict-match"),
+        ("mlgate_tr_math", "exact_match,flexible-extract"),
+    ]:
+        assert ours[task]["metrics"][key]["value"] == pytest.approx(oracle[task][key], abs=1e-12)
