@@ -276,12 +276,15 @@ def main(dest: Path, rebuild: bool = False) -> int:
         t0 = time.perf_counter()
         build_checkpoints(checkpoints)
         print(f"built {checkpoints}/{{{','.join(VARIANTS)}}} in {time.perf_counter() - t0:.1f}s")
-    good = run_gate(dest, "checkpoints/good", ["--mlgate-json=good.json"])
-    bad = run_gate(dest, "checkpoints/regressed", ["--mlgate-json=regressed.json"])
+    results = {}
+    for variant in VARIANTS:
+        outputs = [f"--mlgate-json={variant}.json", f"--mlgate-report=report-{variant}.html"]
+        results[variant] = run_gate(dest, f"checkpoints/{variant}", outputs)
+    good, bad = results["good"], results["regressed"]
     elapsed = time.perf_counter() - started
     print(f"\nmlgate demo in {dest} ({elapsed:.0f}s):")
     print(f"  good checkpoint:      exit {good} ({'gate passed' if good == 0 else 'UNEXPECTED'})")
-    print(
-        f"  regressed checkpoint: exit {bad} ({'regression caught' if bad == 1 else 'UNEXPECTED'})"
-    )
+    caught = "regression caught" if bad == 1 else "UNEXPECTED"
+    print(f"  regressed checkpoint: exit {bad} ({caught})")
+    print(f"  HTML reports: {dest / 'report-good.html'}, {dest / 'report-regressed.html'}")
     return 0 if (good, bad) == (0, 1) else 1

@@ -58,9 +58,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="which [suites.NAME] to run with -m eval (default: fast)",
     )
+    group.addoption(
+        "--mlgate-report",
+        metavar="PATH",
+        help="where -m eval writes the HTML report (default: mlgate-report.html; '' for none)",
+    )
     group.addoption("--mlgate-json", metavar="PATH", help="write results and verdicts as JSON")
     parser.addini("mlgate_config", "default for --mlgate-config", default=None)
     parser.addini("mlgate_suite", "default for --mlgate-suite", default="fast")
+    parser.addini("mlgate_report", "default for --mlgate-report", default="mlgate-report.html")
 
 
 def _config_path(config: pytest.Config) -> tuple[Path, bool]:
@@ -312,12 +318,26 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     gate = config.stash.get(GATE_KEY, None)
     if gate is None:
         return
+    if gate.verdicts:
+        _write_outputs(config, gate)
+    gate.close()
+
+
+def _write_outputs(config: pytest.Config, gate: GateSession) -> None:
+    base = config.invocation_params.dir
     json_path = config.getoption("mlgate_json")
     if json_path:
         from pytest_mlgate.report.json_report import write_json
 
-        write_json(Path(json_path), gate)
-    gate.close()
+        write_json(base / json_path, gate)
+    report = config.getoption("mlgate_report")
+    report = config.getini("mlgate_report") if report is None else report
+    if report:
+        from pytest_mlgate import __version__
+        from pytest_mlgate.report.html import write_html
+
+        context = {"suite": gate.suite.name, "checkpoint": gate.checkpoint, "version": __version__}
+        write_html(base / str(report), gate.verdicts, gate.run, context)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from pytest_mlgate.atomic import write_atomic
 from pytest_mlgate.session import GateSession
 
 SCHEMA_VERSION = 1
@@ -39,14 +38,5 @@ def gate_document(gate: GateSession) -> dict[str, Any]:
 
 
 def write_json(path: Path, gate: GateSession) -> None:
-    """Write atomically: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(gate_document(gate), indent=2, ensure_ascii=False, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text + "\n")
