@@ -61,6 +61,8 @@ class GateConfig:
     baseline: str = "main"
     alpha: float = 0.05
     max_drop: float = 0.02
+    correction: str = "holm"  # across all gated metrics of a run, so many don't multiply alarms
+    on_incomparable: str = "fail"  # a baseline whose manifest differs in what moves scores
 
 
 @dataclass(frozen=True)
@@ -268,7 +270,9 @@ def _type_name(value: object) -> str:
 TOP_LEVEL_KEYS = ("model", "tasks", "suites", "gate", "thresholds")
 MODEL_KEYS = ("checkpoint", "backend", "dtype", "device", "batch_size", "model_args")
 SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed")
-GATE_KEYS = ("store", "baseline", "alpha", "max_drop")
+GATE_KEYS = ("store", "baseline", "alpha", "max_drop", "correction", "on_incomparable")
+CORRECTIONS = ("holm", "bonferroni", "none")
+ON_INCOMPARABLE = ("fail", "warn")
 THRESHOLD_KEYS = ("min", "max", "max_drop")
 
 
@@ -369,6 +373,8 @@ def _parse_gate(table: _Table) -> GateConfig:
         baseline=table.string("baseline", "main"),
         alpha=alpha,
         max_drop=max_drop,
+        correction=table.string("correction", "holm", CORRECTIONS),
+        on_incomparable=table.string("on_incomparable", "fail", ON_INCOMPARABLE),
     )
 
 

@@ -6,6 +6,13 @@ The plugin maps :class:`UsageProblem` subclasses to pytest's usage-error exit co
 
 from __future__ import annotations
 
+import pytest
+
+
+class MlgateWarning(pytest.PytestWarning):
+    """Base of every warning pytest-mlgate emits (a gate that passes with a caveat, a history
+    record that cannot be read, a threshold too tight for the sample size...)."""
+
 
 class MlgateError(Exception):
     """Base class of every error pytest-mlgate raises on purpose."""
@@ -29,3 +36,15 @@ class UnknownTaskError(UsageProblem):
 
 class BackendError(MlgateError):
     """The evaluation backend failed while evaluating (the gated items fail, closed)."""
+
+
+class StoreError(MlgateError):
+    """The history store cannot be written (or a named run cannot be read); nothing is lost."""
+
+
+class RecordError(MlgateError):
+    """One history record is malformed; readers warn and skip it, nothing is rewritten."""
+
+
+class BaselineNotFound(UsageProblem):
+    """``--mlgate-baseline`` names neither a recorded run id nor a branch with recorded runs."""

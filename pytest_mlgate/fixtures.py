@@ -59,3 +59,10 @@ def mlgate_model(mlgate_session: GateSession) -> object:
 def mlgate_eval(mlgate_session: GateSession) -> MlgateEval:
     """Evaluate tasks on the session's model (batched, memoized)."""
     return MlgateEval(mlgate_session)
+
+
+@pytest.fixture(scope="session")
+def mlgate_baseline(mlgate_session: GateSession) -> EvalRun | None:
+    """The baseline run's results (with per-example scores), or None when none is recorded."""
+    baseline = mlgate_session.baseline
+    return None if baseline is None else baseline.run

@@ -7,6 +7,8 @@ plugin installed. Heavy work (lm-eval, torch) happens only when an eval item run
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,19 +24,28 @@ from pytest_mlgate.config import (
     SuiteConfig,
     load_config,
 )
-from pytest_mlgate.errors import BackendError, ConfigError, MlgateError, UsageProblem
-from pytest_mlgate.fixtures import CONFIG_KEY, GATE_KEY, mlgate_eval, mlgate_model, mlgate_session
-from pytest_mlgate.gate import Status, Verdict, check_threshold
-from pytest_mlgate.session import GateSession, needed_tasks, resolve_checkpoint
+from pytest_mlgate.errors import (
+    BackendError,
+    ConfigError,
+    MlgateWarning,
+    StoreError,
+    UsageProblem,
+)
+from pytest_mlgate.fixtures import (
+    CONFIG_KEY,
+    GATE_KEY,
+    mlgate_baseline,
+    mlgate_eval,
+    mlgate_model,
+    mlgate_session,
+)
+from pytest_mlgate.gate import Status, Verdict, power_warnings
+from pytest_mlgate.session import GateSession, needed_tasks, resolve_baseline, resolve_checkpoint
 
-__all__ = ["MlgateWarning", "mlgate_eval", "mlgate_model", "mlgate_session"]
+__all__ = ["MlgateWarning", "mlgate_baseline", "mlgate_eval", "mlgate_model", "mlgate_session"]
 
 MARKER = "eval"
 SUITE_ERROR_KEY = pytest.StashKey[UsageProblem]()
-
-
-class MlgateWarning(pytest.PytestWarning):
-    """Base of every warning pytest-mlgate emits."""
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -64,6 +75,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where -m eval writes the HTML report (default: mlgate-report.html; '' for none)",
     )
     group.addoption("--mlgate-json", metavar="PATH", help="write results and verdicts as JSON")
+    group.addoption(
+        "--mlgate-store",
+        metavar="PATH_OR_URI",
+        help="the run history: a folder or file:// URI (default: [gate] store, .mlgate)",
+    )
+    group.addoption(
+        "--mlgate-baseline",
+        metavar="BRANCH_OR_RUN_ID",
+        help="compare with this recorded run, or the latest on this branch "
+        "(default: the latest run on [gate] baseline)",
+    )
+    group.addoption(
+        "--mlgate-record",
+        action="store_true",
+        help="append this run (results, per-example scores, manifest) to the history",
+    )
     parser.addini("mlgate_config", "default for --mlgate-config", default=None)
     parser.addini("mlgate_suite", "default for --mlgate-suite", default="fast")
     parser.addini("mlgate_report", "default for --mlgate-report", default="mlgate-report.html")
@@ -224,10 +251,48 @@ def _select_eval_items(config: pytest.Config, items: list[pytest.Item]) -> None:
             on_evaluated=lambda run: config.hook.pytest_mlgate_evaluated(run=run, config=config),
             needed_tasks=needed_tasks(suite, [_marker_tasks(i) for i in evals]),
         )
+        gate.thresholds = tuple(i.threshold for i in evals if isinstance(i, ThresholdItem))
+        gate.cwd = config.invocation_params.dir
+        _attach_history(config, cfg, gate)
         gate.backend().check(gate.needed_tasks)
     except UsageProblem as exc:
         raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
     config.stash[GATE_KEY] = gate
+
+
+def _attach_history(config: pytest.Config, cfg: MlgateConfig, gate: GateSession) -> None:
+    """Open the store, check it can take a record, find the baseline, warn about power."""
+    from pytest_mlgate.store import open_store
+
+    option = config.getoption("mlgate_store")
+    root = config.invocation_params.dir if option else cfg.root
+    try:
+        gate.store = open_store(option or cfg.gate.store, root)
+    except StoreError as exc:
+        raise ConfigError(str(exc)) from None
+    if config.getoption("mlgate_record"):
+        _check_writable(Path(gate.store.location))
+    try:
+        gate.baseline = resolve_baseline(
+            gate.store, config.getoption("mlgate_baseline"), cfg.gate.baseline
+        )
+    except StoreError as exc:
+        raise ConfigError(f"--mlgate-baseline: {exc}") from None
+    if gate.baseline is not None:
+        for message in power_warnings(gate.thresholds, gate.baseline, cfg.gate):
+            warnings.warn(message, MlgateWarning, stacklevel=1)
+
+
+def _check_writable(folder: Path) -> None:
+    """--mlgate-record into a folder that cannot take it is a usage error before any eval."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not os.access(existing, os.W_OK) or not existing.is_dir():
+        raise ConfigError(
+            f"--mlgate-record: the history store {folder} is not writable "
+            f"({existing} {'is not a folder' if not existing.is_dir() else 'is read-only'})"
+        )
 
 
 def _make_backend(config: pytest.Config, spec: Any) -> Any:
@@ -267,16 +332,11 @@ class ThresholdItem(pytest.Item):
 
     def runtest(self) -> None:
         gate = self.config.stash[GATE_KEY]
-        try:
-            run = gate.evaluate([self.threshold.task])
-        except MlgateError as exc:
-            reason = f"{self.threshold.task} {self.threshold.metric}: evaluation failed: {exc}"
-            gate.record(self.nodeid, Verdict(self.threshold, Status.FAIL, reason))
-            raise GateFailed(reason) from exc
-        verdict = check_threshold(self.threshold, run)
+        verdict = gate.judge()[self.threshold]
         gate.record(self.nodeid, verdict)
-        for key, value in _properties(verdict):
-            self.user_properties.append((key, value))
+        self.user_properties.extend(_properties(verdict))
+        if verdict.status is Status.WARN:
+            warnings.warn(verdict.reason, MlgateWarning, stacklevel=1)
         if not verdict.passed:
             raise GateFailed(verdict.reason)
 
@@ -292,25 +352,60 @@ class ThresholdItem(pytest.Item):
 
 
 def _properties(verdict: Verdict) -> list[tuple[str, object]]:
+    """JUnit properties: value, n and CI; baseline, delta, its CI and p when compared."""
     props: list[tuple[str, object]] = [("mlgate_status", verdict.status.value)]
     if verdict.metric is not None:
         low, high = verdict.metric.ci()
         props += [("mlgate_value", verdict.metric.value), ("mlgate_n", verdict.metric.n)]
         if not math.isnan(low):
             props += [("mlgate_ci_low", low), ("mlgate_ci_high", high)]
+    c = verdict.comparison
+    if c is not None:
+        props += [
+            ("mlgate_baseline_run", verdict.baseline_run),
+            ("mlgate_baseline", c.baseline),
+            ("mlgate_delta", c.delta),
+            ("mlgate_delta_ci_low", c.ci[0]),
+            ("mlgate_delta_ci_high", c.ci[1]),
+            ("mlgate_p", c.p_value),
+            ("mlgate_p_adjusted", verdict.p_adjusted),
+            ("mlgate_test", c.test),
+        ]
     return props
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    """Record the run after every item ran (never after Ctrl-C: the interrupt passes through
+    here). A failed recording fails the session, pytest-cov style, instead of raising."""
+    result = yield
+    gate = session.config.stash.get(GATE_KEY, None)
+    if gate is not None and session.config.getoption("mlgate_record"):
+        try:
+            run_id = gate.record_run()
+        except StoreError as exc:
+            session.testsfailed += 1
+            gate.messages.append(f"run NOT recorded: {exc}")
+        else:
+            assert gate.store is not None
+            gate.messages.append(f"recorded run {run_id} in {gate.store.location}")
+    return result
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """Print the table of gated metrics (printing only: exit status comes from the items)."""
     gate = config.stash.get(GATE_KEY, None)
-    if gate is None or not gate.verdicts:
+    if gate is None or not (gate.verdicts or gate.messages):
         return
     from pytest_mlgate.report.terminal import verdict_table
 
     terminalreporter.write_sep("=", f"mlgate: suite {gate.suite.name}, {gate.checkpoint}")
+    baseline = gate.baseline.run_id if gate.baseline else "none recorded yet"
+    terminalreporter.write_line(f"baseline: {baseline}")
     for line in verdict_table(gate.verdicts.values()):
         terminalreporter.write_line(line)
+    for message in gate.messages:
+        terminalreporter.write_line(f"mlgate: {message}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -80,6 +80,9 @@ class TaskResult:
     version: str | None = None
     num_fewshot: int | None = None
     task_hash: str | None = None
+    # lm-eval's hash of each document, by doc id: pairs two runs example by example even when
+    # the doc ids were renumbered, and tells when the "same" id holds a different document.
+    doc_hashes: Mapping[int, str] = field(default_factory=dict)
 
     def resolve(self, metric: str) -> str:
         """The full ``metric,filter`` key for ``metric``; raise :class:`MetricNotFound`."""

@@ -6,15 +6,18 @@ Stored in ``pytest.Config.stash`` by the plugin; plain Python so the CLI can dri
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest
-from pytest_mlgate.config import MlgateConfig, SuiteConfig
-from pytest_mlgate.errors import CheckpointError, MlgateError
-from pytest_mlgate.gate import Verdict
+from pytest_mlgate.config import MetricThreshold, MlgateConfig, SuiteConfig
+from pytest_mlgate.errors import BaselineNotFound, CheckpointError, MlgateError, StoreError
+from pytest_mlgate.gate import Baseline, Status, Verdict, gate_all
+from pytest_mlgate.manifest import build_manifest
 from pytest_mlgate.results import EvalRun
+from pytest_mlgate.store import HistoryStore, RunRecord, new_run_id
 
 CHECKPOINT_ENV = "MLGATE_CHECKPOINT"
 
@@ -35,6 +38,31 @@ def resolve_checkpoint(cli_value: str | None, config: MlgateConfig, cwd: Path) -
     )
 
 
+def resolve_baseline(
+    store: HistoryStore, wanted: str | None, default_branch: str
+) -> Baseline | None:
+    """``--mlgate-baseline`` as a run id, else as a branch; by default the latest run on the
+    ``[gate] baseline`` branch (None when nothing is recorded there yet)."""
+    if wanted is None:
+        record = store.latest(default_branch)
+    else:
+        entries = store.entries()
+        if any(e.run_id == wanted for e in entries):
+            record = store.load(wanted)
+        else:
+            record = store.latest(wanted)
+            if record is None:
+                branches = sorted({e.branch for e in entries if e.branch})
+                raise BaselineNotFound(
+                    f"--mlgate-baseline {wanted!r}: no recorded run or branch by that name in "
+                    f"{store.location} ({len(entries)} runs; branches: "
+                    f"{', '.join(branches) or 'none'}). `mlgate history` lists them."
+                )
+    if record is None:
+        return None
+    return Baseline(record.run_id, record.run, record.manifest)
+
+
 @dataclass
 class GateSession:
     config: MlgateConfig
@@ -43,10 +71,18 @@ class GateSession:
     make_backend: Callable[[BackendSpec], Backend]
     on_evaluated: Callable[[EvalRun], None] = lambda run: None
     needed_tasks: tuple[str, ...] = ()
+    thresholds: tuple[MetricThreshold, ...] = ()
+    store: HistoryStore | None = None
+    baseline: Baseline | None = None
+    cwd: Path = field(default_factory=Path.cwd)
+    run_id: str = field(default_factory=new_run_id)
     verdicts: dict[str, Verdict] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
     _backend: Backend | None = None
     _run: EvalRun = field(default_factory=lambda: EvalRun({}))
     _failed: dict[str, MlgateError] = field(default_factory=dict)
+    _judged: dict[MetricThreshold, Verdict] | None = None
+    _manifest: dict[str, Any] | None = None
 
     @property
     def spec(self) -> BackendSpec:
@@ -87,8 +123,61 @@ class GateSession:
             self._run = self._run.merged(run)
         return self._run.subset(wanted)
 
+    def manifest(self) -> dict[str, Any]:
+        """The run manifest, built once the run exists (it fingerprints the weights)."""
+        if self._manifest is None:
+            self._manifest = build_manifest(
+                run_id=self.run_id,
+                config=self.config,
+                suite=self.suite,
+                checkpoint=self.checkpoint,
+                run=self._run,
+                cwd=self.cwd,
+            )
+        return self._manifest
+
+    def judge(self) -> Mapping[MetricThreshold, Verdict]:
+        """Verdicts for every gated metric of the session, decided together (one evaluation,
+        one multiple-comparison correction)."""
+        if self._judged is None:
+            try:
+                self.evaluate(t.task for t in self.thresholds)
+            except MlgateError as exc:
+                self._judged = {
+                    t: Verdict(t, Status.FAIL, f"{t.task} {t.metric}: evaluation failed: {exc}")
+                    for t in self.thresholds
+                }
+            else:
+                self._judged = gate_all(
+                    self.thresholds,
+                    self._run,
+                    self.baseline,
+                    self.config.gate,
+                    self.manifest() if self.baseline is not None else None,
+                    record_hint=f"pytest -m eval --mlgate-suite {self.suite.name} --mlgate-record",
+                )
+        return self._judged
+
     def record(self, name: str, verdict: Verdict) -> None:
         self.verdicts[name] = verdict
+
+    def record_run(self) -> str:
+        """Append this run to the history; raise StoreError when there is nothing whole to
+        record (an evaluation failed) or the store cannot be written."""
+        if self.store is None:
+            raise StoreError("no history store configured")
+        if self._failed:
+            raise StoreError("not recorded: an evaluation failed, the run is incomplete")
+        if not self._run.tasks:
+            raise StoreError("not recorded: nothing was evaluated")
+        record = RunRecord(
+            self.run_id,
+            self.manifest(),
+            self._run,
+            tuple(v.summary() for v in self.verdicts.values()),
+        )
+        self.store.append(record)
+        return self.run_id
 
     def close(self) -> None:
         if self._backend is not None:

@@ -9,8 +9,11 @@ a request run in one ``simple_evaluate`` call.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -283,6 +286,20 @@ def _float(raw: Any) -> float:
         return math.nan
 
 
+def task_definition_hash(task_config: Mapping[str, Any] | None) -> str | None:
+    """A hash of what defines a task's scores: prompts, targets, filters, metrics, n-shot.
+
+    Where the data lives is machine-specific and left out (the documents themselves are covered
+    by lm-eval's per-document hashes); so are object addresses in the reprs of functions.
+    """
+    if not task_config:
+        return None
+    config = {k: v for k, v in task_config.items() if k not in ("dataset_kwargs", "metadata")}
+    text = json.dumps(config, sort_keys=True, default=str, ensure_ascii=False)
+    text = re.sub(r" at 0x[0-9a-fA-F]+", "", text)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def run_from_lmeval(out: Mapping[str, Any], info: Mapping[str, Any]) -> EvalRun:
     """lm-eval's result dict (numpy scalars, "N/A" stderrs) -> plain frozen results."""
     results: Mapping[str, Mapping[str, Any]] = out.get("results", {})
@@ -332,6 +349,8 @@ def run_from_lmeval(out: Mapping[str, Any], info: Mapping[str, Any]) -> EvalRun:
             n=n,
             version=None if version is None else str(version),
             num_fewshot=None if n_shot is None else int(n_shot),
-            task_hash=out.get("task_hashes", {}).get(task),
+            task_hash=task_definition_hash(out.get("configs", {}).get(task)),
+            doc_hashes={int(d["doc_id"]): str(d["doc_hash"]) for d in per_doc if d.get("doc_hash")},
         )
+
     return EvalRun(tasks, dict(info))

@@ -11,10 +11,21 @@ SYMBOLS = {Status.PASS: "PASS", Status.WARN: "WARN", Status.FAIL: "FAIL"}
 
 
 def verdict_table(verdicts: Iterable[Verdict]) -> list[str]:
-    header = ("task", "metric", "value", "95% CI", "n", "threshold", "verdict")
+    header = (
+        "task",
+        "metric",
+        "value",
+        "95% CI",
+        "n",
+        "threshold",
+        "baseline",
+        "delta",
+        "p",
+        "verdict",
+    )
     rows = [header]
     for v in verdicts:
-        metric = v.metric
+        metric, c = v.metric, v.comparison
         if metric is None:
             value = ci = n = "-"
         else:
@@ -22,6 +33,7 @@ def verdict_table(verdicts: Iterable[Verdict]) -> list[str]:
             value = f"{metric.value:.4f}"
             ci = "-" if math.isnan(low) else f"{low:.3f}-{high:.3f}"
             n = str(metric.n)
+        p = v.p_adjusted if v.p_adjusted is not None else (None if c is None else c.p_value)
         rows.append(
             (
                 v.threshold.task,
@@ -30,6 +42,9 @@ def verdict_table(verdicts: Iterable[Verdict]) -> list[str]:
                 ci,
                 n,
                 v.threshold.describe(),
+                "-" if c is None else f"{c.baseline:.4f}",
+                "-" if c is None else f"{c.delta:+.4f}",
+                "-" if p is None else (f"{p:.2g}" if p < 0.001 else f"{p:.3f}"),
                 SYMBOLS[v.status],
             )
         )
