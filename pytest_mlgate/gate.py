@@ -380,9 +380,9 @@ def power_warnings(
         mde = stats.minimum_detectable_drop(base.n, p, settings.alpha, discordance=share)
         if allowed < mde:
             basis = (
-                f"with the {share:.1%} of examples that flipped between the last two baseline runs"
+                f"given the {share:.1%} of examples that flipped between the last two baseline runs"
                 if share is not None
-                else "assuming the runs' errors are independent (a conservative bound)"
+                else "assuming independent errors, a cautious bound until two baselines exist"
             )
             messages.append(
                 f"{threshold.task} {threshold.metric}: n={base.n} cannot detect a "

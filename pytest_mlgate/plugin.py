@@ -40,7 +40,13 @@ from pytest_mlgate.fixtures import (
     mlgate_session,
 )
 from pytest_mlgate.gate import Status, Verdict, power_warnings
-from pytest_mlgate.session import GateSession, needed_tasks, resolve_baseline, resolve_checkpoint
+from pytest_mlgate.session import (
+    GateSession,
+    baseline_discordance,
+    needed_tasks,
+    resolve_baseline,
+    resolve_checkpoint,
+)
 
 __all__ = ["MlgateWarning", "mlgate_baseline", "mlgate_eval", "mlgate_model", "mlgate_session"]
 
@@ -279,7 +285,8 @@ def _attach_history(config: pytest.Config, cfg: MlgateConfig, gate: GateSession)
     except StoreError as exc:
         raise ConfigError(f"--mlgate-baseline: {exc}") from None
     if gate.baseline is not None:
-        for message in power_warnings(gate.thresholds, gate.baseline, cfg.gate):
+        flips = baseline_discordance(gate.store, gate.baseline)
+        for message in power_warnings(gate.thresholds, gate.baseline, cfg.gate, flips):
             warnings.warn(message, MlgateWarning, stacklevel=1)
 
 
@@ -404,6 +411,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_line(f"baseline: {baseline}")
     for line in verdict_table(gate.verdicts.values()):
         terminalreporter.write_line(line)
+    for item, verdict in gate.verdicts.items():
+        if verdict.status is Status.WARN or (verdict.notes and verdict.baseline_run):
+            terminalreporter.write_line(f"{verdict.status.value.upper()} {item}: {verdict.reason}")
     for message in gate.messages:
         terminalreporter.write_line(f"mlgate: {message}")
 

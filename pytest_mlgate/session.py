@@ -14,7 +14,7 @@ from typing import Any
 from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest
 from pytest_mlgate.config import MetricThreshold, MlgateConfig, SuiteConfig
 from pytest_mlgate.errors import BaselineNotFound, CheckpointError, MlgateError, StoreError
-from pytest_mlgate.gate import Baseline, Status, Verdict, gate_all
+from pytest_mlgate.gate import Baseline, Status, Verdict, gate_all, pair_examples
 from pytest_mlgate.manifest import build_manifest
 from pytest_mlgate.results import EvalRun
 from pytest_mlgate.store import HistoryStore, RunRecord, new_run_id
@@ -61,6 +61,40 @@ def resolve_baseline(
     if record is None:
         return None
     return Baseline(record.run_id, record.run, record.manifest)
+
+
+def baseline_discordance(store: HistoryStore, baseline: Baseline) -> dict[tuple[str, str], float]:
+    """Share of examples whose 0/1 score flipped between the baseline and the run recorded
+    before it on the same branch: how much two neighbouring checkpoints really disagree, the
+    quantity that sets the paired test's power. Empty when there is no earlier run to pair."""
+    branch = (baseline.manifest.get("git") or {}).get("branch")
+    entries = [e for e in store.entries() if e.branch == branch and e.run_id != baseline.run_id]
+    earlier = [e for e in entries if (e.timestamp, e.run_id) < _entry_key(baseline)]
+    if not earlier:
+        return {}
+    try:
+        previous = store.load(earlier[-1].run_id).run
+    except MlgateError:
+        return {}
+    shares = {}
+    for name, task in baseline.run.tasks.items():
+        if name not in previous:
+            continue
+        for key, metric in task.metrics.items():
+            before = previous[name].metrics.get(key)
+            if before is None or not metric.is_binary or not before.is_binary:
+                continue
+            pairing = pair_examples(metric, task, before, previous[name])
+            if pairing.paired and pairing.current:
+                flipped = sum(
+                    a != b for a, b in zip(pairing.baseline, pairing.current, strict=True)
+                )
+                shares[(name, key)] = max(flipped, 1) / len(pairing.current)
+    return shares
+
+
+def _entry_key(baseline: Baseline) -> tuple[str, str]:
+    return (str(baseline.manifest.get("timestamp", "")), baseline.run_id)
 
 
 @dataclass

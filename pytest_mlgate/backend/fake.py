@@ -21,6 +21,7 @@ Scores = Mapping[str, Mapping[str, Sequence[float] | float]]
 @dataclass
 class FakeBackend:
     scores: Scores
+    info: Mapping[str, object] = field(default_factory=lambda: {"backend": "fake"})
     requests: list[EvalRequest] = field(default_factory=list)
 
     def check(self, tasks: Sequence[str]) -> None:
@@ -36,7 +37,7 @@ class FakeBackend:
         self.check(request.tasks)
         return EvalRun(
             {task: fake_task_result(task, self.scores[task]) for task in request.tasks},
-            {"backend": "fake"},
+            dict(self.info),
         )
 
     def close(self) -> None:

@@ -1,0 +1,223 @@
+"""The history store: compact round trip, concurrent recorders, corruption never loses history."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+from pytest_mlgate.errors import MlgateWarning, RecordError, StoreError
+from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
+from pytest_mlgate.store import RunRecord, new_run_id, open_store
+from pytest_mlgate.store.folder import FolderStore
+
+
+def make_run(accuracy: list[float], f1: list[float] | None = None) -> EvalRun:
+    ids = tuple(range(len(accuracy)))
+    metrics = {
+        "acc,none": MetricResult(
+            "t",
+            "acc,none",
+            sum(accuracy) / len(accuracy),
+            0.01,
+            len(accuracy),
+            True,
+            ids,
+            tuple(accuracy),
+        ),
+    }
+    if f1 is not None:
+        metrics["f1,none"] = MetricResult(
+            "t", "f1,none", sum(f1) / len(f1), None, len(f1), True, ids, tuple(f1)
+        )
+    hashes = {i: f"{i:064x}" for i in ids}
+    return EvalRun({"t": TaskResult("t", metrics, len(accuracy), "1.0", 0, "abc", hashes)})
+
+
+def make_record(
+    branch: str = "main",
+    timestamp: str = "2026-11-24T06:00:00+00:00",
+    accuracy: list[float] | None = None,
+) -> RunRecord:
+    manifest = {
+        "timestamp": timestamp,
+        "git": {"branch": branch, "commit": "c0ffee"},
+        "suite": {"name": "fast"},
+        "checkpoint": {"id": "ckpt"},
+    }
+    return RunRecord(new_run_id(), manifest, make_run(accuracy or [1.0, 0.0, 1.0]))
+
+
+def test_round_trip_keeps_per_example_scores_and_hashes(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path)
+    run = make_run([1.0, 0.0] * 50, [0.25, 0.5] * 50)
+    record = RunRecord(new_run_id(), {"timestamp": "2026-01-01T00:00:00+00:00"}, run)
+    store.append(record)
+    loaded = store.load(record.run_id).run
+    task, original = loaded["t"], run["t"]
+    assert task.metric("acc").scores == original.metric("acc").scores
+    assert task.metric("f1").scores == pytest.approx(original.metric("f1").scores)
+    assert task.doc_hashes == {i: h[:16] for i, h in original.doc_hashes.items()}
+    assert task.metric("acc").doc_ids == tuple(range(100))
+    text = (tmp_path / "runs" / f"{record.run_id}.json").read_text()
+    as_lists = json.dumps(
+        [list(original.doc_hashes.values()), list(range(100)), [1.0, 0.0] * 50, [0.25, 0.5] * 50]
+    )
+    assert len(text) < len(as_lists) / 2  # bits, float32 and 64-bit hashes, not JSON lists
+
+
+def test_latest_is_per_branch_and_newest(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path)
+    old = make_record("main", "2026-11-20T00:00:00+00:00")
+    new = make_record("main", "2026-11-23T00:00:00+00:00")
+    other = make_record("feature", "2026-11-24T00:00:00+00:00")
+    for record in (new, other, old):
+        store.append(record)
+    latest = store.latest("main")
+    assert latest is not None
+    assert latest.run_id == new.run_id
+    assert store.latest("release") is None
+    assert [e.run_id for e in store.entries()] == [old.run_id, new.run_id, other.run_id]
+
+
+def test_baseline_lookup_reads_the_index_not_every_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FolderStore(tmp_path)
+    for day in range(1, 30):
+        store.append(make_record("main", f"2026-11-{day:02d}T00:00:00+00:00"))
+    loads: list[str] = []
+    original = FolderStore.load
+    monkeypatch.setattr(
+        FolderStore, "load", lambda self, rid: loads.append(rid) or original(self, rid)
+    )
+    assert store.latest("main") is not None
+    assert len(loads) == 1
+
+
+def _record_many(path: str, count: int, branch: str) -> None:
+    store = FolderStore(Path(path))
+    for _ in range(count):
+        store.append(make_record(branch))
+
+
+def test_two_recorders_at_once_both_land(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_record_many, args=(str(tmp_path), 25, branch))
+        for branch in ("main", "nightly")
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    store = FolderStore(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not one torn line or half-written record
+        entries = store.entries()
+        assert len(entries) == 50
+        assert {e.branch for e in entries} == {"main", "nightly"}
+        for entry in entries:
+            store.load(entry.run_id)
+    assert len((tmp_path / "index.jsonl").read_text().splitlines()) == 50
+
+
+def test_truncated_record_warns_once_is_skipped_and_left_alone(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path)
+    good = make_record("main", "2026-11-01T00:00:00+00:00")
+    broken = make_record("main", "2026-11-02T00:00:00+00:00")
+    store.append(good)
+    store.append(broken)
+    path = tmp_path / "runs" / f"{broken.run_id}.json"
+    path.write_bytes(path.read_bytes()[:100])
+    before = path.read_bytes()
+    with pytest.warns(MlgateWarning, match=rf"{broken.run_id}\.json: unreadable history record"):
+        latest = store.latest("main")
+    assert latest is not None
+    assert latest.run_id == good.run_id  # fell back to the run before it
+    assert path.read_bytes() == before  # never deleted or rewritten
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        store.latest("main")  # one warning per file, not one per lookup
+
+
+def test_garbage_file_and_torn_index_line_are_skipped(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path)
+    kept = make_record()
+    store.append(kept)
+    (tmp_path / "runs" / "garbage.json").write_bytes(os.urandom(64))
+    with (tmp_path / "index.jsonl").open("ab") as index:
+        index.write(b'{"run_id": "half-writ')  # a crash mid-append
+    with pytest.warns(MlgateWarning) as caught:
+        entries = store.entries()
+    messages = " | ".join(str(w.message) for w in caught)
+    assert "index.jsonl, line 2: unreadable index entry" in messages
+    assert "garbage.json: unreadable history record" in messages
+    assert [e.run_id for e in entries] == [kept.run_id]
+
+
+def test_record_without_index_line_is_still_found(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path)
+    first, orphan = make_record(), make_record("main", "2026-12-01T00:00:00+00:00")
+    store.append(first)
+    (tmp_path / "runs" / f"{orphan.run_id}.json").write_text(orphan.dumps())  # crash before index
+    latest = store.latest("main")
+    assert latest is not None
+    assert latest.run_id == orphan.run_id
+
+
+def test_newer_schema_is_reported_not_misread(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path)
+    record = make_record()
+    store.append(record)
+    path = tmp_path / "runs" / f"{record.run_id}.json"
+    path.write_text(path.read_text().replace('"schema_version": 1', '"schema_version": 99'))
+    with pytest.warns(MlgateWarning), pytest.raises(RecordError, match="upgrade pytest-mlgate"):
+        store.load(record.run_id)
+
+
+def test_unwritable_store_raises_and_keeps_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FolderStore(tmp_path / "history")
+    first = make_record()
+    store.append(first)
+
+    def denied(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")  # what a read-only folder answers
+
+    monkeypatch.setattr("tempfile.mkstemp", denied)
+    with pytest.raises(StoreError, match=r"cannot record run .*Permission denied.*untouched"):
+        store.append(make_record())
+    monkeypatch.undo()
+    assert [e.run_id for e in store.entries()] == [first.run_id]
+
+
+def test_full_disk_during_write_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FolderStore(tmp_path)
+    first = make_record()
+    store.append(first)
+
+    def no_space(fd: int, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.write", no_space)
+    with pytest.raises(StoreError, match="No space left on device"):
+        store.append(make_record())
+    monkeypatch.undo()
+    assert store.load(first.run_id).run_id == first.run_id
+    assert not list((tmp_path / "runs").glob(".*.tmp"))  # no temp file left behind
+
+
+def test_store_uri(tmp_path: Path) -> None:
+    assert open_store(f"file://{tmp_path}", Path("/")).location == str(tmp_path)
+    assert open_store("hist", tmp_path).location == str(tmp_path / "hist")
+    with pytest.raises(StoreError, match="unsupported scheme 's3'"):
+        open_store("s3://bucket/x", tmp_path)
