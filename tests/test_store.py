@@ -92,9 +92,12 @@ def test_baseline_lookup_reads_the_index_not_every_record(
         store.append(make_record("main", f"2026-11-{day:02d}T00:00:00+00:00"))
     loads: list[str] = []
     original = FolderStore.load
-    monkeypatch.setattr(
-        FolderStore, "load", lambda self, rid: loads.append(rid) or original(self, rid)
-    )
+
+    def counting_load(self: FolderStore, run_id: str) -> RunRecord:
+        loads.append(run_id)
+        return original(self, run_id)
+
+    monkeypatch.setattr(FolderStore, "load", counting_load)
     assert store.latest("main") is not None
     assert len(loads) == 1
 
