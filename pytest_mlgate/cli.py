@@ -7,8 +7,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_mlgate.config import DEFAULT_CONFIG_NAME, load_config
-from pytest_mlgate.errors import MlgateError, UsageProblem
+from pytest_mlgate.config import DEFAULT_CONFIG_NAME, GateConfig, load_config
+from pytest_mlgate.errors import MlgateError, StoreError, UsageProblem
+from pytest_mlgate.store import HistoryStore
 from pytest_mlgate.tasks import materialize_tasks, shipped_task_names
 
 USAGE_ERROR = 4  # pytest's exit code for usage errors; the CLI uses the same
@@ -40,6 +41,127 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gate_settings(args: argparse.Namespace) -> tuple[GateConfig, HistoryStore]:
+    """[gate] settings and the store, from --config (when the file exists) and --store."""
+    from pytest_mlgate.store import open_store
+
+    path = Path(args.config)
+    if path.is_file() or args.config != DEFAULT_CONFIG_NAME:
+        config = load_config(path)
+        settings, root = config.gate, config.root
+    else:
+        settings, root = GateConfig(), Path.cwd()
+    location = args.store or settings.store
+    return settings, open_store(location, Path.cwd() if args.store else root)
+
+
+def _history(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    _, store = _gate_settings(args)
+    entries = [e for e in store.entries() if args.branch in (None, e.branch)]
+    rows = []
+    for entry in entries[-args.limit :] if args.limit else entries:
+        row: dict[str, object] = entry.to_json()
+        try:
+            record = store.load(entry.run_id)
+        except MlgateError:
+            continue  # warned by the store
+        for verdict in record.verdicts:
+            row[f"{verdict.get('task')}::{verdict.get('metric')}"] = verdict.get("value")
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if args.format == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+    elif args.format == "json":
+        sys.stdout.write(frame.to_json(orient="records", indent=2) + "\n")
+    elif frame.empty:
+        print(f"no runs recorded in {store.location}")
+    else:
+        print(frame.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """RUN_B against RUN_A, exactly as the gate would compare a run with its baseline."""
+    from pytest_mlgate.config import MetricThreshold
+    from pytest_mlgate.gate import Baseline, Status, gate_all
+    from pytest_mlgate.report.terminal import verdict_table
+
+    settings, store = _gate_settings(args)
+    base, new = store.load(args.run_a), store.load(args.run_b)
+    thresholds = [
+        MetricThreshold(task, key, max_drop=None if args.max_drop is None else args.max_drop)
+        for task, result in new.run.tasks.items()
+        if task in base.run
+        for key in result.metrics
+        if key in base.run[task].metrics
+    ]
+    if not thresholds:
+        print(f"runs {args.run_a} and {args.run_b} share no task metric", file=sys.stderr)
+        return USAGE_ERROR
+    verdicts = gate_all(
+        thresholds,
+        new.run,
+        Baseline(base.run_id, base.run, base.manifest),
+        settings,
+        new.manifest,
+    )
+    print(f"{args.run_b} against baseline {args.run_a}:")
+    print("\n".join(verdict_table(verdicts.values())))
+    for verdict in verdicts.values():
+        if verdict.status is not Status.PASS:
+            print(f"{verdict.status.value.upper()}: {verdict.reason}")
+    return 1 if any(v.status is Status.FAIL for v in verdicts.values()) else 0
+
+
+def _power(args: argparse.Namespace) -> int:
+    from pytest_mlgate import stats
+
+    share = args.discordance
+    mde = stats.minimum_detectable_drop(args.n, args.p, args.alpha, args.power, share)
+    basis = (
+        f"{share:.1%} of examples flipping between runs"
+        if share is not None
+        else "independent errors (cautious; pass --discordance to use a measured flip rate)"
+    )
+    print(
+        f"n={args.n}, accuracy {args.p:g}, alpha {args.alpha:g}, {args.power:.0%} power, {basis}:"
+    )
+    print(f"  minimum detectable drop: {mde * 100:.2f} pp")
+    if args.drop is not None:
+        disc = share if share is not None else stats.independent_discordance(args.p, args.drop)
+        power = stats.mcnemar_power(args.n, args.drop, disc, args.alpha)
+        print(f"  power to detect a {args.drop * 100:.2f} pp drop: {power:.1%}")
+        if mde > args.drop:
+            needed = args.n
+            while (
+                needed < 10_000_000
+                and stats.minimum_detectable_drop(needed, args.p, args.alpha, args.power, share)
+                > args.drop
+            ):
+                needed *= 2
+            low, high = needed // 2, needed
+            while high - low > 1:
+                mid = (low + high) // 2
+                if (
+                    stats.minimum_detectable_drop(mid, args.p, args.alpha, args.power, share)
+                    > args.drop
+                ):
+                    low = mid
+                else:
+                    high = mid
+            print(f"  examples needed to detect it: {high}")
+    return 0
+
+
+def _unit_interval(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlgate", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +180,39 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a thresholds.toml")
     check.add_argument("config", nargs="?", default=DEFAULT_CONFIG_NAME)
     check.set_defaults(run=_check)
+
+    def store_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--config", default=DEFAULT_CONFIG_NAME, help="thresholds.toml")
+        command.add_argument("--store", help="history folder or URI (default: [gate] store)")
+
+    history = commands.add_parser("history", help="list recorded runs and their gated values")
+    store_options(history)
+    history.add_argument("--branch", help="only runs recorded on this branch")
+    history.add_argument("--limit", type=int, default=20, help="the last N runs (0: all)")
+    history.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    history.set_defaults(run=_history)
+
+    compare = commands.add_parser(
+        "compare", help="compare RUN_B with RUN_A as the gate compares a run with its baseline"
+    )
+    store_options(compare)
+    compare.add_argument("run_a", metavar="RUN_A", help="the baseline run id")
+    compare.add_argument("run_b", metavar="RUN_B", help="the run id to judge")
+    compare.add_argument("--max-drop", type=float, help="override [gate] max_drop")
+    compare.set_defaults(run=_compare)
+
+    power = commands.add_parser(
+        "power", help="the smallest accuracy drop n examples can detect (paired McNemar)"
+    )
+    power.add_argument("--n", type=int, required=True, help="examples per run")
+    power.add_argument("--p", type=_unit_interval, required=True, help="baseline accuracy")
+    power.add_argument("--drop", type=float, help="a drop to compute the power for")
+    power.add_argument("--alpha", type=_unit_interval, default=0.05)
+    power.add_argument("--power", type=_unit_interval, default=0.8)
+    power.add_argument(
+        "--discordance", type=_unit_interval, help="share of examples that flip between runs"
+    )
+    power.set_defaults(run=_power)
     return parser
 
 
@@ -66,6 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except UsageProblem as exc:
+        print(f"mlgate: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except StoreError as exc:
         print(f"mlgate: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     except MlgateError as exc:

@@ -18,7 +18,14 @@ from typing import Any
 from pytest_mlgate import stats
 from pytest_mlgate.config import GateConfig, MetricThreshold
 from pytest_mlgate.manifest import incomparable
-from pytest_mlgate.results import EvalRun, MetricNotFound, MetricResult, TaskNotFound, TaskResult
+from pytest_mlgate.results import (
+    DOC_HASH_CHARS,
+    EvalRun,
+    MetricNotFound,
+    MetricResult,
+    TaskNotFound,
+    TaskResult,
+)
 
 
 class Status(str, enum.Enum):
@@ -134,7 +141,10 @@ def pair_examples(
     use_hash = bool(current_task.doc_hashes) and bool(base_task.doc_hashes)
 
     def key(task: TaskResult, doc: int) -> tuple[int, str | None]:
-        return (doc, task.doc_hashes.get(doc) if use_hash else None)
+        if not use_hash:
+            return (doc, None)
+        digest = task.doc_hashes.get(doc)
+        return (doc, None if digest is None else digest[:DOC_HASH_CHARS])
 
     base_scores = {key(base_task, d): s for d, s in zip(base.doc_ids, base.scores, strict=True)}
     paired_base, paired_now, uncovered = [], [], 0

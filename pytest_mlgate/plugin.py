@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.pathlib import bestrelpath
 
 from pytest_mlgate import backend as builtin_backend
 from pytest_mlgate import hookspec
@@ -173,7 +174,11 @@ def pytest_make_collect_report(
     if isinstance(collector, pytest.Session) and default_run and report.passed:
         gated = _gated_suite(config)
         if gated is not None:
-            report.result.append(ThresholdsFile.from_parent(collector, path=gated[0].path))
+            path = gated[0].path
+            nodeid = (
+                bestrelpath(config.rootpath, path) if config.rootpath in path.parents else path.name
+            )
+            report.result.append(ThresholdsFile.from_parent(collector, path=path, nodeid=nodeid))
     return report
 
 

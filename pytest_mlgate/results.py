@@ -13,6 +13,9 @@ from typing import Any
 
 from pytest_mlgate import stats
 
+# Document hashes are compared (and stored) at this width: 64 bits tell documents apart.
+DOC_HASH_CHARS = 16
+
 
 class MetricNotFound(KeyError):
     """A metric the caller asked for is not in a task's results."""

@@ -91,8 +91,10 @@ def mcnemar_exact(
         base, cur = ~base, ~cur
     b = int(np.count_nonzero(base & ~cur))  # right -> wrong
     c = int(np.count_nonzero(~base & cur))  # wrong -> right
-    # Under H0 each discordant pair is a fair coin; "worse" means many right->wrong: P(B >= b).
-    p = 1.0 if b + c == 0 else 1.0 - binom_cdf(b - 1, b + c)
+    # Under H0 each discordant pair is a fair coin; "worse" means many right->wrong: P(B >= b),
+    # computed as P(B <= c) by symmetry, which keeps its precision when it is tiny.
+    p = 1.0 if b + c == 0 else binom_cdf(c, b + c)
+
     return (min(1.0, max(0.0, p)), b, c)
 
 

@@ -121,3 +121,73 @@ def test_gate_value_equals_the_lm_eval_cli(
         ("mlgate_tr_math", "exact_match,flexible-extract"),
     ]:
         assert ours[task]["metrics"][key]["value"] == pytest.approx(oracle[task][key], abs=1e-12)
+
+
+BASELINE_GATE = """
+[model]
+dtype = "float32"
+batch_size = 32
+
+[suites.fast]
+tasks = ["mlgate_tr_mc"]
+
+[thresholds.mlgate_tr_mc]
+acc = { min = 0.3, max_drop = 0.005 }
+"""
+
+
+@pytest.fixture(scope="module")
+def nudged_checkpoint(
+    demo_checkpoints: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The good checkpoint with a little seeded noise on every weight: a ~1 pp drop on MC."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    target = tmp_path_factory.mktemp("nudged") / "nudged"
+    shutil.copytree(demo_checkpoints["good"], target)
+    model = AutoModelForCausalLM.from_pretrained(demo_checkpoints["good"])
+    generator = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.006)
+    model.save_pretrained(target)
+    return target
+
+
+def test_gate_against_a_recorded_baseline(
+    gate_repo: Path, nudged_checkpoint: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "gate.toml"
+    config.write_text(BASELINE_GATE)
+    common = [f"--mlgate-config={config}", f"--mlgate-store={tmp_path / 'history'}"]
+
+    first = run_gate(gate_repo, *common, "--mlgate-checkpoint=checkpoints/good", "--mlgate-record")
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert "baseline: none recorded yet" in first.stdout
+    assert "mlgate: recorded run" in first.stdout
+
+    # A large regression fails, with value, baseline, delta, CI and p in the reason.
+    regressed = run_gate(gate_repo, *common, "--mlgate-checkpoint=checkpoints/regressed")
+    assert regressed.returncode == 1, regressed.stdout[-3000:]
+    [reason] = [ln for ln in regressed.stdout.splitlines() if ln.startswith("mlgate_tr_mc acc =")]
+    assert reason.startswith("mlgate_tr_mc acc = 0.4509 vs baseline 0.8727 (run ")
+    assert "delta -0.4217 [95% CI -0.4" in reason
+    assert "(mcnemar-exact, n=479)" in reason
+    assert reason.endswith("significant drop of 0.4217 > max_drop 0.005")
+
+    # A drop above max_drop that noise explains passes, with a warning giving p and the MDE.
+    nudged = run_gate(gate_repo, *common, f"--mlgate-checkpoint={nudged_checkpoint}")
+    assert nudged.returncode == 0, nudged.stdout[-3000:]
+    assert "drop of 0.0104 > max_drop 0.005 is not significant at alpha 0.05" in nudged.stdout
+    assert "the minimum detectable drop at n=479 is" in nudged.stdout
+    assert "MlgateWarning" in nudged.stdout
+
+    # An improvement passes.
+    other = [f"--mlgate-config={config}", f"--mlgate-store={tmp_path / 'other'}"]
+    run_gate(gate_repo, *other, "--mlgate-checkpoint=checkpoints/regressed", "--mlgate-record")
+    improved = run_gate(gate_repo, *other, "--mlgate-checkpoint=checkpoints/good")
+    assert improved.returncode == 0, improved.stdout[-3000:]
+    assert "+0.4217" in improved.stdout

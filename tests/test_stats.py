@@ -140,3 +140,11 @@ def test_mde_shrinks_with_n_and_with_agreement() -> None:
     assert stats.mcnemar_power(5000, narrow, stats.independent_discordance(0.7, narrow), 0.05) == (
         pytest.approx(0.8, abs=1e-6)
     )
+
+
+def test_tiny_p_values_keep_their_precision() -> None:
+    base = np.ones(300)
+    new = np.concatenate([np.zeros(200), np.ones(100)])  # 200 right->wrong, none back
+    p, b, c = stats.mcnemar_exact(base, new)
+    assert (b, c) == (200, 0)
+    assert p == pytest.approx(0.5**200, rel=1e-9)  # not 0.0 from 1 - cdf

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from pytest_mlgate.errors import RecordError
-from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
+from pytest_mlgate.results import DOC_HASH_CHARS, EvalRun, MetricResult, TaskResult
 
 SCHEMA_VERSION = 1
-HASH_BYTES = 8
+HASH_BYTES = DOC_HASH_CHARS // 2
 
 
 def _b64(data: bytes) -> str:
