@@ -1,0 +1,81 @@
+"""The mlgate command: history, compare and power reuse the gate's store and statistics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_mlgate.cli import main
+from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
+from pytest_mlgate.store import RunRecord
+from pytest_mlgate.store.folder import FolderStore
+
+
+def record(run_id: str, day: int, accuracy: list[float]) -> RunRecord:
+    ids = tuple(range(len(accuracy)))
+    metric = MetricResult(
+        "t",
+        "acc,none",
+        sum(accuracy) / len(accuracy),
+        None,
+        len(accuracy),
+        True,
+        ids,
+        tuple(accuracy),
+    )
+    run = EvalRun({"t": TaskResult("t", {"acc,none": metric}, len(accuracy))})
+    manifest = {"timestamp": f"2026-11-{day:02d}T00:00:00+00:00", "git": {"branch": "main"}}
+    verdicts = ({"task": "t", "metric": "acc", "value": metric.value, "status": "pass"},)
+    return RunRecord(run_id, manifest, run, verdicts)
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    history = FolderStore(tmp_path / ".mlgate")
+    history.append(record("run-a", 1, [1.0] * 90 + [0.0] * 10))
+    history.append(record("run-b", 2, [0.0] * 30 + [1.0] * 60 + [0.0] * 10))
+    return tmp_path / ".mlgate"
+
+
+def test_history_table_csv_and_json(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history"]) == 0
+    table = capsys.readouterr().out
+    assert "run-a" in table
+    assert "0.9000" in table
+    assert main(["history", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("run_id,timestamp,branch")
+    assert lines[0].endswith("t::acc")
+    assert main(["history", "--format", "json", "--limit", "1"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["run_id"] == "run-b"
+    assert row["t::acc"] == pytest.approx(0.6)
+
+
+def test_compare_uses_the_gates_paired_test(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["compare", "run-a", "run-b"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL: t acc,none = 0.6000 vs baseline 0.9000 (run run-a), delta -0.3000" in out
+    assert "mcnemar-exact, n=100" in out
+    assert main(["compare", "run-b", "run-a"]) == 0
+
+
+def test_compare_unknown_run_is_a_usage_error(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["compare", "run-a", "nope"]) == 4
+    assert "no run 'nope'" in capsys.readouterr().err
+
+
+def test_power(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["power", "--n", "120", "--p", "0.7", "--drop", "0.02"]) == 0
+    out = capsys.readouterr().out
+    assert "minimum detectable drop: 15.6" in out
+    assert "examples needed to detect it:" in out
+    with pytest.raises(SystemExit):
+        main(["power", "--n", "120", "--p", "1.5"])
