@@ -66,6 +66,12 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    history: int = 30  # recorded runs shown as columns of the regression matrix
+    examples: int = 20  # flipped examples listed per task and direction in the drill-down
+
+
+@dataclass(frozen=True)
 class MetricThreshold:
     """One gated metric: the bounds a value must respect and the drop it may take."""
 
@@ -96,6 +102,7 @@ class MlgateConfig:
     suites: Mapping[str, SuiteConfig]
     gate: GateConfig
     thresholds: tuple[MetricThreshold, ...]
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     @property
     def root(self) -> Path:
@@ -267,7 +274,8 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
-TOP_LEVEL_KEYS = ("model", "tasks", "suites", "gate", "thresholds")
+TOP_LEVEL_KEYS = ("model", "tasks", "suites", "gate", "thresholds", "report")
+REPORT_KEYS = ("history", "examples")
 MODEL_KEYS = ("checkpoint", "backend", "dtype", "device", "batch_size", "model_args")
 SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed")
 GATE_KEYS = ("store", "baseline", "alpha", "max_drop", "correction", "on_incomparable")
@@ -300,7 +308,13 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
     suites = _parse_suites(top.sub("suites"))
     gate = _parse_gate(top.sub("gate"))
     thresholds = _parse_thresholds(top.sub("thresholds"))
-    config = MlgateConfig(path, model, include, suites, gate, thresholds)
+    report_table = top.sub("report")
+    report_table.check_keys(REPORT_KEYS)
+    report = ReportConfig(
+        history=report_table.integer("history", 30, low=1) or 30,
+        examples=report_table.integer("examples", 20, low=0) or 0,
+    )
+    config = MlgateConfig(path, model, include, suites, gate, thresholds, report)
     _check_task_names(config)
     return config
 

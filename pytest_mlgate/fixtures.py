@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_mlgate.config import MlgateConfig
 from pytest_mlgate.errors import MlgateError
-from pytest_mlgate.results import EvalRun
-from pytest_mlgate.session import GateSession
+
+if TYPE_CHECKING:  # the session machinery (numpy, the store) loads only for -m eval
+    from pytest_mlgate.results import EvalRun
+    from pytest_mlgate.session import GateSession
 
 CONFIG_KEY = pytest.StashKey[MlgateConfig]()
-GATE_KEY = pytest.StashKey[GateSession]()
+GATE_KEY = pytest.StashKey["GateSession"]()
 
 
 class MlgateEval:

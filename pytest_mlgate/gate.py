@@ -130,14 +130,11 @@ class Pairing:
     uncovered: int  # current examples the baseline does not hold (by id and document hash)
 
 
-def pair_examples(
+def paired_docs(
     current: MetricResult, current_task: TaskResult, base: MetricResult, base_task: TaskResult
-) -> Pairing:
-    """Pair per-example scores by doc id and, where both runs have them, document hash.
-
-    Paired when the baseline holds every current example (a PR's sample of a baseline's full
-    run pairs fine); otherwise the full score lists go to an unpaired test.
-    """
+) -> tuple[list[tuple[int, float, float]], int]:
+    """(doc id, baseline score, current score) for every current example the baseline holds,
+    matched by doc id and, where both runs have them, document hash; and how many it lacks."""
     use_hash = bool(current_task.doc_hashes) and bool(base_task.doc_hashes)
 
     def key(task: TaskResult, doc: int) -> tuple[int, str | None]:
@@ -147,17 +144,38 @@ def pair_examples(
         return (doc, None if digest is None else digest[:DOC_HASH_CHARS])
 
     base_scores = {key(base_task, d): s for d, s in zip(base.doc_ids, base.scores, strict=True)}
-    paired_base, paired_now, uncovered = [], [], 0
+    pairs, uncovered = [], 0
     for doc, score in zip(current.doc_ids, current.scores, strict=True):
         match = base_scores.get(key(current_task, doc))
         if match is None:
             uncovered += 1
         else:
-            paired_base.append(match)
-            paired_now.append(score)
-    if uncovered or not paired_now:
+            pairs.append((doc, match, score))
+    return pairs, uncovered
+
+
+def pair_examples(
+    current: MetricResult, current_task: TaskResult, base: MetricResult, base_task: TaskResult
+) -> Pairing:
+    """Paired when the baseline holds every current example (a PR's sample of a baseline's full
+    run pairs fine); otherwise the full score lists go to an unpaired test."""
+    pairs, uncovered = paired_docs(current, current_task, base, base_task)
+    if uncovered or not pairs:
         return Pairing(base.scores, current.scores, False, uncovered)
-    return Pairing(tuple(paired_base), tuple(paired_now), True, 0)
+    return Pairing(tuple(p[1] for p in pairs), tuple(p[2] for p in pairs), True, 0)
+
+
+def flipped(
+    current: MetricResult, current_task: TaskResult, base: MetricResult, base_task: TaskResult
+) -> tuple[list[int], list[int]]:
+    """Doc ids of the paired 0/1 examples that went right->wrong and wrong->right."""
+    if not (current.is_binary and base.is_binary):
+        return [], []
+    good = 1.0 if current.higher_is_better else 0.0
+    pairs, _ = paired_docs(current, current_task, base, base_task)
+    lost = [doc for doc, before, now in pairs if before == good and now != good]
+    gained = [doc for doc, before, now in pairs if before != good and now == good]
+    return lost, gained
 
 
 def _stderr_comparison(current: MetricResult, base: MetricResult) -> stats.Comparison | None:
@@ -401,3 +419,42 @@ def power_warnings(
                 "two passes with a warning: raise max_drop, or evaluate more examples."
             )
     return messages
+
+
+@dataclass(frozen=True)
+class Flips:
+    """The examples of one task that changed answer against the baseline, on one 0/1 metric."""
+
+    task: str
+    metric: str
+    lost: tuple[int, ...]  # right -> wrong
+    gained: tuple[int, ...]  # wrong -> right
+
+
+def task_flips(
+    run: EvalRun, baseline: Baseline | None, thresholds: Sequence[MetricThreshold]
+) -> list[Flips]:
+    """Per task, the flips on its first gated 0/1 metric (else its first 0/1 metric)."""
+    if baseline is None:
+        return []
+    found = []
+    for name, task in run.tasks.items():
+        if name not in baseline.run:
+            continue
+        gated = [t.metric for t in thresholds if t.task == name]
+        keys = [k for k in (_resolve(task, m) for m in gated) if k] + list(task.metrics)
+        for key in keys:
+            metric, base = task.metrics[key], baseline.run[name].metrics.get(key)
+            if base is None or not metric.is_binary or not base.is_binary:
+                continue
+            lost, gained = flipped(metric, task, base, baseline.run[name])
+            found.append(Flips(name, key, tuple(lost), tuple(gained)))
+            break
+    return found
+
+
+def _resolve(task: TaskResult, metric: str) -> str | None:
+    try:
+        return task.resolve(metric)
+    except MetricNotFound:
+        return None

@@ -168,6 +168,7 @@ def build_manifest(
             "transformers": info.get("transformers_version") or _version("transformers"),
         },
         "platform": platform.platform(),
+        "groups": dict(info.get("groups") or {}),  # lm-eval groups and their subtasks
         "seeds": {"subset": suite.seed, **LM_EVAL_SEEDS},
     }
 

@@ -11,10 +11,14 @@ import os
 import warnings
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from _pytest.pathlib import bestrelpath
+
+if TYPE_CHECKING:  # loaded only when eval items are selected: a plain run never pays for them
+    from pytest_mlgate.gate import Verdict
+    from pytest_mlgate.session import GateSession
 
 from pytest_mlgate import backend as builtin_backend
 from pytest_mlgate import hookspec
@@ -39,14 +43,6 @@ from pytest_mlgate.fixtures import (
     mlgate_eval,
     mlgate_model,
     mlgate_session,
-)
-from pytest_mlgate.gate import Status, Verdict, power_warnings
-from pytest_mlgate.session import (
-    GateSession,
-    baseline_discordance,
-    needed_tasks,
-    resolve_baseline,
-    resolve_checkpoint,
 )
 
 __all__ = ["MlgateWarning", "mlgate_baseline", "mlgate_eval", "mlgate_model", "mlgate_session"]
@@ -250,6 +246,8 @@ def _select_eval_items(config: pytest.Config, items: list[pytest.Item]) -> None:
         evals = [i for i in evals if i not in other_suite]
     if not evals:
         return
+    from pytest_mlgate.session import GateSession, needed_tasks, resolve_checkpoint
+
     try:
         checkpoint = resolve_checkpoint(
             config.getoption("mlgate_checkpoint"), cfg, config.invocation_params.dir
@@ -273,6 +271,8 @@ def _select_eval_items(config: pytest.Config, items: list[pytest.Item]) -> None:
 
 def _attach_history(config: pytest.Config, cfg: MlgateConfig, gate: GateSession) -> None:
     """Open the store, check it can take a record, find the baseline, warn about power."""
+    from pytest_mlgate.gate import power_warnings
+    from pytest_mlgate.session import baseline_discordance, resolve_baseline
     from pytest_mlgate.store import open_store
 
     option = config.getoption("mlgate_store")
@@ -343,6 +343,8 @@ class ThresholdItem(pytest.Item):
         self.add_marker(MARKER)
 
     def runtest(self) -> None:
+        from pytest_mlgate.gate import Status
+
         gate = self.config.stash[GATE_KEY]
         verdict = gate.judge()[self.threshold]
         gate.record(self.nodeid, verdict)
@@ -417,7 +419,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for line in verdict_table(gate.verdicts.values()):
         terminalreporter.write_line(line)
     for item, verdict in gate.verdicts.items():
-        if verdict.status is Status.WARN or (verdict.notes and verdict.baseline_run):
+        if verdict.status.value == "warn" or (verdict.notes and verdict.baseline_run):
             terminalreporter.write_line(f"{verdict.status.value.upper()} {item}: {verdict.reason}")
     for message in gate.messages:
         terminalreporter.write_line(f"mlgate: {message}")
@@ -443,11 +445,9 @@ def _write_outputs(config: pytest.Config, gate: GateSession) -> None:
     report = config.getoption("mlgate_report")
     report = config.getini("mlgate_report") if report is None else report
     if report:
-        from pytest_mlgate import __version__
         from pytest_mlgate.report.html import write_html
 
-        context = {"suite": gate.suite.name, "checkpoint": gate.checkpoint, "version": __version__}
-        write_html(base / str(report), gate.verdicts, gate.run, context)
+        write_html(base / str(report), gate.report_input())
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -11,8 +11,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_mlgate import stats
-
 # Document hashes are compared (and stored) at this width: 64 bits tell documents apart.
 DOC_HASH_CHARS = 16
 
@@ -64,6 +62,8 @@ class MetricResult:
 
     def ci(self, level: float = 0.95) -> tuple[float, float]:
         """Confidence interval of the value: Wilson for 0/1 scores, else normal from stderr."""
+        from pytest_mlgate import stats  # numpy: only when an interval is asked for
+
         if math.isnan(self.value):
             return (math.nan, math.nan)
         if self.is_binary:
@@ -73,6 +73,15 @@ class MetricResult:
             half = stats.normal_quantile(0.5 + level / 2) * self.stderr
             return (self.value - half, self.value + half)
         return (math.nan, math.nan)
+
+
+@dataclass(frozen=True)
+class Example:
+    """What a reviewer needs to see of one evaluated document."""
+
+    prompt: str
+    target: str
+    response: str
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,21 @@ class TaskResult:
     # lm-eval's hash of each document, by doc id: pairs two runs example by example even when
     # the doc ids were renumbered, and tells when the "same" id holds a different document.
     doc_hashes: Mapping[int, str] = field(default_factory=dict)
+    # The subgroup of each document (a `category` field, a subject...), by doc id.
+    subgroups: Mapping[int, str] = field(default_factory=dict)
+    # Prompt, target and response by doc id: kept for the run in memory; a recorded run keeps
+    # only the examples that flipped against its baseline.
+    examples: Mapping[int, Example] = field(default_factory=dict)
+
+    def subgroup_scores(self, metric: str) -> dict[str, tuple[float, int]]:
+        """Mean and count of ``metric``'s per-example scores in each subgroup."""
+        result = self.metric(metric)
+        groups: dict[str, list[float]] = {}
+        for doc, score in zip(result.doc_ids, result.scores, strict=True):
+            group = self.subgroups.get(doc)
+            if group is not None:
+                groups.setdefault(group, []).append(score)
+        return {g: (sum(v) / len(v), len(v)) for g, v in sorted(groups.items())}
 
     def resolve(self, metric: str) -> str:
         """The full ``metric,filter`` key for ``metric``; raise :class:`MetricNotFound`."""

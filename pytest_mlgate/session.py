@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest
 from pytest_mlgate.config import MetricThreshold, MlgateConfig, SuiteConfig
 from pytest_mlgate.errors import BaselineNotFound, CheckpointError, MlgateError, StoreError
-from pytest_mlgate.gate import Baseline, Status, Verdict, gate_all, pair_examples
+from pytest_mlgate.gate import (
+    Baseline,
+    Status,
+    Verdict,
+    gate_all,
+    pair_examples,
+    task_flips,
+)
 from pytest_mlgate.manifest import build_manifest
+from pytest_mlgate.report.matrix import ReportInput
 from pytest_mlgate.results import EvalRun
 from pytest_mlgate.store import HistoryStore, RunRecord, new_run_id
 
@@ -195,6 +203,46 @@ class GateSession:
     def record(self, name: str, verdict: Verdict) -> None:
         self.verdicts[name] = verdict
 
+    def _run_with_flipped_examples(self) -> EvalRun:
+        """The run as recorded: example texts only for the first examples that flipped against
+        the baseline (the report's drill-down), not for every document."""
+        keep: dict[str, list[int]] = {}
+        limit = self.config.report.examples
+        for flips in task_flips(self._run, self.baseline, self.thresholds):
+            keep[flips.task] = [*flips.lost[:limit], *flips.gained[:limit]]
+        tasks = {
+            name: replace(
+                task,
+                examples={d: task.examples[d] for d in keep.get(name, []) if d in task.examples},
+            )
+            for name, task in self._run.tasks.items()
+        }
+        return EvalRun(tasks, self._run.info)
+
+    def report_input(self) -> ReportInput:
+        """What the HTML and Markdown reports show for this session."""
+        history: list[RunRecord] = []
+        if self.store is not None:
+            entries = [e for e in self.store.entries() if e.run_id != self.run_id]
+            for entry in entries[-self.config.report.history :]:
+                try:
+                    history.append(self.store.load(entry.run_id))
+                except MlgateError:
+                    continue  # the store warned; the matrix shows the other runs
+        return ReportInput(
+            run_id=self.run_id,
+            run=self._run,
+            manifest=self.manifest() if self._run.tasks else {},
+            verdicts=[{"item": item, **v.summary()} for item, v in self.verdicts.items()],
+            baseline=self.baseline,
+            history=history,
+            thresholds=self.thresholds,
+            settings=self.config.gate,
+            report=self.config.report,
+            suite=self.suite.name,
+            checkpoint=self.checkpoint,
+        )
+
     def record_run(self) -> str:
         """Append this run to the history; raise StoreError when there is nothing whole to
         record (an evaluation failed) or the store cannot be written."""
@@ -207,7 +255,7 @@ class GateSession:
         record = RunRecord(
             self.run_id,
             self.manifest(),
-            self._run,
+            self._run_with_flipped_examples(),
             tuple(v.summary() for v in self.verdicts.values()),
         )
         self.store.append(record)

@@ -11,7 +11,14 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 from pathlib import Path  # noqa: E402
 
+# pytester's in-process runs drop from sys.modules whatever was first imported inside them; a
+# C-extension library dropped that way and imported again is a second, broken copy. Import the
+# ones the plugin loads lazily (reports, stats) once, before any pytester run.
+import jinja2  # noqa: E402, F401
+import numpy  # noqa: E402, F401
+import pandas  # noqa: E402, F401
 import pytest  # noqa: E402
+
 
 pytest_plugins = ["pytester"]
 

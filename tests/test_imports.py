@@ -6,7 +6,17 @@ import json
 
 import pytest
 
-HEAVY = ("torch", "transformers", "datasets", "lm_eval", "pandas", "accelerate", "tokenizers")
+HEAVY = (
+    "torch",
+    "transformers",
+    "datasets",
+    "lm_eval",
+    "pandas",
+    "accelerate",
+    "tokenizers",
+    "numpy",
+    "jinja2",
+)
 
 REPORTER = """
 import json, sys

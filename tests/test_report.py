@@ -1,4 +1,4 @@
-"""The HTML report: written by an eval run, self-contained, hostile strings inert."""
+"""The HTML report: the regression matrix from history, self-contained, hostile strings inert."""
 
 from __future__ import annotations
 
@@ -6,32 +6,122 @@ import re
 
 import pytest
 
-from pytest_mlgate.backend.fake import fake_task_result
-from pytest_mlgate.config import MetricThreshold
-from pytest_mlgate.gate import check_threshold
+from pytest_mlgate.config import GateConfig, MetricThreshold
+from pytest_mlgate.gate import Baseline, gate_all
 from pytest_mlgate.report.html import render_html
-from pytest_mlgate.results import EvalRun
+from pytest_mlgate.report.matrix import ReportInput, build_matrix
+from pytest_mlgate.results import EvalRun, Example, MetricResult, TaskResult
+from pytest_mlgate.store import RunRecord
 
-HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 
 
-def test_hostile_strings_are_escaped_and_nothing_is_fetched() -> None:
-    run = EvalRun(
-        {"t": fake_task_result("t", {f"acc{HOSTILE}": [1.0, 0.0]})},
-        {"checkpoint": HOSTILE},
+def task_run(scores: list[float], groups: list[str], text: str = "soru") -> EvalRun:
+    ids = tuple(range(len(scores)))
+    metric = MetricResult(
+        "mc", "acc,none", sum(scores) / len(scores), None, len(scores), True, ids, tuple(scores)
     )
-    threshold = MetricThreshold("t", f"acc{HOSTILE}", min=0.9)
-    verdict = check_threshold(threshold, run)
-    html = render_html(
-        {"thresholds.toml::t::x": verdict},
-        run,
-        {"suite": "fast", "checkpoint": HOSTILE, "version": "test"},
+    task = TaskResult(
+        "mc",
+        {"acc,none": metric},
+        len(scores),
+        subgroups=dict(enumerate(groups)),
+        examples={
+            i: Example(f"{text} {i}", "A", "B" if s == 0 else "A") for i, s in enumerate(scores)
+        },
     )
-    assert "<script>" not in html
+    return EvalRun({"mc": task})
+
+
+def record(run_id: str, day: int, scores: list[float], groups: list[str]) -> RunRecord:
+    manifest = {"timestamp": f"2026-11-{day:02d}T10:00:00+00:00", "git": {"branch": "main"}}
+    verdicts = (
+        {"task": "mc", "metric": "acc", "status": "pass", "value": sum(scores) / len(scores)},
+    )
+    return RunRecord(run_id, manifest, task_run(scores, groups), verdicts)
+
+
+GROUPS = ["dilbilgisi", "genel_kultur"] * 50
+GOOD = [1.0] * 80 + [0.0] * 20
+
+
+def report_input(
+    current: list[float], history_days: int = 6, text: str = "soru", groups: list[str] = GROUPS
+) -> ReportInput:
+    history = [record(f"run-{d}", d, GOOD, groups) for d in range(1, history_days + 1)]
+    base = history[-1]
+    run = task_run(current, groups, text)
+    threshold = MetricThreshold("mc", "acc", min=0.5)
+    verdicts = gate_all(
+        [threshold], run, Baseline(base.run_id, base.run, base.manifest), GateConfig()
+    )
+    return ReportInput(
+        run_id="run-now",
+        run=run,
+        manifest={"timestamp": "2026-11-24T10:00:00+00:00"},
+        verdicts=[v.summary() for v in verdicts.values()],
+        baseline=Baseline(base.run_id, base.run, base.manifest),
+        history=history,
+        thresholds=[threshold],
+        suite="fast",
+        checkpoint="ckpt",
+    )
+
+
+def regressed() -> list[float]:
+    scores = list(GOOD)
+    for i in range(0, 40, 2):  # 20 right->wrong, all in the "dilbilgisi" subgroup
+        scores[i] = 0.0
+    return scores
+
+
+def test_matrix_rows_columns_subgroups_trend_and_alert() -> None:
+    matrix = build_matrix(report_input(regressed()))
+    assert [c.run_id for c in matrix.columns] == [f"run-{d}" for d in range(1, 7)] + ["run-now"]
+    assert matrix.columns[-2].is_baseline
+    assert matrix.columns[-1].is_current
+    names = [r.name for r in matrix.rows]
+    assert names == ["mc / acc,none", "mc / acc,none / dilbilgisi", "mc / acc,none / genel_kultur"]
+    main, grammar, general = matrix.rows
+    assert main.gated
+    assert main.alert
+    assert main.cells[-1].status == "fail"
+    assert main.cells[-1].delta == pytest.approx(-0.2)
+    assert main.cells[-1].ci is not None
+    assert grammar.cells[-1].delta == pytest.approx(-0.4)  # the subgroup that regressed
+    assert grammar.cells[-1].p is not None
+    assert grammar.cells[-1].p < 0.001
+    assert general.cells[-1].delta == pytest.approx(0.0)
+    assert main.trend == "down"
+    assert main.sparkline().count(",") == 7
+    [flips] = matrix.flips
+    assert flips.lost == tuple(range(0, 40, 2))
+    assert flips.gained == ()
+
+
+def test_history_window_keeps_the_baseline_column() -> None:
+    data = report_input(GOOD, history_days=10)
+    data = ReportInput(**{**data.__dict__, "report": type(data.report)(history=3, examples=5)})
+    columns = build_matrix(data).columns
+    assert [c.run_id for c in columns] == ["run-8", "run-9", "run-10", "run-now"]
+    older_baseline = ReportInput(
+        **{**data.__dict__, "baseline": Baseline("run-2", data.history[1].run, {})}
+    )
+    columns = build_matrix(older_baseline).columns
+    assert columns[0].run_id == "run-2"
+    assert columns[0].is_baseline
+
+
+def test_hostile_strings_are_escaped_everywhere_and_nothing_is_fetched() -> None:
+    data = report_input(regressed(), text=HOSTILE, groups=[HOSTILE, "x"] * 50)
+    html = render_html(data)
+    assert "<script>window" not in html
     assert "<img" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert not re.search(r"""(src|href)=["']?https?:""", html)  # no CDN, works offline
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in html
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # no CDN, works offline
+    assert "default-src 'none'" in html  # and a CSP forbids any fetch, injected or not
     assert "Regression gate FAILED" in html
+    assert html.count('class="example"') == 20  # the 20 examples that went right -> wrong
 
 
 def test_eval_run_writes_the_report(pytester: pytest.Pytester) -> None:

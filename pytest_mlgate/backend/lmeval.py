@@ -22,7 +22,7 @@ from typing import Any
 from pytest_mlgate.backend import BackendSpec, EvalRequest
 from pytest_mlgate.config import suggest
 from pytest_mlgate.errors import BackendError, CheckpointError, UnknownTaskError
-from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
+from pytest_mlgate.results import EvalRun, Example, MetricResult, TaskResult
 from pytest_mlgate.sampling import stratified_subset
 from pytest_mlgate.tasks import materialize_tasks
 
@@ -32,6 +32,8 @@ FROM_PRETRAINED_KEYS = frozenset(
 )
 # Fields that name a document's stratum for `sample`, in order of preference.
 STRATUM_FIELDS = ("category", "subject", "label", "answer", "gold")
+# Fields whose values name a reportable subgroup (labels and answers stratify, but say nothing).
+SUBGROUP_FIELDS = ("category", "subject")
 # The CPU has no out-of-memory signal for lm-eval's "auto" batch-size probe to stop on.
 CPU_AUTO_BATCH_SIZE = 16
 # Only non-mean aggregations use the bootstrap; lm-eval's 100k default costs seconds for no gain.
@@ -300,6 +302,48 @@ def task_definition_hash(task_config: Mapping[str, Any] | None) -> str | None:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def _subgroups(per_doc: list[Mapping[str, Any]], config: Mapping[str, Any]) -> dict[int, str]:
+    """Each document's subgroup: the task's ``metadata.subgroup_field``, else a ``category``
+    or ``subject`` field of the document."""
+    declared = (config.get("metadata") or {}).get("subgroup_field")
+    fields = (declared,) if declared else SUBGROUP_FIELDS
+    groups = {}
+    for sample in per_doc:
+        doc = sample.get("doc")
+        if not isinstance(doc, Mapping):
+            continue
+        field = next((f for f in fields if f in doc), None)
+        if field is not None and doc[field] is not None:
+            groups[int(sample["doc_id"])] = str(doc[field])
+    return groups
+
+
+def _examples(per_doc: list[Mapping[str, Any]], output_type: object) -> dict[int, Example]:
+    """Prompt, target and response of each document, as a reviewer reads them."""
+    examples: dict[int, Example] = {}
+    for sample in per_doc:
+        doc_id = int(sample["doc_id"])
+        if doc_id in examples:
+            continue  # one entry per filter: the first is enough for the texts
+        arguments = sample.get("arguments") or []
+        try:
+            prompt = str(arguments[0][0])
+            if output_type == "multiple_choice":
+                choices = [str(a[1]).strip() for a in arguments]
+                target_raw = sample.get("target")
+                target = choices[target_raw] if isinstance(target_raw, int) else str(target_raw)
+                scores = [float(r[0][0]) for r in sample.get("resps") or []]
+                response = choices[max(range(len(scores)), key=scores.__getitem__)]
+            else:
+                target = str(sample.get("target"))
+                resps = sample.get("resps") or [[""]]
+                response = str(resps[0][0] if resps and resps[0] else "")
+        except (IndexError, TypeError, ValueError, KeyError):
+            continue  # an unusual request shape: no text for this example, scores still count
+        examples[doc_id] = Example(prompt, target, response)
+    return examples
+
+
 def run_from_lmeval(out: Mapping[str, Any], info: Mapping[str, Any]) -> EvalRun:
     """lm-eval's result dict (numpy scalars, "N/A" stderrs) -> plain frozen results."""
     results: Mapping[str, Mapping[str, Any]] = out.get("results", {})
@@ -316,6 +360,7 @@ def run_from_lmeval(out: Mapping[str, Any], info: Mapping[str, Any]) -> EvalRun:
     tasks = {}
     for task, res in results.items():
         per_doc = samples.get(task, [])
+        task_config: Mapping[str, Any] = out.get("configs", {}).get(task) or {}
         n = effective_n(task)
         metrics = {}
         for key, raw in res.items():
@@ -349,8 +394,10 @@ def run_from_lmeval(out: Mapping[str, Any], info: Mapping[str, Any]) -> EvalRun:
             n=n,
             version=None if version is None else str(version),
             num_fewshot=None if n_shot is None else int(n_shot),
-            task_hash=task_definition_hash(out.get("configs", {}).get(task)),
+            task_hash=task_definition_hash(task_config),
             doc_hashes={int(d["doc_id"]): str(d["doc_hash"]) for d in per_doc if d.get("doc_hash")},
+            subgroups=_subgroups(per_doc, task_config),
+            examples=_examples(per_doc, task_config.get("output_type")),
         )
-
-    return EvalRun(tasks, dict(info))
+    groups = {group: list(children) for group, children in subtasks.items() if children}
+    return EvalRun(tasks, {**info, "groups": groups} if groups else dict(info))

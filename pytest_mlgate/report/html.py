@@ -1,91 +1,177 @@
-"""The HTML report: one self-contained file (inline CSS, no CDN, no network), jinja2 with
-autoescape on, so every string that came from a model or a dataset is rendered inert."""
+"""The HTML report: one self-contained file (inline CSS and JS, no CDN, no network; a Content
+Security Policy forbids any fetch), rendered by jinja2 with autoescape on, so every string that
+came from a model or a dataset is inert text."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.atomic import write_atomic
-from pytest_mlgate.gate import Status, Verdict
-from pytest_mlgate.results import EvalRun
+from pytest_mlgate.report.matrix import Cell, Matrix, ReportInput, Row, build_matrix
+from pytest_mlgate.results import TaskResult
 
-SYMBOL = {Status.PASS: "✔", Status.WARN: "▲", Status.FAIL: "✖"}
+SYMBOL = {"pass": "✔", "warn": "▲", "fail": "✖"}
+TREND = {"up": "↗ up", "flat": "→ flat", "down": "↘ down"}
+MAX_TEXT = 2000  # characters of a prompt or response shown in the drill-down
 
 
 def _environment() -> Any:
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("pytest_mlgate.report", "templates"),
         autoescape=True,  # every string, in every template, is escaped unless marked safe
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["num"] = _number
+    env.filters["signed"] = _signed
+    env.filters["clip"] = lambda text: text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + " …"
+    return env
 
 
 def _number(value: float | None, digits: int = 4) -> str:
-    if value is None or math.isnan(value):
-        return "–"
-    return f"{value:.{digits}f}"
+    return "–" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
-def verdict_rows(verdicts: Mapping[str, Verdict]) -> list[dict[str, str]]:
-    rows = []
-    for item, verdict in verdicts.items():
-        metric = verdict.metric
-        low, high = metric.ci() if metric is not None else (math.nan, math.nan)
-        rows.append(
+def _signed(value: float | None, digits: int = 4) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:+.{digits}f}"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"p={value:.2g}" if value < 0.001 else f"p={value:.3f}"
+
+
+def _cell_view(cell: Cell, row: Row) -> dict[str, Any]:
+    status = cell.status
+    tone = status or ""
+    if tone == "" and cell.delta is not None:
+        worse = -cell.delta if row.higher_is_better else cell.delta
+        tone = "down" if worse > row.margin else ("up" if worse < -row.margin else "")
+    title = [f"value {_number(cell.value)}"]
+    if cell.delta is not None:
+        title.append(f"delta vs baseline {_signed(cell.delta)}")
+    if cell.ci is not None:
+        title.append(f"95% CI [{_signed(cell.ci[0])}, {_signed(cell.ci[1])}]")
+    if cell.p is not None:
+        title.append(_p(cell.p))
+    if status:
+        title.append(status.upper())
+    return {
+        "value": _number(cell.value),
+        "sort": "" if cell.value is None else f"{cell.value:.6f}",
+        "delta": None if cell.delta is None else _signed(cell.delta),
+        "ci": None if cell.ci is None else f"[{_signed(cell.ci[0], 3)}, {_signed(cell.ci[1], 3)}]",
+        "p": _p(cell.p),
+        "status": status,
+        "symbol": SYMBOL.get(status or "", {"down": "↓", "up": "↑"}.get(tone, "")),
+        "tone": tone,
+        "title": " · ".join(title),
+    }
+
+
+def _examples_view(
+    task: TaskResult, base_task: TaskResult | None, docs: tuple[int, ...]
+) -> list[dict[str, Any]]:
+    shown = []
+    for doc in docs:
+        example = task.examples.get(doc)
+        before = base_task.examples.get(doc) if base_task else None
+        shown.append(
             {
-                "item": item,
-                "task": verdict.threshold.task,
-                "metric": verdict.threshold.metric,
-                "value": _number(None if metric is None else metric.value),
-                "ci": "–" if math.isnan(low) else f"{low:.3f} – {high:.3f}",
-                "n": "–" if metric is None else str(metric.n),
-                "threshold": verdict.threshold.describe(),
-                "status": verdict.status.value,
-                "symbol": SYMBOL[verdict.status],
-                "reason": verdict.reason,
+                "doc": doc,
+                "subgroup": task.subgroups.get(doc),
+                "prompt": example.prompt if example else None,
+                "target": example.target if example else None,
+                "response": example.response if example else None,
+                "baseline_response": before.response if before else None,
             }
         )
-    return rows
+    return shown
 
 
-def render_html(verdicts: Mapping[str, Verdict], run: EvalRun, context: Mapping[str, Any]) -> str:
-    failed = any(v.status is Status.FAIL for v in verdicts.values())
-    tasks = [
+def report_context(data: ReportInput, matrix: Matrix) -> dict[str, Any]:
+    statuses = [str(v.get("status")) for v in data.verdicts]
+    overall = "fail" if "fail" in statuses else ("warn" if "warn" in statuses else "pass")
+    rows = [
         {
-            "name": task.name,
-            "n": task.n,
-            "metrics": [
-                {"key": key, "value": _number(m.value), "stderr": _number(m.stderr)}
-                for key, m in sorted(task.metrics.items())
-            ],
+            "name": row.name,
+            "task": row.task,
+            "metric": row.metric,
+            "subgroup": row.subgroup,
+            "gated": row.gated,
+            "trend": row.trend,
+            "trend_label": TREND[row.trend],
+            "alert": row.alert,
+            "margin": row.margin,
+            "n": row.n,
+            "spark": row.sparkline(),
+            "cells": [_cell_view(c, row) for c in row.cells],
+            "status": row.cells[-1].status or "",
         }
-        for task in run.tasks.values()
+        for row in matrix.rows
     ]
-    return str(
-        _environment()
-        .get_template("report.html.j2")
-        .render(
-            title="pytest-mlgate report",
-            status="fail" if failed else "pass",
-            headline="Regression gate FAILED" if failed else "Regression gate passed",
-            generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-            rows=verdict_rows(verdicts),
-            tasks=tasks,
-            context=dict(context),
-            info={k: "–" if v is None else str(v) for k, v in run.info.items()},
+    drill = []
+    for flips in matrix.flips:
+        task = data.run[flips.task]
+        base_task = data.baseline.run[flips.task] if data.baseline else None
+        k = data.report.examples
+        drill.append(
+            {
+                "task": flips.task,
+                "metric": flips.metric,
+                "lost_count": len(flips.lost),
+                "gained_count": len(flips.gained),
+                "lost": _examples_view(task, base_task, flips.lost[:k]),
+                "gained": _examples_view(task, base_task, flips.gained[:k]),
+            }
         )
-    )
+    return {
+        "status": overall,
+        "headline": {
+            "fail": "Regression gate FAILED",
+            "warn": "Regression gate passed, with warnings",
+            "pass": "Regression gate passed",
+        }[overall],
+        "symbol": SYMBOL[overall],
+        "suite": data.suite,
+        "checkpoint": data.checkpoint,
+        "run_id": data.run_id,
+        "baseline": None if data.baseline is None else data.baseline.run_id,
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "columns": [
+            {
+                "label": c.label,
+                "run_id": c.run_id,
+                "branch": c.branch or "",
+                "commit": (c.commit or "")[:10],
+                "baseline": c.is_baseline,
+                "current": c.is_current,
+            }
+            for c in matrix.columns
+        ],
+        "rows": rows,
+        "verdicts": sorted(
+            data.verdicts, key=lambda v: {"fail": 0, "warn": 1}.get(str(v.get("status")), 2)
+        ),
+        "drill": drill,
+        "examples_k": data.report.examples,
+        "manifest": json.dumps(data.manifest, indent=2, sort_keys=True, default=str),
+        "counts": {s: statuses.count(s) for s in ("pass", "warn", "fail")},
+    }
 
 
-def write_html(
-    path: Path, verdicts: Mapping[str, Verdict], run: EvalRun, context: Mapping[str, Any]
-) -> None:
-    write_atomic(path, render_html(verdicts, run, context))
+def render_html(data: ReportInput) -> str:
+    matrix = build_matrix(data)
+    return str(_environment().get_template("report.html.j2").render(**report_context(data, matrix)))
+
+
+def write_html(path: Path, data: ReportInput) -> None:
+    write_atomic(path, render_html(data))

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from pytest_mlgate.errors import RecordError
-from pytest_mlgate.results import DOC_HASH_CHARS, EvalRun, MetricResult, TaskResult
+from pytest_mlgate.results import DOC_HASH_CHARS, EvalRun, Example, MetricResult, TaskResult
 
 SCHEMA_VERSION = 1
 HASH_BYTES = DOC_HASH_CHARS // 2
@@ -90,7 +90,9 @@ def _task_doc_ids(task: TaskResult) -> tuple[int, ...]:
     return ()
 
 
-def encode_run(run: EvalRun) -> dict[str, Any]:
+def encode_run(run: EvalRun, keep_examples: int | None = None) -> dict[str, Any]:
+    """``keep_examples``: how many example texts per task to keep (None: all the run has; a
+    recorded run passes only the examples that flipped against its baseline)."""
     tasks: dict[str, Any] = {}
     for name, task in run.tasks.items():
         doc_ids = _task_doc_ids(task)
@@ -119,8 +121,59 @@ def encode_run(run: EvalRun) -> dict[str, Any]:
             "doc_ids": _encode_ids(doc_ids),
             "doc_hashes": hashes,
             "metrics": metrics,
+            "subgroups": _encode_subgroups(task, doc_ids),
+            "examples": {
+                str(doc): [ex.prompt, ex.target, ex.response]
+                for doc, ex in list(sorted(task.examples.items()))[:keep_examples]
+            },
         }
     return tasks
+
+
+def _encode_subgroups(task: TaskResult, doc_ids: tuple[int, ...]) -> dict[str, Any] | None:
+    """Subgroup names once, then one uint16 code per doc (0xFFFF: none)."""
+    if not task.subgroups:
+        return None
+    names = sorted(set(task.subgroups.values()))
+    code = {name: i for i, name in enumerate(names)}
+    codes = [code.get(task.subgroups.get(doc, ""), 0xFFFF) for doc in doc_ids]
+    return {"names": names, "codes": _b64(np.asarray(codes, dtype="<u2").tobytes())}
+
+
+def _decode_subgroups(blob: object, doc_ids: tuple[int, ...], what: str) -> dict[int, str]:
+    if blob is None:
+        return {}
+    if not isinstance(blob, Mapping) or not isinstance(blob.get("names"), list):
+        raise RecordError(f"{what}: expected an object with names and codes")
+    names = [str(n) for n in blob["names"]]
+    raw = _unb64(blob.get("codes"), f"{what}.codes")
+    if len(raw) != 2 * len(doc_ids):
+        raise RecordError(f"{what}.codes: {len(raw)} bytes for {len(doc_ids)} docs")
+    groups = {}
+    for doc, code in zip(doc_ids, np.frombuffer(raw, dtype="<u2").tolist(), strict=True):
+        if code != 0xFFFF:
+            if code >= len(names):
+                raise RecordError(f"{what}.codes: code {code} names no subgroup")
+            groups[doc] = names[code]
+    return groups
+
+
+def _decode_examples(blob: object, what: str) -> dict[int, Example]:
+    if blob is None:
+        return {}
+    if not isinstance(blob, Mapping):
+        raise RecordError(f"{what}: expected an object")
+    examples = {}
+    for doc, texts in blob.items():
+        if (
+            not isinstance(texts, list)
+            or len(texts) != 3
+            or not all(isinstance(t, str) for t in texts)
+            or not str(doc).lstrip("-").isdigit()
+        ):
+            raise RecordError(f"{what}.{doc}: expected [prompt, target, response]")
+        examples[int(doc)] = Example(*texts)
+    return examples
 
 
 def _finite(value: float) -> float | None:
@@ -201,5 +254,7 @@ def decode_run(tasks: object, info: Mapping[str, Any], what: str = "tasks") -> E
             num_fewshot=n_shot if isinstance(n_shot, int) else None,
             task_hash=task_hash if isinstance(task_hash, str) else None,
             doc_hashes=doc_hashes,
+            subgroups=_decode_subgroups(data.get("subgroups"), doc_ids, f"{where}.subgroups"),
+            examples=_decode_examples(data.get("examples"), f"{where}.examples"),
         )
     return EvalRun(decoded, dict(info))
