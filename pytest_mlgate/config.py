@@ -80,6 +80,7 @@ class MetricThreshold:
     min: float | None = None
     max: float | None = None
     max_drop: float | None = None
+    higher_is_better: bool | None = None  # overrides lm-eval's, or supplies it when it has none
 
     @property
     def item_name(self) -> str:
@@ -281,7 +282,7 @@ SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed")
 GATE_KEYS = ("store", "baseline", "alpha", "max_drop", "correction", "on_incomparable")
 CORRECTIONS = ("holm", "bonferroni", "none")
 ON_INCOMPARABLE = ("fail", "warn")
-THRESHOLD_KEYS = ("min", "max", "max_drop")
+THRESHOLD_KEYS = ("min", "max", "max_drop", "higher_is_better")
 
 
 def load_config(path: Path) -> MlgateConfig:
@@ -361,6 +362,11 @@ def _parse_include(table: _Table, root: Path) -> tuple[Path, ...]:
 def _parse_suites(table: _Table) -> dict[str, SuiteConfig]:
     suites = {}
     for name in table.data:
+        if name == "auto":
+            raise ConfigError(
+                f"{table.path}: [suites.auto]: 'auto' is reserved for --mlgate-suite auto "
+                "(the tier chosen by what changed); name the suite otherwise"
+            )
         suite = table.sub(name)
         suite.check_keys(SUITE_KEYS)
         tasks = suite.string_list("tasks")
@@ -382,6 +388,8 @@ def _parse_gate(table: _Table) -> GateConfig:
     max_drop = table.number("max_drop", 0.02, low=0.0)
     assert alpha is not None
     assert max_drop is not None
+    if table.data.get("store") == "":
+        raise table.error("store", "must name a folder (or a file:// URI), not be empty")
     return GateConfig(
         store=table.string("store", ".mlgate"),
         baseline=table.string("baseline", "main"),
@@ -396,6 +404,11 @@ def _parse_thresholds(table: _Table) -> tuple[MetricThreshold, ...]:
     result = []
     for task in table.data:
         task_table = table.sub(task)
+        if not task_table.data:
+            raise ConfigError(
+                f"{table.path}: [thresholds.{_toml_key(task)}]: gates no metric; add one such "
+                "as acc = { min = 0.5 }, or remove the table"
+            )
         for metric, spec in task_table.data.items():
             if isinstance(spec, bool) or not isinstance(spec, (int, float, Mapping)):
                 raise task_table.error(
@@ -412,7 +425,10 @@ def _parse_thresholds(table: _Table) -> tuple[MetricThreshold, ...]:
                 raise bounds.error("min", f"is above max ({high:g}): no value can pass")
             if low is None and high is None and max_drop is None:
                 raise task_table.error(metric, "declares no bound: give min, max or max_drop")
-            result.append(MetricThreshold(task, metric, low, high, max_drop))
+            direction = bounds.data.get("higher_is_better")
+            if direction is not None and not isinstance(direction, bool):
+                raise bounds.error("higher_is_better", "expected true or false")
+            result.append(MetricThreshold(task, metric, low, high, max_drop, direction))
     return tuple(result)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pytest_mlgate import stats
@@ -205,6 +205,7 @@ def _stderr_comparison(current: MetricResult, base: MetricResult) -> stats.Compa
 class _Pending:
     threshold: MetricThreshold
     absolute: Verdict
+    metric: MetricResult  # with its direction resolved
     comparison: stats.Comparison
     notes: list[str]
 
@@ -256,6 +257,7 @@ def _compare_with_baseline(
     assert absolute.metric is not None
     metric = absolute.metric
     current_task = run[threshold.task]
+    label = f"{threshold.task} {threshold.metric}"
     try:
         base_task = baseline.run[threshold.task]
         base = base_task.metric(metric.key)
@@ -269,6 +271,26 @@ def _compare_with_baseline(
             baseline.run_id,
             notes=(note,),
         )
+    direction = (
+        metric.higher_is_better
+        if threshold.higher_is_better is None
+        else threshold.higher_is_better
+    )
+    if direction is None:
+        reason = (
+            f"{label}: lm-eval does not say whether higher is better for {metric.key!r}, so a "
+            "drop cannot be told from a gain; add higher_is_better = true (or false) to "
+            f"[thresholds.{threshold.task}] {threshold.metric}"
+        )
+        return Verdict(threshold, Status.FAIL, reason, metric, baseline.run_id)
+    if not math.isfinite(base.value):
+        reason = (
+            f"{label}: the baseline value is {base.value} (run {baseline.run_id}), nothing to "
+            f"compare with; record a new baseline ({record_hint})"
+        )
+        return Verdict(threshold, Status.FAIL, reason, metric, baseline.run_id)
+    metric = replace(metric, higher_is_better=direction)
+    base = replace(base, higher_is_better=direction)
     reasons = incomparable(manifest or {}, baseline.manifest, threshold.task)
     notes: list[str] = []
     comparison: stats.Comparison | None = None
@@ -281,11 +303,13 @@ def _compare_with_baseline(
             )
         if not pairing.paired:
             notes.append("examples could not be paired: unpaired test")
+        elif not (current_task.doc_hashes and base_task.doc_hashes):
+            notes.append("paired by doc id alone (a run without document hashes)")
         comparison = stats.compare(
             pairing.baseline,
             pairing.current,
             paired=pairing.paired,
-            higher_is_better=metric.higher_is_better,
+            higher_is_better=direction,
             level=0.95,
         )
     else:
@@ -310,7 +334,7 @@ def _compare_with_baseline(
             )
         notes.extend(reasons)
     if comparison is None:
-        drop = _oriented(base.value - metric.value, metric.higher_is_better)
+        drop = _oriented(base.value - metric.value, direction)
         allowed = _allowed(threshold, settings)
         status = Status.FAIL if drop > allowed else absolute.status
         verdict_reason = (
@@ -320,7 +344,7 @@ def _compare_with_baseline(
         return Verdict(
             threshold, status, verdict_reason, metric, baseline.run_id, notes=tuple(notes)
         )
-    return _Pending(threshold, absolute, comparison, notes)
+    return _Pending(threshold, absolute, metric, comparison, notes)
 
 
 def _oriented(drop: float, higher_is_better: bool) -> float:
@@ -332,9 +356,15 @@ def _allowed(threshold: MetricThreshold, settings: GateConfig) -> float:
 
 
 def _decide(item: _Pending, p_adj: float, baseline: Baseline, settings: GateConfig) -> Verdict:
-    assert item.absolute.metric is not None
-    metric, c, threshold = item.absolute.metric, item.comparison, item.threshold
-    drop = c.oriented_drop(metric.higher_is_better)
+    metric, c, threshold = item.metric, item.comparison, item.threshold
+    if not (math.isfinite(c.delta) and math.isfinite(c.p_value)):
+        reason = (
+            f"{threshold.task} {threshold.metric} = {metric.value:.4f} vs baseline "
+            f"{c.baseline:.4f} (run {baseline.run_id}): the {c.test} comparison is undefined "
+            f"(delta {c.delta}, p {c.p_value}); failing closed"
+        )
+        return Verdict(threshold, Status.FAIL, reason, metric, baseline.run_id, c, p_adj)
+    drop = c.oriented_drop(metric.higher_is_better is not False)
     allowed = _allowed(threshold, settings)
     corrected = "" if settings.correction == "none" else f", {settings.correction}-adjusted"
     compared = (

@@ -43,13 +43,36 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+# Where CI systems put the branch of a detached checkout (the PR's source branch first).
+BRANCH_VARIABLES = (
+    "GITHUB_HEAD_REF",
+    "GITHUB_REF_NAME",
+    "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",  # GitLab
+    "CI_COMMIT_REF_NAME",
+    "BUILDKITE_BRANCH",
+    "CIRCLE_BRANCH",
+    "BRANCH_NAME",  # Jenkins multibranch
+    "GIT_BRANCH",  # Jenkins git plugin: "origin/main"
+    "BUILD_SOURCEBRANCHNAME",  # Azure Pipelines
+    "TRAVIS_BRANCH",
+)
+
+
+def branch_from_environment() -> str | None:
+    for name in BRANCH_VARIABLES:
+        value = os.environ.get(name)
+        if value:
+            return value.removeprefix("origin/").removeprefix("refs/heads/")
+    return None
+
+
 def git_state(cwd: Path) -> dict[str, Any]:
-    """Commit, branch and dirty flag; in CI's detached checkouts the branch comes from the
-    environment (GitHub: the PR's head branch, else the pushed ref)."""
+    """Commit, branch and dirty flag. ``MLGATE_BRANCH`` wins; in CI's detached checkouts the
+    branch comes from the CI system's variables."""
     commit = _git(["rev-parse", "HEAD"], cwd)
-    branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], cwd)
+    branch = os.environ.get("MLGATE_BRANCH") or _git(["rev-parse", "--abbrev-ref", "HEAD"], cwd)
     if branch in (None, "HEAD"):
-        branch = os.environ.get("GITHUB_HEAD_REF") or os.environ.get("GITHUB_REF_NAME") or None
+        branch = branch_from_environment()
     status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
     return {"commit": commit, "branch": branch, "dirty": None if status is None else bool(status)}
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from _pytest.mark.expression import Expression
 from _pytest.pathlib import bestrelpath
 
 if TYPE_CHECKING:  # loaded only when eval items are selected: a plain run never pays for them
@@ -133,6 +134,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "(suite: the suite name(s) it belongs to; tasks: lm-eval tasks it reads via mlgate_eval)",
     )
     config.pluginmanager.register(builtin_backend, "mlgate-builtin-backend")
+    if config.getoption("mlgate_record") and not eval_requested(config):
+        raise pytest.UsageError("--mlgate-record records an eval run: add -m eval")
     path, named = _config_path(config)
     if not named and not path.is_file():
         return  # no thresholds.toml: the plugin stays out of the way
@@ -140,6 +143,40 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[CONFIG_KEY] = load_config(path)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if eval_requested(config) and _under_xdist(config):
+        raise pytest.UsageError(
+            "pytest -m eval cannot run under pytest-xdist (-n / --dist): every worker would "
+            "load the model and evaluate again, and --mlgate-record would record the run once "
+            "per worker. Run the eval items in one process (-n 0); unit tests can keep -n."
+        )
+
+
+def eval_requested(config: pytest.Config) -> bool:
+    """Whether -m asks for evaluations: it selects an item marked only `eval` and rejects an
+    unmarked one. `-m eval` does; `-m "not slow"` and a plain run do not."""
+    markexpr = config.option.markexpr
+    if not markexpr:
+        return False
+    try:
+        expression = Expression.compile(markexpr)
+    except SyntaxError:
+        return False  # pytest reports the bad expression itself
+    return expression.evaluate(_only_eval) and not expression.evaluate(_no_mark)
+
+
+def _only_eval(name: str, /, **kwargs: str | int | bool | None) -> bool:
+    return name == MARKER
+
+
+def _no_mark(name: str, /, **kwargs: str | int | bool | None) -> bool:
+    return False
+
+
+def _under_xdist(config: pytest.Config) -> bool:
+    if hasattr(config, "workerinput"):
+        return True
+    processes = getattr(config.option, "numprocesses", None)
+    return bool(processes) or getattr(config.option, "dist", "no") not in ("no", None)
 
 
 def _suite_name(config: pytest.Config) -> str:
@@ -149,7 +186,7 @@ def _suite_name(config: pytest.Config) -> str:
 def _gated_suite(config: pytest.Config) -> tuple[MlgateConfig, SuiteConfig] | None:
     """The config and suite whose thresholds become items, when -m could select them."""
     cfg = config.stash.get(CONFIG_KEY, None)
-    if cfg is None or not config.option.markexpr:
+    if cfg is None or not eval_requested(config):
         return None  # plain `pytest`: no evaluation is collected at all
     try:
         return cfg, cfg.suite(_suite_name(config))
@@ -217,8 +254,11 @@ def _marker_tasks(item: pytest.Item) -> tuple[str, ...]:
     tasks = () if marker is None else marker.kwargs.get("tasks", ())
     if isinstance(tasks, str):
         tasks = (tasks,)
-    if not all(isinstance(t, str) for t in tasks):
-        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.eval(tasks=...) takes task names")
+    if not isinstance(tasks, (list, tuple)) or not all(isinstance(t, str) for t in tasks):
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.eval(tasks=...) takes a task name or a list of them, "
+            f"not {tasks!r}"
+        )
     return tuple(tasks)
 
 
@@ -226,7 +266,7 @@ def _select_eval_items(config: pytest.Config, items: list[pytest.Item]) -> None:
     evals = _eval_items(items)
     if not evals:
         return
-    if not config.option.markexpr:
+    if not eval_requested(config):
         # Plain `pytest`: evaluations are opt-in (`pytest -m eval`), unit tests run alone.
         _deselect(config, items, evals)
         return
@@ -283,16 +323,23 @@ def _attach_history(config: pytest.Config, cfg: MlgateConfig, gate: GateSession)
         raise ConfigError(str(exc)) from None
     if config.getoption("mlgate_record"):
         _check_writable(Path(gate.store.location))
-    try:
-        gate.baseline = resolve_baseline(
-            gate.store, config.getoption("mlgate_baseline"), cfg.gate.baseline
-        )
-    except StoreError as exc:
-        raise ConfigError(f"--mlgate-baseline: {exc}") from None
-    if gate.baseline is not None:
-        flips = baseline_discordance(gate.store, gate.baseline)
-        for message in power_warnings(gate.thresholds, gate.baseline, cfg.gate, flips):
-            warnings.warn(message, MlgateWarning, stacklevel=1)
+    wanted = config.getoption("mlgate_baseline")
+    # Warnings met while collecting (an unreadable record, too little power) are raised when
+    # the first gated item runs, before the eval: raised during collection, -W error would turn
+    # them into an INTERNALERROR instead of a failed item.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            gate.baseline = resolve_baseline(
+                gate.store, wanted, cfg.gate.baseline, {t.task for t in gate.thresholds}
+            )
+        except StoreError as exc:
+            raise ConfigError(f"--mlgate-baseline: {exc}" if wanted else str(exc)) from None
+        if gate.baseline is not None:
+            flips = baseline_discordance(gate.store, gate.baseline)
+            for message in power_warnings(gate.thresholds, gate.baseline, cfg.gate, flips):
+                warnings.warn(message, MlgateWarning, stacklevel=1)
+    gate.pending_warnings.extend(str(w.message) for w in caught)
 
 
 def _check_writable(folder: Path) -> None:
@@ -325,15 +372,28 @@ class GateFailed(Exception):
 
 
 class ThresholdsFile(pytest.File):
-    """``thresholds.toml`` as a test file: one item per gated metric of the chosen suite."""
+    """``thresholds.toml`` as a test file: a node per task, an item per gated metric, so node
+    ids read ``thresholds.toml::<task>::<metric>`` and --lf / node-id selection work."""
 
-    def collect(self) -> Iterator[pytest.Item]:
+    def collect(self) -> Iterator[pytest.Collector]:
         gated = _gated_suite(self.config)
         if gated is None:
             return
         cfg, suite = gated
-        for threshold in cfg.thresholds_for(suite.tasks):
-            yield ThresholdItem.from_parent(self, name=threshold.item_name, threshold=threshold)
+        thresholds = cfg.thresholds_for(suite.tasks)
+        for task in dict.fromkeys(t.task for t in thresholds):
+            mine = tuple(t for t in thresholds if t.task == task)
+            yield ThresholdTask.from_parent(self, name=task, thresholds=mine)
+
+
+class ThresholdTask(pytest.Collector):
+    def __init__(self, *, thresholds: tuple[MetricThreshold, ...], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.thresholds = thresholds
+
+    def collect(self) -> Iterator[pytest.Item]:
+        for threshold in self.thresholds:
+            yield ThresholdItem.from_parent(self, name=threshold.metric, threshold=threshold)
 
 
 class ThresholdItem(pytest.Item):
@@ -346,6 +406,8 @@ class ThresholdItem(pytest.Item):
         from pytest_mlgate.gate import Status
 
         gate = self.config.stash[GATE_KEY]
+        while gate.pending_warnings:
+            warnings.warn(gate.pending_warnings.pop(0), MlgateWarning, stacklevel=1)
         verdict = gate.judge()[self.threshold]
         gate.record(self.nodeid, verdict)
         self.user_properties.extend(_properties(verdict))
@@ -362,7 +424,7 @@ class ThresholdItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, self.name
+        return self.path, None, self.threshold.item_name
 
 
 def _properties(verdict: Verdict) -> list[tuple[str, object]]:
@@ -392,9 +454,15 @@ def _properties(verdict: Verdict) -> list[tuple[str, object]]:
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     """Record the run after every item ran (never after Ctrl-C: the interrupt passes through
     here). A failed recording fails the session, pytest-cov style, instead of raising."""
-    result = yield
     gate = session.config.stash.get(GATE_KEY, None)
-    if gate is not None and session.config.getoption("mlgate_record"):
+    recording = gate is not None and session.config.getoption("mlgate_record")
+    try:
+        result = yield
+    except (pytest.Session.Failed, pytest.Session.Interrupted):
+        if recording and gate is not None:
+            gate.messages.append("run NOT recorded: the session stopped early (-x / --maxfail)")
+        raise
+    if recording and gate is not None and not session.config.option.collectonly:
         try:
             run_id = gate.record_run()
         except StoreError as exc:
@@ -403,6 +471,11 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         else:
             assert gate.store is not None
             gate.messages.append(f"recorded run {run_id} in {gate.store.location}")
+            if not (gate.manifest().get("git") or {}).get("branch"):
+                gate.messages.append(
+                    "recorded without a branch name (detached checkout, unknown CI): no baseline "
+                    "lookup by branch will find it; set MLGATE_BRANCH"
+                )
     return result
 
 

@@ -48,7 +48,7 @@ class MetricResult:
     value: float
     stderr: float | None
     n: int
-    higher_is_better: bool = True
+    higher_is_better: bool | None = True  # None: lm-eval does not say (a custom metric)
     doc_ids: tuple[int, ...] = ()
     scores: tuple[float, ...] = ()  # aligned with doc_ids
 

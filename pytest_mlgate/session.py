@@ -13,7 +13,13 @@ from typing import Any
 
 from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest
 from pytest_mlgate.config import MetricThreshold, MlgateConfig, SuiteConfig
-from pytest_mlgate.errors import BaselineNotFound, CheckpointError, MlgateError, StoreError
+from pytest_mlgate.errors import (
+    BackendError,
+    BaselineNotFound,
+    CheckpointError,
+    MlgateError,
+    StoreError,
+)
 from pytest_mlgate.gate import (
     Baseline,
     Status,
@@ -47,18 +53,18 @@ def resolve_checkpoint(cli_value: str | None, config: MlgateConfig, cwd: Path) -
 
 
 def resolve_baseline(
-    store: HistoryStore, wanted: str | None, default_branch: str
+    store: HistoryStore, wanted: str | None, default_branch: str, tasks: Iterable[str] = ()
 ) -> Baseline | None:
     """``--mlgate-baseline`` as a run id, else as a branch; by default the latest run on the
-    ``[gate] baseline`` branch (None when nothing is recorded there yet)."""
+    ``[gate] baseline`` branch that evaluated ``tasks`` (None when nothing is recorded there)."""
     if wanted is None:
-        record = store.latest(default_branch)
+        record = store.latest(default_branch, tasks)
     else:
         entries = store.entries()
         if any(e.run_id == wanted for e in entries):
             record = store.load(wanted)
         else:
-            record = store.latest(wanted)
+            record = store.latest(wanted, tasks)
             if record is None:
                 branches = sorted({e.branch for e in entries if e.branch})
                 raise BaselineNotFound(
@@ -120,6 +126,7 @@ class GateSession:
     run_id: str = field(default_factory=new_run_id)
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
+    pending_warnings: list[str] = field(default_factory=list)
     _backend: Backend | None = None
     _run: EvalRun = field(default_factory=lambda: EvalRun({}))
     _failed: dict[str, MlgateError] = field(default_factory=dict)
@@ -161,6 +168,11 @@ class GateSession:
             except MlgateError as exc:
                 self._failed.update(dict.fromkeys(batch, exc))
                 raise
+            except Exception as exc:  # CUDA OOM, a bug in a custom backend...: once, not per item
+                failure = BackendError(f"{type(exc).__name__}: {exc}")
+                failure.__cause__ = exc
+                self._failed.update(dict.fromkeys(batch, failure))
+                raise failure from exc
             self.on_evaluated(run)
             self._run = self._run.merged(run)
         return self._run.subset(wanted)

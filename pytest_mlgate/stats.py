@@ -176,7 +176,7 @@ def unpaired_test(
         se0 = se
     z_half = normal_quantile(0.5 + level / 2) * se
     if se0 == 0:
-        p = 1.0 if (delta >= 0) == higher_is_better else 0.0
+        p = _degenerate_p(delta, higher_is_better)
     else:
         z = delta / se0
         p = normal_cdf(z) if higher_is_better else 1 - normal_cdf(z)
@@ -229,13 +229,21 @@ def paired_normal(
     se = float(diff.std(ddof=1)) / math.sqrt(diff.size) if diff.size > 1 else 0.0
     mean = float(diff.mean()) if diff.size else 0.0
     if se == 0:
-        return (1.0 if (mean >= 0) == higher_is_better else 0.0, ci)
+        return (_degenerate_p(mean, higher_is_better), ci)
     z = mean / se
     return (normal_cdf(z) if higher_is_better else 1 - normal_cdf(z), ci)
 
 
+def _degenerate_p(delta: float, higher_is_better: bool) -> float:
+    """No variance at all: certainly worse only when the difference is strictly worse."""
+    worse = delta < 0 if higher_is_better else delta > 0
+    return 0.0 if worse else 1.0
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1)."""
+    """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1). A NaN p-value
+    (an undefined test) counts as 1: it must not lift every p-value ranked after it."""
+    p_values = [1.0 if math.isnan(p) else p for p in p_values]
     m = len(p_values)
     order = sorted(range(m), key=lambda i: p_values[i])
     adjusted = [0.0] * m
@@ -247,7 +255,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 
 def bonferroni(p_values: Sequence[float]) -> list[float]:
-    return [min(1.0, p * len(p_values)) for p in p_values]
+    return [1.0 if math.isnan(p) else min(1.0, p * len(p_values)) for p in p_values]
 
 
 def adjust(p_values: Sequence[float], method: str) -> list[float]:

@@ -19,7 +19,6 @@ import numpy  # noqa: E402, F401
 import pandas  # noqa: E402, F401
 import pytest  # noqa: E402
 
-
 pytest_plugins = ["pytester"]
 
 

@@ -154,3 +154,26 @@ def test_threshold_without_any_bound_is_rejected(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace("acc_norm = 0.3", "acc_norm = {}"))
     with pytest.raises(ConfigError, match=r"acc_norm = \{\.\.\.\}: declares no bound"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[suites.auto]\ntasks = ["mlgate_tr_mc"]\n', r"\[suites.auto\]: 'auto' is reserved"),
+        ('[gate]\nstore = ""\n', r'\[gate\] store = "": must name a folder'),
+        (
+            '[suites.fast]\ntasks = ["mlgate_tr_mc"]\n[thresholds.mlgate_tr_mc]\n',
+            r"\[thresholds.mlgate_tr_mc\]: gates no metric",
+        ),
+        (
+            '[suites.fast]\ntasks = ["mlgate_tr_mc"]\n[thresholds.mlgate_tr_mc]\n'
+            'acc = { min = 0.1, higher_is_better = "yes" }\n',
+            "expected true or false",
+        ),
+    ],
+)
+def test_holes_that_would_gate_nothing_or_clash_are_rejected(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))

@@ -72,3 +72,91 @@ def test_wilson_interval_for_binary_scores() -> None:
     # Wilson 95% for 8/10: (0.4902, 0.9433)
     assert low == pytest.approx(0.4902, abs=1e-4)
     assert high == pytest.approx(0.9433, abs=1e-4)
+
+
+# --- against a baseline: the failure modes an independent review found ---------------------
+
+from pytest_mlgate.config import GateConfig  # noqa: E402
+from pytest_mlgate.gate import Baseline, gate_all  # noqa: E402
+from pytest_mlgate.results import MetricResult, TaskResult  # noqa: E402
+
+
+def single(
+    value: float, scores: list[float] | None, hib: bool | None, stderr: float | None = None
+) -> EvalRun:
+    ids = tuple(range(len(scores or [])))
+    metric = MetricResult(
+        "t", "m,none", value, stderr, len(scores or []) or 100, hib, ids, tuple(scores or ())
+    )
+    return EvalRun({"t": TaskResult("t", {"m,none": metric}, metric.n)})
+
+
+def test_unknown_direction_fails_instead_of_guessing() -> None:
+    base = single(0.9, [1.0] * 180 + [0.0] * 20, None)
+    now = single(0.5, [1.0] * 100 + [0.0] * 100, None)
+    [verdict] = gate_all(
+        [MetricThreshold("t", "m", max_drop=0.02)], now, Baseline("b", base), GateConfig()
+    ).values()
+    assert verdict.status is Status.FAIL
+    assert "does not say whether higher is better" in verdict.reason
+    declared = MetricThreshold("t", "m", max_drop=0.02, higher_is_better=True)
+    [verdict] = gate_all([declared], now, Baseline("b", base), GateConfig()).values()
+    assert verdict.status is Status.FAIL
+    assert "significant drop" in verdict.reason
+    lower_better = MetricThreshold("t", "m", max_drop=0.02, higher_is_better=False)
+    [verdict] = gate_all([lower_better], now, Baseline("b", base), GateConfig()).values()
+    assert verdict.status is Status.PASS  # for an error rate, 0.9 -> 0.5 is an improvement
+
+
+def test_nan_baseline_fails_and_does_not_mask_other_metrics() -> None:
+    base = EvalRun(
+        {
+            "t": TaskResult(
+                "t",
+                {
+                    "nan,none": MetricResult("t", "nan,none", math.nan, 0.01, 100),
+                    "acc,none": MetricResult(
+                        "t",
+                        "acc,none",
+                        0.9,
+                        None,
+                        200,
+                        True,
+                        tuple(range(200)),
+                        tuple([1.0] * 180 + [0.0] * 20),
+                    ),
+                },
+                200,
+            ),
+        }
+    )
+    now = EvalRun(
+        {
+            "t": TaskResult(
+                "t",
+                {
+                    "nan,none": MetricResult("t", "nan,none", 0.5, 0.01, 100),
+                    "acc,none": MetricResult(
+                        "t",
+                        "acc,none",
+                        0.5,
+                        None,
+                        200,
+                        True,
+                        tuple(range(200)),
+                        tuple([1.0] * 100 + [0.0] * 100),
+                    ),
+                },
+                200,
+            ),
+        }
+    )
+    thresholds = [
+        MetricThreshold("t", "nan", max_drop=0.02),
+        MetricThreshold("t", "acc", max_drop=0.02),
+    ]
+    verdicts = list(gate_all(thresholds, now, Baseline("b", base), GateConfig()).values())
+    assert verdicts[0].status is Status.FAIL
+    assert "the baseline value is nan" in verdicts[0].reason
+    assert verdicts[1].status is Status.FAIL  # the real drop is still caught
+    assert "significant drop" in verdicts[1].reason

@@ -94,3 +94,21 @@ def test_what_moves_scores_blocks_comparison_and_what_does_not_does_not() -> Non
     for fragment in ("task hash", "n-shot", "lm-eval version", "dtype", "chat template"):
         assert fragment in reasons
     assert "batch" not in reasons
+
+
+@pytest.mark.parametrize(
+    ("variables", "branch"),
+    [
+        ({"CI_COMMIT_REF_NAME": "main"}, "main"),  # GitLab
+        ({"GIT_BRANCH": "origin/release"}, "release"),  # Jenkins
+        ({"BUILDKITE_BRANCH": "dev", "MLGATE_BRANCH": "main"}, "main"),  # explicit wins
+    ],
+)
+def test_branch_of_a_detached_checkout_comes_from_the_ci(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], branch: str
+) -> None:
+    for name in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "MLGATE_BRANCH"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert git_state(tmp_path)["branch"] == branch  # tmp_path is no git repo

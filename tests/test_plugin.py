@@ -270,3 +270,100 @@ def test_config_file_option(pytester: pytest.Pytester) -> None:
     missing = pytester.runpytest("--mlgate-config", "nope.toml")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
     missing.stderr.fnmatch_lines(["ERROR: *nope.toml: no such file*"])
+
+
+# --- selection, node ids and failure modes an independent review found ------------------------
+
+
+def test_a_mark_expression_that_does_not_ask_for_eval_runs_no_gate(repo: pytest.Pytester) -> None:
+    result = repo.runpytest("-m", "not slow")
+    result.assert_outcomes(passed=1, deselected=2)
+    assert backend_log(repo) == {"made": [], "requests": []}
+
+
+def test_node_ids_select_and_last_failed_reruns_a_gated_metric(repo: pytest.Pytester) -> None:
+    repo.makefile(".toml", thresholds=THRESHOLDS.format(mc_min=0.9))
+    first = repo.runpytest("-m", "eval", "-p", "cacheprovider")
+    first.assert_outcomes(failed=1, passed=1)
+    by_id = repo.runpytest("-m", "eval", "thresholds.toml::mlgate_tr_mc::acc")
+    by_id.assert_outcomes(failed=1)
+    last_failed = repo.runpytest("-m", "eval", "--lf", "-p", "cacheprovider")
+    last_failed.assert_outcomes(failed=1)
+    last_failed.stdout.no_fnmatch_line("*not in selected tests*")
+
+
+def test_xdist_is_refused_for_eval_runs_and_allowed_for_unit_tests(repo: pytest.Pytester) -> None:
+    refused = repo.runpytest_subprocess("-m", "eval", "-n", "2")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(["ERROR: pytest -m eval cannot run under pytest-xdist*"])
+    repo.runpytest_subprocess("-n", "2").assert_outcomes(passed=1)
+
+
+def test_warnings_as_errors_fail_an_item_not_the_run(pytester: pytest.Pytester) -> None:
+    (pytester.path / "ckpt").mkdir()
+    pytester.makefile(".toml", thresholds=THRESHOLDS.format(mc_min=0.5))
+    pytester.makeconftest(CONFTEST.format())
+    history = pytester.path / ".mlgate" / "runs"
+    history.mkdir(parents=True)
+    (history / "broken.json").write_text("{")  # an unreadable record: warned while collecting
+    result = pytester.runpytest("-m", "eval", "-W", "error::pytest_mlgate.errors.MlgateWarning")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*MlgateWarning*broken.json: unreadable history record*"])
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+
+
+def test_a_backend_crash_is_evaluated_once_and_fails_every_gate(pytester: pytest.Pytester) -> None:
+    (pytester.path / "ckpt").mkdir()
+    pytester.makefile(".toml", thresholds=THRESHOLDS.format(mc_min=0.5))
+    pytester.makeconftest(
+        """
+        CALLS = []
+
+        class Crashing:
+            def check(self, tasks): pass
+            def model(self): return self
+            def close(self): pass
+            def evaluate(self, request):
+                CALLS.append(request)
+                raise RuntimeError("CUDA out of memory")
+
+        def pytest_mlgate_make_backend(spec):
+            return Crashing()
+
+        def pytest_sessionfinish(session):
+            print("evaluate calls:", len(CALLS))
+        """
+    )
+    result = pytester.runpytest("-m", "eval", "--mlgate-suite", "full", "-s")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*evaluate calls: 1*"])  # once, not once per gated item
+    result.stdout.fnmatch_lines(["*evaluation failed: RuntimeError: CUDA out of memory*"])
+
+
+def test_recording_is_skipped_and_said_when_the_run_stops_early(repo: pytest.Pytester) -> None:
+    repo.makefile(".toml", thresholds=THRESHOLDS.format(mc_min=0.9))
+    result = repo.runpytest("-m", "eval", "-x", "--mlgate-record", "--mlgate-suite", "full")
+    result.stdout.fnmatch_lines(["mlgate: run NOT recorded: the session stopped early*"])
+    assert not (repo.path / ".mlgate" / "index.jsonl").exists()
+    collect_only = repo.runpytest("-m", "eval", "--co", "--mlgate-record")
+    assert collect_only.ret == 0
+
+
+def test_bad_marker_arguments_and_record_without_eval_are_usage_errors(
+    repo: pytest.Pytester,
+) -> None:
+    repo.makepyfile(
+        test_bad="""
+        import pytest
+
+        @pytest.mark.eval(tasks=5)
+        def test_it():
+            pass
+        """
+    )
+    bad = repo.runpytest("-m", "eval")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["ERROR: *test_it: @pytest.mark.eval(tasks=...) takes a task name*"])
+    no_eval = repo.runpytest("--mlgate-record")
+    assert no_eval.ret == pytest.ExitCode.USAGE_ERROR
+    no_eval.stderr.fnmatch_lines(["ERROR: --mlgate-record records an eval run: add -m eval"])

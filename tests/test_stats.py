@@ -148,3 +148,16 @@ def test_tiny_p_values_keep_their_precision() -> None:
     p, b, c = stats.mcnemar_exact(base, new)
     assert (b, c) == (200, 0)
     assert p == pytest.approx(0.5**200, rel=1e-9)  # not 0.0 from 1 - cdf
+
+
+def test_holm_ignores_nan_instead_of_lifting_everything_after_it() -> None:
+    assert stats.holm([float("nan"), 1e-20, 1e-20]) == pytest.approx([1.0, 3e-20, 3e-20])
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_identical_runs_without_variance_are_never_significant(higher_is_better: bool) -> None:
+    zeros = np.zeros(3)
+    assert stats.unpaired_test(zeros, zeros, higher_is_better)[1] == 1.0
+    assert stats.paired_normal(zeros, zeros, higher_is_better)[0] == 1.0
+    worse = np.ones(3) if not higher_is_better else -np.ones(3)
+    assert stats.paired_normal(zeros, worse, higher_is_better)[0] == 0.0

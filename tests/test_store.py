@@ -224,3 +224,45 @@ def test_store_uri(tmp_path: Path) -> None:
     assert open_store("hist", tmp_path).location == str(tmp_path / "hist")
     with pytest.raises(StoreError, match="unsupported scheme 's3'"):
         open_store("s3://bucket/x", tmp_path)
+
+
+def test_continuous_scores_round_trip_exactly(tmp_path: Path) -> None:
+    """float32 storage made an identical rerun differ by ~1e-9 everywhere, all one way."""
+    from pytest_mlgate import stats
+
+    scores = [0.1, 0.3, 0.6, 0.0, 1.0] * 40
+    store = FolderStore(tmp_path)
+    record = RunRecord(
+        new_run_id(), {"timestamp": "2026-01-01T00:00:00+00:00"}, make_run([1.0, 0.0] * 100, scores)
+    )
+    store.append(record)
+    stored = store.load(record.run_id).run["t"].metric("f1").scores
+    assert stored == tuple(scores)
+    assert stats.compare(stored, scores, paired=True).delta == 0.0
+
+
+def test_latest_prefers_a_run_that_evaluated_the_gated_tasks(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path)
+    full = make_record("main", "2026-11-01T00:00:00+00:00")
+    fast = RunRecord(
+        new_run_id(),
+        {"timestamp": "2026-11-02T00:00:00+00:00", "git": {"branch": "main"}},
+        EvalRun({}),
+    )
+    store.append(full)
+    store.append(fast)
+    assert store.latest("main", {"t"}).run_id == full.run_id  # type: ignore[union-attr]
+    assert store.latest("main").run_id == fast.run_id  # type: ignore[union-attr]
+
+
+def test_indexed_run_whose_file_is_gone_falls_back(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path)
+    kept, lost = (
+        make_record("main", "2026-11-01T00:00:00+00:00"),
+        make_record("main", "2026-11-02T00:00:00+00:00"),
+    )
+    store.append(kept)
+    store.append(lost)
+    (tmp_path / "runs" / f"{lost.run_id}.json").unlink()
+    with pytest.warns(MlgateWarning, match="indexed but its record file is missing"):
+        assert store.latest("main").run_id == kept.run_id  # type: ignore[union-attr]

@@ -8,6 +8,7 @@ It keeps every request it served so tests can assert "one batch, these tasks".
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -59,4 +60,6 @@ def fake_task_result(task: str, metrics: Mapping[str, Sequence[float] | float]) 
             task, full_key, value, None, len(scores), True, tuple(range(len(scores))), scores
         )
         n = max(n, len(scores))
-    return TaskResult(task, results, n)
+    # Like lm-eval, a hash per document, so runs pair by document and not by position alone.
+    hashes = {i: hashlib.sha256(f"{task}\0{i}".encode()).hexdigest() for i in range(n)}
+    return TaskResult(task, results, n, doc_hashes=hashes)

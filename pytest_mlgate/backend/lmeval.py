@@ -281,6 +281,12 @@ class LmEvalBackend:
             self._task_dir = None
 
 
+def _direction(raw: Any) -> bool | None:
+    """lm-eval's higher_is_better: None for a custom metric that does not declare it, or a
+    group whose subtasks disagree. Kept unknown: guessing would gate the wrong way."""
+    return None if raw is None else bool(raw)
+
+
 def _float(raw: Any) -> float:
     try:
         return float(raw)
@@ -382,7 +388,7 @@ def run_from_lmeval(out: Mapping[str, Any], info: Mapping[str, Any]) -> EvalRun:
                 value=_float(raw),
                 stderr=None if math.isnan(stderr) else stderr,
                 n=n,
-                higher_is_better=bool(higher.get(task, {}).get(name, True)),
+                higher_is_better=_direction(higher.get(task, {}).get(name)),
                 doc_ids=doc_ids,
                 scores=scores,
             )

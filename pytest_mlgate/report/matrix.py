@@ -225,7 +225,7 @@ def build_matrix(data: ReportInput) -> Matrix:
                 task,
                 str(metric),
                 subgroup or None,
-                current_metric.higher_is_better,
+                current_metric.higher_is_better is not False,
                 threshold is not None and not subgroup,
                 margin,
                 tuple(cells),
@@ -299,7 +299,7 @@ def _current_cell(
         [b for b, _ in mine],
         [c for _, c in mine],
         paired=True,
-        higher_is_better=now_task.metrics[metric].higher_is_better,
+        higher_is_better=now_task.metrics[metric].higher_is_better is not False,
     )
     return Cell(cell.value, comparison.delta, comparison.ci, comparison.p_value, None)
 

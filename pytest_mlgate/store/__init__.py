@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +32,7 @@ class IndexEntry:
     commit: str | None
     suite: str | None
     checkpoint: str | None
+    tasks: tuple[str, ...] | None = None  # None: an entry written before tasks were indexed
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,7 +42,11 @@ class IndexEntry:
             "commit": self.commit,
             "suite": self.suite,
             "checkpoint": self.checkpoint,
+            "tasks": None if self.tasks is None else list(self.tasks),
         }
+
+    def covers(self, tasks: Iterable[str]) -> bool:
+        return self.tasks is not None and set(tasks) <= set(self.tasks)
 
     @classmethod
     def from_json(cls, data: object) -> IndexEntry:
@@ -54,6 +59,8 @@ class IndexEntry:
             value = data.get(key)
             return value if isinstance(value, str) else None
 
+        tasks = data.get("tasks")
+        listed = tuple(str(t) for t in tasks) if isinstance(tasks, list) else None
         return cls(
             data["run_id"],
             data["timestamp"],
@@ -61,6 +68,7 @@ class IndexEntry:
             text("commit"),
             text("suite"),
             text("checkpoint"),
+            listed,
         )
 
 
@@ -84,6 +92,7 @@ class RunRecord:
             commit=git.get("commit"),
             suite=(self.manifest.get("suite") or {}).get("name"),
             checkpoint=checkpoint.get("id"),
+            tasks=tuple(sorted(self.run.tasks)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -136,8 +145,10 @@ class HistoryStore(Protocol):
     def load(self, run_id: str) -> RunRecord:
         """One run; :class:`StoreError` if absent, :class:`RecordError` if unreadable."""
 
-    def latest(self, branch: str) -> RunRecord | None:
-        """The newest readable run recorded on ``branch``, or None."""
+    def latest(self, branch: str, tasks: Iterable[str] = ()) -> RunRecord | None:
+        """The newest readable run recorded on ``branch`` that evaluated all of ``tasks`` (so a
+        full-suite PR is not compared with a fast-suite run), else the newest on ``branch``;
+        None when the branch has no run."""
 
 
 def open_store(location: str, root: Path) -> HistoryStore:

@@ -1,7 +1,7 @@
 """History records <-> results: plain JSON, compact per-example scores, strict decoding.
 
 A record is data only (JSON; no pickle, no eval). Per-example scores are stored so that two runs
-can be paired example by example: 0/1 scores as packed bits, other scores as float32, doc ids as
+can be paired example by example: 0/1 scores as packed bits, other scores as float64, doc ids as
 int32 and lm-eval's document hashes truncated to 64 bits, each base64 in one string. Decoding
 checks every field and raises :class:`RecordError` (naming what is wrong) on anything off.
 """
@@ -44,10 +44,12 @@ def encode_scores(scores: tuple[float, ...]) -> dict[str, Any]:
             "count": int(array.size),
             "data": _b64(np.packbits(array > 0.5).tobytes()),
         }
+    # float64, not float32: rounding would make an identical rerun differ by ~1e-9 on every
+    # example, all the same way, and a zero-tolerance gate would call that a significant drop.
     return {
-        "encoding": "f32",
+        "encoding": "f64",
         "count": int(array.size),
-        "data": _b64(array.astype("<f4").tobytes()),
+        "data": _b64(array.astype("<f8").tobytes()),
     }
 
 
@@ -63,11 +65,11 @@ def decode_scores(blob: object, what: str) -> tuple[float, ...]:
             raise RecordError(f"{what}: {len(raw)} bytes cannot hold {count} bits")
         bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))[:count]
         return tuple(float(b) for b in bits.tolist())
-    if blob.get("encoding") == "f32":
-        if len(raw) != 4 * count:
-            raise RecordError(f"{what}: {len(raw)} bytes are not {count} float32 values")
-        return tuple(float(v) for v in np.frombuffer(raw, dtype="<f4").tolist())
-    raise RecordError(f"{what}.encoding: expected 'bits' or 'f32'")
+    if blob.get("encoding") == "f64":
+        if len(raw) != 8 * count:
+            raise RecordError(f"{what}: {len(raw)} bytes are not {count} float64 values")
+        return tuple(float(v) for v in np.frombuffer(raw, dtype="<f8").tolist())
+    raise RecordError(f"{what}.encoding: expected 'bits' or 'f64'")
 
 
 def _encode_ids(ids: tuple[int, ...]) -> str:
@@ -176,6 +178,10 @@ def _decode_examples(blob: object, what: str) -> dict[int, Example]:
     return examples
 
 
+def _optional_bool(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
 def _finite(value: float) -> float | None:
     return None if math.isnan(value) or math.isinf(value) else float(value)
 
@@ -239,7 +245,7 @@ def decode_run(tasks: object, info: Mapping[str, Any], what: str = "tasks") -> E
                 value=math.nan if value is None else float(value),
                 stderr=None if stderr is None else float(stderr),
                 n=_field(entry, "n", (int,), at),
-                higher_is_better=bool(entry.get("higher_is_better", True)),
+                higher_is_better=_optional_bool(entry.get("higher_is_better")),
                 doc_ids=ids,
                 scores=scores,
             )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 from pytest_mlgate.atomic import write_atomic
@@ -121,12 +122,20 @@ class FolderStore:
             raise RecordError(f"{path}: {exc}") from exc
         return record
 
-    def latest(self, branch: str) -> RunRecord | None:
-        for entry in reversed(self.entries()):
-            if entry.branch != branch:
-                continue
+    def latest(self, branch: str, tasks: Iterable[str] = ()) -> RunRecord | None:
+        wanted = set(tasks)
+        on_branch = [e for e in reversed(self.entries()) if e.branch == branch]
+        covering = [e for e in on_branch if e.covers(wanted)] if wanted else []
+        for entry in covering or on_branch:
             try:
                 return self.load(entry.run_id)
             except RecordError:
                 continue  # warned; fall back to the run before it
+            except StoreError:  # indexed, but its file is gone (deleted by hand, a bad sync)
+                self._warn(
+                    entry.run_id,
+                    f"{self.path}: run {entry.run_id} is indexed but its "
+                    "record file is missing; skipped",
+                )
+                continue
         return None
