@@ -155,6 +155,75 @@ def _power(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    """The HTML report of a recorded run, from the history alone: no model, no eval."""
+    from pytest_mlgate.config import MetricThreshold, ReportConfig
+    from pytest_mlgate.gate import Baseline
+    from pytest_mlgate.report.html import write_html
+    from pytest_mlgate.report.markdown import render_markdown, write_markdown
+    from pytest_mlgate.report.matrix import ReportInput
+
+    settings, store = _gate_settings(args)
+    entries = [e for e in store.entries() if args.branch in (None, e.branch)]
+    if not entries:
+        print(f"mlgate: no recorded run in {store.location}", file=sys.stderr)
+        return USAGE_ERROR
+    run_id = args.run_id or entries[-1].run_id
+    record = store.load(run_id)
+    before = [
+        e for e in store.entries() if (e.timestamp, e.run_id) < (record.entry.timestamp, run_id)
+    ]
+    baseline_id = args.baseline or next(
+        (str(v["baseline_run"]) for v in record.verdicts if v.get("baseline_run")), None
+    )
+    baseline = None
+    if baseline_id:
+        base = store.load(baseline_id)
+        baseline = Baseline(base.run_id, base.run, base.manifest)
+    report = ReportConfig(history=args.history) if args.history else ReportConfig()
+    history = []
+    for entry in before[-report.history :]:
+        try:
+            history.append(store.load(entry.run_id))
+        except MlgateError:
+            continue
+    thresholds = [
+        MetricThreshold(
+            str(v["task"]), str(v["metric"]), v.get("min"), v.get("max"), v.get("max_drop")
+        )
+        for v in record.verdicts
+        if v.get("task") and v.get("metric")
+    ]
+    data = ReportInput(
+        run_id=record.run_id,
+        run=record.run,
+        manifest=record.manifest,
+        verdicts=list(record.verdicts),
+        baseline=baseline,
+        history=history,
+        thresholds=thresholds,
+        settings=settings,
+        report=report,
+        suite=str((record.manifest.get("suite") or {}).get("name", "")),
+        checkpoint=str((record.manifest.get("checkpoint") or {}).get("id", "")),
+    )
+    output = Path(args.output)
+    write_html(output, data)
+    print(f"wrote {output} (run {record.run_id}, baseline {baseline_id or 'none'})")
+    if args.markdown:
+        text = render_markdown(
+            data.verdicts,
+            suite=data.suite,
+            checkpoint=data.checkpoint,
+            run_id=data.run_id,
+            baseline=baseline_id,
+            report_hint=str(output),
+        )
+        write_markdown(text, Path(args.markdown))
+        print(f"wrote {args.markdown}")
+    return 0
+
+
 def _unit_interval(text: str) -> float:
     value = float(text)
     if not 0 < value < 1:
@@ -171,15 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--dir", default="mlgate-demo", help="scratch repo (default: mlgate-demo)")
     demo.add_argument("--rebuild", action="store_true", help="retrain existing checkpoints")
-    demo.set_defaults(run=_demo)
+    demo.set_defaults(handler=_demo)
 
     tasks = commands.add_parser("tasks", help="list the shipped tasks, or export them for lm_eval")
     tasks.add_argument("--export", metavar="DIR", help="write task YAMLs with absolute data paths")
-    tasks.set_defaults(run=_tasks)
+    tasks.set_defaults(handler=_tasks)
 
     check = commands.add_parser("check", help="validate a thresholds.toml")
     check.add_argument("config", nargs="?", default=DEFAULT_CONFIG_NAME)
-    check.set_defaults(run=_check)
+    check.set_defaults(handler=_check)
 
     def store_options(command: argparse.ArgumentParser) -> None:
         command.add_argument("--config", default=DEFAULT_CONFIG_NAME, help="thresholds.toml")
@@ -190,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--branch", help="only runs recorded on this branch")
     history.add_argument("--limit", type=int, default=20, help="the last N runs (0: all)")
     history.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    history.set_defaults(run=_history)
+    history.set_defaults(handler=_history)
 
     compare = commands.add_parser(
         "compare", help="compare RUN_B with RUN_A as the gate compares a run with its baseline"
@@ -199,7 +268,21 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_a", metavar="RUN_A", help="the baseline run id")
     compare.add_argument("run_b", metavar="RUN_B", help="the run id to judge")
     compare.add_argument("--max-drop", type=float, help="override [gate] max_drop")
-    compare.set_defaults(run=_compare)
+    compare.set_defaults(handler=_compare)
+
+    report = commands.add_parser(
+        "report", help="regenerate the HTML report of a recorded run, without any eval"
+    )
+    store_options(report)
+    report.add_argument(
+        "--run", dest="run_id", help="the run to report (default: the latest recorded)"
+    )
+    report.add_argument("--branch", help="the latest run of this branch")
+    report.add_argument("--baseline", help="compare with this run (default: its recorded one)")
+    report.add_argument("--history", type=int, help="recorded runs shown as columns")
+    report.add_argument("--output", default="mlgate-report.html", help="the HTML file")
+    report.add_argument("--markdown", metavar="PATH", help="also write the Markdown summary")
+    report.set_defaults(handler=_report)
 
     power = commands.add_parser(
         "power", help="the smallest accuracy drop n examples can detect (paired McNemar)"
@@ -212,14 +295,14 @@ def build_parser() -> argparse.ArgumentParser:
     power.add_argument(
         "--discordance", type=_unit_interval, help="share of examples that flip between runs"
     )
-    power.set_defaults(run=_power)
+    power.set_defaults(handler=_power)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        code: int = args.run(args)
+        code: int = args.handler(args)
     except UsageProblem as exc:
         print(f"mlgate: error: {exc}", file=sys.stderr)
         return USAGE_ERROR

@@ -278,8 +278,14 @@ def main(dest: Path, rebuild: bool = False) -> int:
         print(f"built {checkpoints}/{{{','.join(VARIANTS)}}} in {time.perf_counter() - t0:.1f}s")
     results = {}
     for variant in VARIANTS:
-        outputs = [f"--mlgate-json={variant}.json", f"--mlgate-report=report-{variant}.html"]
-        results[variant] = run_gate(dest, f"checkpoints/{variant}", outputs)
+        outputs = [
+            f"--mlgate-json={variant}.json",
+            f"--mlgate-report=report-{variant}.html",
+            f"--mlgate-markdown=summary-{variant}.md",
+        ]
+        # The good checkpoint is what main would record: it becomes the regressed run's baseline.
+        record = ["--mlgate-record"] if variant == "good" else []
+        results[variant] = run_gate(dest, f"checkpoints/{variant}", [*outputs, *record])
     good, bad = results["good"], results["regressed"]
     elapsed = time.perf_counter() - started
     print(f"\nmlgate demo in {dest} ({elapsed:.0f}s):")
@@ -287,4 +293,5 @@ def main(dest: Path, rebuild: bool = False) -> int:
     caught = "regression caught" if bad == 1 else "UNEXPECTED"
     print(f"  regressed checkpoint: exit {bad} ({caught})")
     print(f"  HTML reports: {dest / 'report-good.html'}, {dest / 'report-regressed.html'}")
+    print(f"  history: mlgate history --store {dest / '.mlgate'}")
     return 0 if (good, bad) == (0, 1) else 1

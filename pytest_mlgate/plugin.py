@@ -80,6 +80,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--mlgate-json", metavar="PATH", help="write results and verdicts as JSON")
     group.addoption(
+        "--mlgate-markdown",
+        metavar="PATH",
+        help="write the Markdown summary (for a PR comment); it is also appended to "
+        "$GITHUB_STEP_SUMMARY when that is set",
+    )
+    group.addoption(
         "--mlgate-store",
         metavar="PATH_OR_URI",
         help="the run history: a folder or file:// URI (default: [gate] store, .mlgate)",
@@ -517,10 +523,23 @@ def _write_outputs(config: pytest.Config, gate: GateSession) -> None:
         write_json(base / json_path, gate)
     report = config.getoption("mlgate_report")
     report = config.getini("mlgate_report") if report is None else report
+    data = gate.report_input()
     if report:
         from pytest_mlgate.report.html import write_html
 
-        write_html(base / str(report), gate.report_input())
+        write_html(base / str(report), data)
+    from pytest_mlgate.report.markdown import render_markdown, write_markdown
+
+    markdown = config.getoption("mlgate_markdown")
+    text = render_markdown(
+        data.verdicts,
+        suite=data.suite,
+        checkpoint=data.checkpoint,
+        run_id=data.run_id,
+        baseline=None if data.baseline is None else data.baseline.run_id,
+        report_hint=str(report) if report else "the JSON output",
+    )
+    write_markdown(text, base / markdown if markdown else None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

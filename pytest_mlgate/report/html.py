@@ -15,8 +15,8 @@ from pytest_mlgate.report.matrix import Cell, Matrix, ReportInput, Row, build_ma
 from pytest_mlgate.results import TaskResult
 
 SYMBOL = {"pass": "✔", "warn": "▲", "fail": "✖"}
-TREND = {"up": "↗ up", "flat": "→ flat", "down": "↘ down"}
-MAX_TEXT = 2000  # characters of a prompt or response shown in the drill-down
+TREND = {"up": "↗ up", "flat": "→ flat", "down": "↘ down", "few": "· too few runs"}
+MAX_TEXT = 600  # characters of a prompt or response shown in the drill-down
 
 
 def _environment() -> Any:
@@ -78,12 +78,14 @@ def _cell_view(cell: Cell, row: Row) -> dict[str, Any]:
 
 
 def _examples_view(
-    task: TaskResult, base_task: TaskResult | None, docs: tuple[int, ...]
+    task: TaskResult, base_task: TaskResult | None, docs: tuple[int, ...], before: str
 ) -> list[dict[str, Any]]:
+    """``before``: what the baseline's answer was ("right" / "wrong"), shown when its text was
+    not recorded."""
     shown = []
     for doc in docs:
         example = task.examples.get(doc)
-        before = base_task.examples.get(doc) if base_task else None
+        previous = base_task.examples.get(doc) if base_task else None
         shown.append(
             {
                 "doc": doc,
@@ -91,7 +93,7 @@ def _examples_view(
                 "prompt": example.prompt if example else None,
                 "target": example.target if example else None,
                 "response": example.response if example else None,
-                "baseline_response": before.response if before else None,
+                "baseline_response": previous.response if previous else f"({before})",
             }
         )
     return shown
@@ -129,8 +131,8 @@ def report_context(data: ReportInput, matrix: Matrix) -> dict[str, Any]:
                 "metric": flips.metric,
                 "lost_count": len(flips.lost),
                 "gained_count": len(flips.gained),
-                "lost": _examples_view(task, base_task, flips.lost[:k]),
-                "gained": _examples_view(task, base_task, flips.gained[:k]),
+                "lost": _examples_view(task, base_task, flips.lost[:k], "right"),
+                "gained": _examples_view(task, base_task, flips.gained[:k], "wrong"),
             }
         )
     return {

@@ -75,7 +75,7 @@ class Row:
     gated: bool
     margin: float
     cells: tuple[Cell, ...]
-    trend: str  # up / flat / down
+    trend: str  # up / flat / down, or "few" with fewer than four values
     alert: bool  # the current run dropped by more than the margin
     n: int | None = None
 
@@ -209,7 +209,11 @@ def build_matrix(data: ReportInput) -> Matrix:
         cells = []
         for column in columns:
             value = _number(values.get(column.run_id))
-            delta = None if value is None or base_value is None else value - base_value
+            delta = (
+                None
+                if value is None or base_value is None or column.is_baseline
+                else value - base_value
+            )
             verdict = statuses.get(column.run_id, {}).get((task, metric)) if not subgroup else None
             cell = Cell(
                 value, delta, status=None if verdict is None else str(verdict.get("status"))
@@ -307,7 +311,7 @@ def _current_cell(
 def _trend(values: Sequence[float | None], oriented: float, margin: float) -> str:
     known = [v for v in values if v is not None]
     if len(known) < TREND_RECENT + 1:
-        return "flat"
+        return "few"
     recent = sum(known[-TREND_RECENT:]) / TREND_RECENT
     earlier = sum(known[:-TREND_RECENT]) / (len(known) - TREND_RECENT)
     change = (recent - earlier) * oriented
