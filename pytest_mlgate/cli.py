@@ -157,66 +157,30 @@ def _power(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     """The HTML report of a recorded run, from the history alone: no model, no eval."""
-    from pytest_mlgate.config import MetricThreshold, ReportConfig
-    from pytest_mlgate.gate import Baseline
     from pytest_mlgate.report.html import write_html
     from pytest_mlgate.report.markdown import render_markdown, write_markdown
-    from pytest_mlgate.report.matrix import ReportInput
+    from pytest_mlgate.report.matrix import report_from_store
 
     settings, store = _gate_settings(args)
-    entries = [e for e in store.entries() if args.branch in (None, e.branch)]
-    if not entries:
-        print(f"mlgate: no recorded run in {store.location}", file=sys.stderr)
-        return USAGE_ERROR
-    run_id = args.run_id or entries[-1].run_id
-    record = store.load(run_id)
-    before = [
-        e for e in store.entries() if (e.timestamp, e.run_id) < (record.entry.timestamp, run_id)
-    ]
-    baseline_id = args.baseline or next(
-        (str(v["baseline_run"]) for v in record.verdicts if v.get("baseline_run")), None
-    )
-    baseline = None
-    if baseline_id:
-        base = store.load(baseline_id)
-        baseline = Baseline(base.run_id, base.run, base.manifest)
-    report = ReportConfig(history=args.history) if args.history else ReportConfig()
-    history = []
-    for entry in before[-report.history :]:
-        try:
-            history.append(store.load(entry.run_id))
-        except MlgateError:
-            continue
-    thresholds = [
-        MetricThreshold(
-            str(v["task"]), str(v["metric"]), v.get("min"), v.get("max"), v.get("max_drop")
-        )
-        for v in record.verdicts
-        if v.get("task") and v.get("metric")
-    ]
-    data = ReportInput(
-        run_id=record.run_id,
-        run=record.run,
-        manifest=record.manifest,
-        verdicts=list(record.verdicts),
-        baseline=baseline,
-        history=history,
-        thresholds=thresholds,
-        settings=settings,
-        report=report,
-        suite=str((record.manifest.get("suite") or {}).get("name", "")),
-        checkpoint=str((record.manifest.get("checkpoint") or {}).get("id", "")),
+    data = report_from_store(
+        store,
+        settings,
+        run_id=args.run_id,
+        branch=args.branch,
+        baseline_id=args.baseline,
+        history=args.history,
     )
     output = Path(args.output)
     write_html(output, data)
-    print(f"wrote {output} (run {record.run_id}, baseline {baseline_id or 'none'})")
+    baseline = None if data.baseline is None else data.baseline.run_id
+    print(f"wrote {output} (run {data.run_id}, baseline {baseline or 'none'})")
     if args.markdown:
         text = render_markdown(
             data.verdicts,
             suite=data.suite,
             checkpoint=data.checkpoint,
             run_id=data.run_id,
-            baseline=baseline_id,
+            baseline=baseline,
             report_hint=str(output),
         )
         write_markdown(text, Path(args.markdown))

@@ -103,13 +103,38 @@ class TaskResult:
 
     def subgroup_scores(self, metric: str) -> dict[str, tuple[float, int]]:
         """Mean and count of ``metric``'s per-example scores in each subgroup."""
+        import numpy as np
+
         result = self.metric(metric)
-        groups: dict[str, list[float]] = {}
-        for doc, score in zip(result.doc_ids, result.scores, strict=True):
-            group = self.subgroups.get(doc)
-            if group is not None:
-                groups.setdefault(group, []).append(score)
-        return {g: (sum(v) / len(v), len(v)) for g, v in sorted(groups.items())}
+        names, codes = self._subgroup_codes(result.doc_ids)
+        known = codes >= 0
+        scores = np.asarray(result.scores, dtype=np.float64)
+        counts = np.bincount(codes[known], minlength=len(names))
+        sums = np.bincount(codes[known], weights=scores[known], minlength=len(names))
+        return {
+            name: (float(sums[i] / counts[i]), int(counts[i]))
+            for i, name in enumerate(names)
+            if counts[i]
+        }
+
+    def _subgroup_codes(self, doc_ids: tuple[int, ...]) -> tuple[list[str], Any]:
+        """Subgroup names and one code per doc id (-1: none); memoized per doc-id list, since
+        every metric of a task usually shares one (a cache, so the frozen object is unchanged)."""
+        import numpy as np
+
+        cache: dict[tuple[int, ...], tuple[list[str], Any]] = self.__dict__.setdefault(
+            "_subgroup_cache", {}
+        )
+        if doc_ids not in cache:
+            names = sorted(set(self.subgroups.values()))
+            index = {name: i for i, name in enumerate(names)}
+            codes = np.fromiter(
+                (index.get(self.subgroups.get(d, ""), -1) for d in doc_ids),
+                dtype=np.int64,
+                count=len(doc_ids),
+            )
+            cache[doc_ids] = (names, codes)
+        return cache[doc_ids]
 
     def resolve(self, metric: str) -> str:
         """The full ``metric,filter`` key for ``metric``; raise :class:`MetricNotFound`."""

@@ -7,11 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from html import escape
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from pytest_mlgate.atomic import write_atomic
-from pytest_mlgate.report.matrix import Cell, Matrix, ReportInput, Row, build_matrix
+from pytest_mlgate.report.matrix import Cell, Column, Matrix, ReportInput, Row, build_matrix
 from pytest_mlgate.results import TaskResult
 
 SYMBOL = {"pass": "✔", "warn": "▲", "fail": "✖"}
@@ -47,6 +50,29 @@ def _p(value: float | None) -> str:
     if value is None:
         return ""
     return f"p={value:.2g}" if value < 0.001 else f"p={value:.3f}"
+
+
+def _cell_html(cell: Cell, row: Row, column: Column) -> Markup:
+    """One matrix cell, every piece escaped with html.escape (quotes included). Built in Python:
+    a report holds tens of thousands of cells and per-cell template work dominated rendering."""
+    view = _cell_view(cell, row)
+    classes = " ".join(
+        c
+        for c in (
+            view["tone"],
+            "baseline" if column.is_baseline else "",
+            "current" if column.is_current else "",
+        )
+        if c
+    )
+    detail = " ".join(x for x in (view["delta"], view["ci"], view["p"]) if x)
+    small = f"<small>{escape(detail)}</small>" if detail else ""
+    # The hover title repeats what the cell shows, except where a CI or a verdict adds to it.
+    title = f' title="{escape(view["title"])}"' if (cell.ci or cell.status) else ""
+    return Markup(
+        f'<td class="cell {escape(classes)}" data-value="{escape(view["sort"])}"{title}>'
+        f"{escape(view['symbol'])} {escape(view['value'])}{small}</td>"
+    )
 
 
 def _cell_view(cell: Cell, row: Row) -> dict[str, Any]:
@@ -115,7 +141,9 @@ def report_context(data: ReportInput, matrix: Matrix) -> dict[str, Any]:
             "margin": row.margin,
             "n": row.n,
             "spark": row.sparkline(),
-            "cells": [_cell_view(c, row) for c in row.cells],
+            "cells": [
+                _cell_html(c, row, col) for c, col in zip(row.cells, matrix.columns, strict=True)
+            ],
             "status": row.cells[-1].status or "",
         }
         for row in matrix.rows
@@ -161,7 +189,16 @@ def report_context(data: ReportInput, matrix: Matrix) -> dict[str, Any]:
         ],
         "rows": rows,
         "verdicts": sorted(
-            data.verdicts, key=lambda v: {"fail": 0, "warn": 1}.get(str(v.get("status")), 2)
+            (
+                {
+                    "status": str(v.get("status")) if v.get("status") in SYMBOL else "fail",
+                    "task": str(v.get("task", "")),
+                    "metric": str(v.get("metric", "")),
+                    "reason": str(v.get("reason", "")),
+                }
+                for v in data.verdicts  # recorded data: any key may be missing
+            ),
+            key=lambda v: {"fail": 0, "warn": 1}.get(v["status"], 2),
         ),
         "drill": drill,
         "examples_k": data.report.examples,

@@ -18,9 +18,10 @@ from typing import Any
 
 from pytest_mlgate import stats
 from pytest_mlgate.config import GateConfig, MetricThreshold, ReportConfig
+from pytest_mlgate.errors import MlgateError, StoreError
 from pytest_mlgate.gate import Baseline, Flips, paired_docs, task_flips
 from pytest_mlgate.results import EvalRun, MetricNotFound, TaskResult
-from pytest_mlgate.store import RunRecord
+from pytest_mlgate.store import HistoryStore, RunRecord
 
 TREND_RECENT = 3
 
@@ -104,6 +105,62 @@ class Matrix:
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     flips: tuple[Flips, ...]
+
+
+def report_from_store(
+    store: HistoryStore,
+    settings: GateConfig,
+    *,
+    run_id: str | None = None,
+    branch: str | None = None,
+    baseline_id: str | None = None,
+    history: int | None = None,
+) -> ReportInput:
+    """The report of a recorded run (default: the latest, or the latest on ``branch``) against
+    ``baseline_id`` (default: the baseline it was gated against), with the runs before it."""
+    entries = store.entries()
+    candidates = [e for e in entries if branch in (None, e.branch)]
+    if run_id is None:
+        if not candidates:
+            raise StoreError(f"no recorded run in {store.location}")
+        run_id = candidates[-1].run_id
+    record = store.load(run_id)
+    key = (record.entry.timestamp, record.run_id)
+    before = [e for e in entries if (e.timestamp, e.run_id) < key]
+    baseline_id = baseline_id or next(
+        (str(v["baseline_run"]) for v in record.verdicts if v.get("baseline_run")), None
+    )
+    baseline = None
+    if baseline_id:
+        base = store.load(baseline_id)
+        baseline = Baseline(base.run_id, base.run, base.manifest)
+    report = ReportConfig(history=history) if history else ReportConfig()
+    window = []
+    for entry in before[-report.history :]:
+        try:
+            window.append(store.load(entry.run_id))
+        except MlgateError:
+            continue  # the store warned
+    thresholds = [
+        MetricThreshold(
+            str(v["task"]), str(v["metric"]), v.get("min"), v.get("max"), v.get("max_drop")
+        )
+        for v in record.verdicts
+        if v.get("task") and v.get("metric")
+    ]
+    return ReportInput(
+        run_id=record.run_id,
+        run=record.run,
+        manifest=record.manifest,
+        verdicts=list(record.verdicts),
+        baseline=baseline,
+        history=window,
+        thresholds=thresholds,
+        settings=settings,
+        report=report,
+        suite=str((record.manifest.get("suite") or {}).get("name", "")),
+        checkpoint=str((record.manifest.get("checkpoint") or {}).get("id", "")),
+    )
 
 
 def _column(record: RunRecord, **marks: bool) -> Column:
@@ -194,8 +251,12 @@ def build_matrix(data: ReportInput) -> Matrix:
     statuses = {r.run_id: _statuses(r.run, r.verdicts) for r in window}
     statuses[data.run_id] = _statuses(data.run, data.verdicts)
     current_tasks = data.run.tasks
+    position = {run_id: i for i, run_id in enumerate(order)}
+    matrix_values = wide.to_numpy(dtype=float, na_value=math.nan)
+    pairs: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
     rows = []
-    for (task, metric, subgroup), values in wide.iterrows():
+    for row_index, (task, metric, subgroup) in enumerate(wide.index):
+        values = {run_id: matrix_values[row_index, i] for run_id, i in position.items()}
         if task not in current_tasks or metric not in current_tasks[task].metrics:
             continue  # rows of the current run only: the matrix answers "did *this* regress"
         current_metric = current_tasks[task].metrics[metric]
@@ -219,7 +280,7 @@ def build_matrix(data: ReportInput) -> Matrix:
                 value, delta, status=None if verdict is None else str(verdict.get("status"))
             )
             if column.is_current:
-                cell = _current_cell(cell, verdict, data, task, metric, subgroup or None)
+                cell = _current_cell(cell, verdict, data, task, metric, subgroup or None, pairs)
             cells.append(cell)
         oriented = 1.0 if current_metric.higher_is_better else -1.0
         current = cells[-1]
@@ -274,6 +335,7 @@ def _current_cell(
     task: str,
     metric: str,
     subgroup: str | None,
+    pairs_cache: dict[tuple[str, str], list[tuple[int, float, float]]],
 ) -> Cell:
     """This run's cell: the gate's own comparison where it gated the row; for a subgroup, a
     paired comparison of that subgroup's examples."""
@@ -295,7 +357,11 @@ def _current_cell(
     base_metric = base_task.metrics.get(metric)
     if base_metric is None:
         return cell
-    pairs, _ = paired_docs(now_task.metrics[metric], now_task, base_metric, base_task)
+    if (task, metric) not in pairs_cache:  # one pairing per metric, shared by its subgroups
+        pairs_cache[(task, metric)] = paired_docs(
+            now_task.metrics[metric], now_task, base_metric, base_task
+        )[0]
+    pairs = pairs_cache[(task, metric)]
     mine = [(b, c) for doc, b, c in pairs if now_task.subgroups.get(doc) == subgroup]
     if len(mine) < 2:
         return cell
