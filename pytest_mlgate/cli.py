@@ -155,6 +155,51 @@ def _power(args: argparse.Namespace) -> int:
     return 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    """Write thresholds.toml and the eval workflows into a repository; never overwrite silently."""
+    templates = Path(__file__).resolve().parent / "templates"
+    root = Path(args.dir).resolve()
+    files = {
+        root / DEFAULT_CONFIG_NAME: templates / "thresholds.toml",
+        **{
+            root / ".github" / "workflows" / workflow.name: workflow
+            for workflow in sorted((templates / "workflows").glob("*.yml"))
+        },
+    }
+    existing = [path for path in files if path.exists()]
+    if existing and not args.force:
+        listed = ", ".join(str(p.relative_to(root)) for p in existing)
+        print(
+            f"mlgate: error: {listed} already exist(s) in {root}; pass --force to overwrite",
+            file=sys.stderr,
+        )
+        return USAGE_ERROR
+    for target, source in files.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        print(f"wrote {target.relative_to(root)}")
+    print(
+        "next: set [model] checkpoint, then `pytest -m eval`; the workflows need a self-hosted "
+        "runner labelled `gpu`"
+    )
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    """Which suite the trigger matrix picks for the changes since REF, and why."""
+    from pytest_mlgate.triggers import GitError, changed_paths, plan
+
+    config = load_config(Path(args.config))
+    try:
+        changed = changed_paths(args.changed_from, config.root)
+    except GitError as exc:
+        print(f"mlgate: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    decision = plan(changed, config.triggers, list(config.suites))
+    print(decision.explain())
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     """The HTML report of a recorded run, from the history alone: no model, no eval."""
     from pytest_mlgate.report.html import write_html
@@ -233,6 +278,18 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_b", metavar="RUN_B", help="the run id to judge")
     compare.add_argument("--max-drop", type=float, help="override [gate] max_drop")
     compare.set_defaults(handler=_compare)
+
+    init = commands.add_parser(
+        "init", help="write thresholds.toml and the GitHub Actions eval workflows into a repo"
+    )
+    init.add_argument("--dir", default=".", help="the repository root (default: .)")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.set_defaults(handler=_init)
+
+    plan = commands.add_parser("plan", help="which suite the trigger matrix picks, and why")
+    plan.add_argument("--changed-from", required=True, metavar="REF", help="e.g. origin/main")
+    plan.add_argument("--config", default=DEFAULT_CONFIG_NAME, help="thresholds.toml")
+    plan.set_defaults(handler=_plan)
 
     report = commands.add_parser(
         "report", help="regenerate the HTML report of a recorded run, without any eval"

@@ -16,6 +16,7 @@ from typing import Any
 
 from pytest_mlgate.errors import ConfigError
 from pytest_mlgate.tasks import shipped_task_names
+from pytest_mlgate.triggers import TriggerConfig, parse_triggers
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,6 +28,32 @@ __all__ = ["ConfigError", "MlgateConfig", "load_config"]
 DEFAULT_CONFIG_NAME = "thresholds.toml"
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+TURKISHMMLU_SUBJECTS = (
+    "biology",
+    "chemistry",
+    "geography",
+    "history",
+    "mathematics",
+    "philosophy",
+    "physics",
+    "religion_and_ethics",
+    "turkish_language_and_literature",
+)
+# Names usable in a suite's task list; each expands to the tasks listed.
+PRESETS: Mapping[str, tuple[str, ...]] = {
+    # The offline Turkish tasks shipped with pytest-mlgate.
+    "@tr-smoke": ("mlgate_tr_mc", "mlgate_tr_math"),
+    # lm-eval's Turkish benchmarks (their datasets come from the Hugging Face hub).
+    "@tr-full": (
+        *(f"turkishmmlu_{s}" for s in TURKISHMMLU_SUBJECTS),
+        "xcopa_tr",
+        "xnli_tr",
+        "belebele_tur_Latn",
+        "xquad_tr",
+        "global_mmlu_full_tr",
+        "include_base_44_turkish",
+    ),
+}
 GATE_DEFAULT_SUITE = "fast"
 
 
@@ -51,7 +78,7 @@ class SuiteConfig:
     name: str
     tasks: tuple[str, ...]
     sample: int | None = None
-    num_fewshot: int | None = None
+    num_fewshot: int | Mapping[str, int] | None = None  # one n for all, or per task
     seed: int = 1234
 
 
@@ -104,6 +131,7 @@ class MlgateConfig:
     gate: GateConfig
     thresholds: tuple[MetricThreshold, ...]
     report: ReportConfig = field(default_factory=ReportConfig)
+    triggers: TriggerConfig = field(default_factory=TriggerConfig)
 
     @property
     def root(self) -> Path:
@@ -275,7 +303,8 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
-TOP_LEVEL_KEYS = ("model", "tasks", "suites", "gate", "thresholds", "report")
+TOP_LEVEL_KEYS = ("model", "tasks", "suites", "gate", "thresholds", "report", "triggers")
+TRIGGER_KEYS = ("paths", "suites", "order", "other")
 REPORT_KEYS = ("history", "examples")
 MODEL_KEYS = ("checkpoint", "backend", "dtype", "device", "batch_size", "model_args")
 SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed")
@@ -315,7 +344,13 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
         history=report_table.integer("history", 30, low=1) or 30,
         examples=report_table.integer("examples", 20, low=0) or 0,
     )
-    config = MlgateConfig(path, model, include, suites, gate, thresholds, report)
+    trigger_table = top.sub("triggers")
+    trigger_table.check_keys(TRIGGER_KEYS)
+    try:
+        triggers = parse_triggers(trigger_table.data, suites)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    config = MlgateConfig(path, model, include, suites, gate, thresholds, report, triggers)
     _check_task_names(config)
     return config
 
@@ -369,17 +404,51 @@ def _parse_suites(table: _Table) -> dict[str, SuiteConfig]:
             )
         suite = table.sub(name)
         suite.check_keys(SUITE_KEYS)
-        tasks = suite.string_list("tasks")
+        tasks = _expand_presets(suite, suite.string_list("tasks"))
         if not tasks:
             raise suite.error("tasks", "a suite needs at least one task")
         if len(set(tasks)) != len(tasks):
             raise suite.error("tasks", "lists a task twice")
         sample = suite.integer("sample", None, low=1)
-        num_fewshot = suite.integer("num_fewshot", None, low=0)
+        num_fewshot = _parse_fewshot(suite, tasks)
         seed = suite.integer("seed", 1234, low=0)
         assert seed is not None
         suites[name] = SuiteConfig(name, tasks, sample, num_fewshot, seed)
     return suites
+
+
+def _expand_presets(suite: _Table, tasks: tuple[str, ...]) -> tuple[str, ...]:
+    expanded: list[str] = []
+    for task in tasks:
+        if task.startswith("@"):
+            if task not in PRESETS:
+                raise suite.error(
+                    "tasks",
+                    f"unknown preset {task!r}.{suggest(task, PRESETS)} "
+                    f"Presets: {', '.join(PRESETS)}",
+                )
+            expanded.extend(PRESETS[task])
+        else:
+            expanded.append(task)
+    return tuple(expanded)
+
+
+def _parse_fewshot(suite: _Table, tasks: tuple[str, ...]) -> int | dict[str, int] | None:
+    """``num_fewshot = 5`` for every task, or ``num_fewshot = { xcopa_tr = 0, ... }``."""
+    value = suite.data.get("num_fewshot")
+    if not isinstance(value, Mapping):
+        return suite.integer("num_fewshot", None, low=0)
+    per_task = {}
+    for task, shots in value.items():
+        if task not in tasks:
+            raise suite.error(
+                "num_fewshot",
+                f"names {task!r}, which the suite does not run.{suggest(task, tasks)}",
+            )
+        if isinstance(shots, bool) or not isinstance(shots, int) or shots < 0:
+            raise suite.error("num_fewshot", f"{task} = {shots!r}: expected an integer >= 0")
+        per_task[str(task)] = shots
+    return per_task
 
 
 def _parse_gate(table: _Table) -> GateConfig:

@@ -20,6 +20,7 @@ from _pytest.pathlib import bestrelpath
 if TYPE_CHECKING:  # loaded only when eval items are selected: a plain run never pays for them
     from pytest_mlgate.gate import Verdict
     from pytest_mlgate.session import GateSession
+    from pytest_mlgate.triggers import Plan
 
 from pytest_mlgate import backend as builtin_backend
 from pytest_mlgate import hookspec
@@ -49,6 +50,7 @@ from pytest_mlgate.fixtures import (
 __all__ = ["MlgateWarning", "mlgate_baseline", "mlgate_eval", "mlgate_model", "mlgate_session"]
 
 MARKER = "eval"
+PLAN_KEY: pytest.StashKey[Plan] = pytest.StashKey()
 SUITE_ERROR_KEY = pytest.StashKey[UsageProblem]()
 
 
@@ -70,8 +72,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--mlgate-suite",
-        metavar="NAME",
-        help="which [suites.NAME] to run with -m eval (default: fast)",
+        metavar="NAME|auto",
+        help="which [suites.NAME] to run with -m eval (default: fast); auto: the trigger matrix "
+        "picks it from what changed since --mlgate-changed-from",
+    )
+    group.addoption(
+        "--mlgate-changed-from",
+        metavar="REF",
+        help="git ref whose merge base with HEAD the changes are counted from (for auto)",
     )
     group.addoption(
         "--mlgate-report",
@@ -189,13 +197,34 @@ def _suite_name(config: pytest.Config) -> str:
     return str(config.getoption("mlgate_suite") or config.getini("mlgate_suite") or "fast")
 
 
+def _resolve_suite(config: pytest.Config, cfg: MlgateConfig) -> SuiteConfig:
+    """The named suite, or for ``auto`` the one the trigger matrix picks (decided once)."""
+    name = _suite_name(config)
+    if name != "auto":
+        return cfg.suite(name)
+    if PLAN_KEY not in config.stash:
+        from pytest_mlgate.triggers import GitError, changed_paths, plan
+
+        ref = config.getoption("mlgate_changed_from")
+        if not ref:
+            raise ConfigError(
+                "--mlgate-suite auto needs --mlgate-changed-from REF (e.g. origin/main)"
+            )
+        try:
+            changed = changed_paths(ref, cfg.root)
+        except GitError as exc:
+            raise ConfigError(f"--mlgate-changed-from {ref}: {exc}") from None
+        config.stash[PLAN_KEY] = plan(changed, cfg.triggers, list(cfg.suites))
+    return cfg.suite(config.stash[PLAN_KEY].suite)
+
+
 def _gated_suite(config: pytest.Config) -> tuple[MlgateConfig, SuiteConfig] | None:
     """The config and suite whose thresholds become items, when -m could select them."""
     cfg = config.stash.get(CONFIG_KEY, None)
     if cfg is None or not eval_requested(config):
         return None  # plain `pytest`: no evaluation is collected at all
     try:
-        return cfg, cfg.suite(_suite_name(config))
+        return cfg, _resolve_suite(config, cfg)
     except ConfigError as exc:
         config.stash[SUITE_ERROR_KEY] = exc  # an error only if eval items end up selected
         return None
@@ -269,6 +298,8 @@ def _marker_tasks(item: pytest.Item) -> tuple[str, ...]:
 
 
 def _select_eval_items(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if SUITE_ERROR_KEY in config.stash:  # an eval run whose suite cannot be resolved
+        raise pytest.UsageError(str(config.stash[SUITE_ERROR_KEY]))
     evals = _eval_items(items)
     if not evals:
         return
@@ -285,7 +316,7 @@ def _select_eval_items(config: pytest.Config, items: list[pytest.Item]) -> None:
         )
     if SUITE_ERROR_KEY in config.stash:
         raise pytest.UsageError(str(config.stash[SUITE_ERROR_KEY]))
-    suite = cfg.suite(_suite_name(config))
+    suite = _resolve_suite(config, cfg)
     other_suite = [i for i in evals if (s := _marker_suites(i)) is not None and suite.name not in s]
     if other_suite:
         _deselect(config, items, other_suite)
@@ -493,6 +524,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     from pytest_mlgate.report.terminal import verdict_table
 
     terminalreporter.write_sep("=", f"mlgate: suite {gate.suite.name}, {gate.checkpoint}")
+    if PLAN_KEY in config.stash:
+        terminalreporter.write_line(
+            f"suite chosen by the trigger matrix: {config.stash[PLAN_KEY].reason}"
+        )
     baseline = gate.baseline.run_id if gate.baseline else "none recorded yet"
     terminalreporter.write_line(f"baseline: {baseline}")
     for line in verdict_table(gate.verdicts.values()):

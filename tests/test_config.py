@@ -177,3 +177,53 @@ def test_holes_that_would_gate_nothing_or_clash_are_rejected(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, text))
+
+
+def test_presets_expand_in_suites(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path, '[suites.smoke]\ntasks = ["@tr-smoke"]\n[suites.full]\ntasks = ["@tr-full"]\n'
+        )
+    )
+    assert config.suites["smoke"].tasks == ("mlgate_tr_mc", "mlgate_tr_math")
+    full = config.suites["full"].tasks
+    assert "turkishmmlu_biology" in full
+    assert {
+        "xcopa_tr",
+        "xnli_tr",
+        "belebele_tur_Latn",
+        "xquad_tr",
+        "global_mmlu_full_tr",
+        "include_base_44_turkish",
+    } <= set(full)
+    assert len(full) == 15
+    with pytest.raises(ConfigError, match=r"unknown preset '@tr-smok'.*Did you mean '@tr-smoke'"):
+        load_config(write(tmp_path, '[suites.s]\ntasks = ["@tr-smok"]\n'))
+
+
+def test_per_task_fewshot(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, '[suites.s]\ntasks = ["@tr-smoke"]\nnum_fewshot = { mlgate_tr_mc = 3 }\n')
+    )
+    assert config.suites["s"].num_fewshot == {"mlgate_tr_mc": 3}
+    with pytest.raises(ConfigError, match=r"names 'mlgate_tr_mcc'.*Did you mean 'mlgate_tr_mc'"):
+        load_config(
+            write(
+                tmp_path, '[suites.s]\ntasks = ["@tr-smoke"]\nnum_fewshot = { mlgate_tr_mcc = 3 }\n'
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("triggers", "message"),
+    [
+        ('[triggers.paths]\n"x/**" = "weights"\n', "kind must be one of"),
+        ('[triggers.suites]\ndata = "nightly"\n', "data = 'nightly': no such suite"),
+        ('[triggers]\norder = ["full", "huge"]\n', "a list of declared suites"),
+        ("[triggers]\nmode = 1\n", "unknown key 'mode'"),
+    ],
+)
+def test_bad_triggers_are_named(tmp_path: Path, triggers: str, message: str) -> None:
+    text = '[suites.fast]\ntasks = ["mlgate_tr_mc"]\n[suites.full]\ntasks = ["mlgate_tr_mc"]\n'
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text + triggers))

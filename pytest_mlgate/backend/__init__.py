@@ -9,7 +9,7 @@ provides the default, so it is consulted last.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -36,7 +36,7 @@ class EvalRequest:
     """One batched evaluation: all these tasks in one call."""
 
     tasks: tuple[str, ...]
-    num_fewshot: int | None = None
+    num_fewshot: int | Mapping[str, int] | None = None  # one n for all, or per task
     sample: int | None = None  # per task, stratified, seeded
     seed: int = 1234
 

@@ -151,11 +151,51 @@ class LmEvalBackend:
             check_checkpoint(self.spec.checkpoint)
         self.task_manager(tasks)
 
-    def _subset(self, manager: Any, request: EvalRequest) -> dict[str, list[int]]:
+    def _load_tasks(self, manager: Any, names: Sequence[str]) -> tuple[list[Any], dict[str, Any]]:
+        """The task (or group) objects to evaluate, and every leaf task by name. Loading is
+        where a missing hub dataset shows: it is reported per task, with the fix."""
+        objects: list[Any] = []
+        leaves: dict[str, Any] = {}
+        for name in names:
+            try:
+                built = manager.load([name])
+            except Exception as exc:  # datasets raises many types for "not available"
+                raise BackendError(_dataset_problem(manager, name, exc)) from exc
+            groups, tasks = built["groups"], built["tasks"]
+            if name in groups:
+                objects.append(groups[name])
+            elif name in tasks:
+                objects.append(tasks[name])
+            else:  # a tag or a glob: its tasks
+                objects.extend(tasks.values())
+            leaves.update(tasks)
+            for group in groups.values():
+                for child in group.get_all_tasks():
+                    leaves.setdefault(child.task_name, child)
+        return objects, leaves
+
+    @staticmethod
+    def _apply_fewshot(
+        request: EvalRequest, objects: list[Any], leaves: Mapping[str, Any]
+    ) -> int | None:
+        """Per-task n-shot is set on the task objects; one n for all goes to lm-eval as the CLI's
+        --num_fewshot does (which leaves tasks pinned to 0 shots alone)."""
+        if not isinstance(request.num_fewshot, Mapping):
+            return request.num_fewshot
+        for name, shots in request.num_fewshot.items():
+            targets = [leaves[name]] if name in leaves else []
+            for obj in objects:
+                if getattr(obj, "name", None) == name and hasattr(obj, "get_all_tasks"):
+                    targets.extend(obj.get_all_tasks())
+            for task in targets:
+                task.set_config(key="num_fewshot", value=shots)
+        return None
+
+    @staticmethod
+    def _subset(leaves: Mapping[str, Any], request: EvalRequest) -> dict[str, list[int]]:
         assert request.sample is not None
-        loaded = manager.load(list(request.tasks))
         chosen = {}
-        for name, task in loaded["tasks"].items():
+        for name, task in leaves.items():
             docs = list(task.eval_docs)
             field = (task.config.metadata or {}).get("subgroup_field")
             if field is None:
@@ -236,14 +276,16 @@ class LmEvalBackend:
         lm = self.model()
         from lm_eval import evaluator
 
+        objects, leaves = self._load_tasks(manager, request.tasks)
+        num_fewshot = self._apply_fewshot(request, objects, leaves)
+        samples = self._subset(leaves, request) if request.sample else None
         try:
-            samples = self._subset(manager, request) if request.sample else None
             with _without_env_collection():
                 out = evaluator.simple_evaluate(
                     model=lm,
-                    tasks=list(request.tasks),
+                    tasks=objects,
                     task_manager=manager,
-                    num_fewshot=request.num_fewshot,
+                    num_fewshot=num_fewshot,
                     samples=samples,
                     log_samples=True,
                     bootstrap_iters=BOOTSTRAP_ITERS,
@@ -306,6 +348,26 @@ def task_definition_hash(task_config: Mapping[str, Any] | None) -> str | None:
     text = json.dumps(config, sort_keys=True, default=str, ensure_ascii=False)
     text = re.sub(r" at 0x[0-9a-fA-F]+", "", text)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _dataset_problem(manager: Any, name: str, exc: Exception) -> str:
+    """Which dataset a task could not load, and how to make it available on the runner."""
+    entry = manager.task_index.get(name)
+    config = (getattr(entry, "cfg", None) or {}) if entry is not None else {}
+    path, subset = config.get("dataset_path"), config.get("dataset_name")
+    what = f"the hub dataset {path!r}" if path else "its dataset"
+    if path and subset:
+        what += f" (config {subset!r})"
+    offline = "1" in (os.environ.get("HF_DATASETS_OFFLINE"), os.environ.get("HF_HUB_OFFLINE"))
+    detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    args = f"{path!r}" + (f", {subset!r}" if subset else "") if path else "..."
+    return (
+        f"task {name!r} cannot load {what} ({type(exc).__name__}: {detail}). It is not in the "
+        f"local datasets cache{' and offline mode forbids downloading it' if offline else ''}. "
+        "Cache it once on a machine with network "
+        f'(python -c "import datasets; datasets.load_dataset({args})") and point '
+        "HF_DATASETS_CACHE (or HF_HOME) at that cache on the runner."
+    )
 
 
 def _subgroups(per_doc: list[Mapping[str, Any]], config: Mapping[str, Any]) -> dict[int, str]:

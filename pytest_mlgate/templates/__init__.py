@@ -1,0 +1,1 @@
+"""Files `mlgate init` writes into a repository."""

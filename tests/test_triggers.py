@@ -1,0 +1,140 @@
+"""The trigger matrix: which suite each kind of change gets, in a git repo made by the test."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pytest_mlgate.cli import main
+from pytest_mlgate.triggers import TriggerConfig, kind_of, plan
+
+SUITES = ["fast", "full"]
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("src/model/train.py", "code"),
+        ("prompts/system.txt", "prompt"),
+        ("src/templates/chat.j2", "prompt"),
+        ("data/train.jsonl", "data"),
+        ("evals/tasks/my_task/test.jsonl", "data"),
+        ("checkpoints/latest/model.safetensors", "model"),
+        ("thresholds.toml", "config"),
+        ("configs/train.yaml", "config"),
+        ("README.md", "code"),  # anything else: [triggers] other
+    ],
+)
+def test_default_kinds(path: str, kind: str) -> None:
+    assert kind_of(path, TriggerConfig()) == kind
+
+
+def test_deepest_suite_wins_and_says_why() -> None:
+    decision = plan(["src/a.py", "prompts/p.txt"], TriggerConfig(), SUITES)
+    assert decision.suite == "fast"
+    decision = plan(["src/a.py", "data/x.jsonl"], TriggerConfig(), SUITES)
+    assert decision.suite == "full"
+    assert "data change(s) need full" in decision.reason
+    assert "data/x.jsonl: data -> full" in decision.explain()
+    assert plan([], TriggerConfig(), SUITES).suite == "fast"
+
+
+def test_user_globs_come_first() -> None:
+    triggers = TriggerConfig(paths=(("src/model/**", "model"),))
+    assert plan(["src/model/arch.py"], triggers, SUITES).suite == "full"
+    assert plan(["src/utils.py"], triggers, SUITES).suite == "fast"
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+CONFIG = """
+[model]
+checkpoint = "ckpt"
+[suites.fast]
+tasks = ["mlgate_tr_mc"]
+[suites.full]
+tasks = ["mlgate_tr_mc", "mlgate_tr_math"]
+[triggers.paths]
+"notebooks/**" = "data"
+[thresholds.mlgate_tr_mc]
+acc = 0.1
+[thresholds.mlgate_tr_math]
+"exact_match,strict-match" = 0.0
+"""
+
+
+@pytest.fixture
+def repo(pytester: pytest.Pytester) -> Path:
+    path = pytester.path
+    (path / "thresholds.toml").write_text(CONFIG)
+    (path / "ckpt").mkdir()
+    (path / "src").mkdir()
+    (path / "src" / "train.py").write_text("x = 1\n")
+    pytester.makeconftest(
+        """
+        from pytest_mlgate.backend.fake import FakeBackend
+
+        def pytest_mlgate_make_backend(spec):
+            return FakeBackend({"mlgate_tr_mc": {"acc": [1, 0]},
+                                "mlgate_tr_math": {"exact_match,strict-match": [1, 0]}})
+        """
+    )
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "base")
+    git(path, "checkout", "-q", "-b", "feature")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "suite"),
+    [
+        ("src/train.py", "fast"),  # code
+        ("prompts/system.txt", "fast"),  # prompt
+        ("data/new.jsonl", "full"),  # data
+        ("checkpoints/latest/model.safetensors", "full"),  # model
+        ("thresholds.toml", "full"),  # config
+        ("notebooks/explore.ipynb", "full"),  # the user's own glob
+    ],
+)
+def test_auto_suite_picks_the_tier_for_each_kind_of_change(
+    repo: Path,
+    pytester: pytest.Pytester,
+    change: str,
+    suite: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = repo / change
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(target.read_text() + "# changed\n" if target.exists() else "new\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "change")
+    assert main(["plan", "--changed-from", "main", "--config", str(repo / "thresholds.toml")]) == 0
+    assert capsys.readouterr().out.startswith(f"suite: {suite} (")
+    result = pytester.runpytest(
+        "-m", "eval", "--mlgate-suite", "auto", "--mlgate-changed-from", "main", "-v"
+    )
+    assert result.ret == 0
+    gated = [ln for ln in result.stdout.lines if ln.startswith("thresholds.toml::")]
+    assert len(gated) == (1 if suite == "fast" else 2)
+    result.stdout.fnmatch_lines([f"*suite chosen by the trigger matrix*need {suite}*"])
+
+
+def test_auto_without_a_ref_is_a_usage_error(repo: Path, pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("-m", "eval", "--mlgate-suite", "auto")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--mlgate-suite auto needs --mlgate-changed-from REF*"])
+    bad_ref = pytester.runpytest(
+        "-m", "eval", "--mlgate-suite", "auto", "--mlgate-changed-from", "no-such-ref"
+    )
+    assert bad_ref.ret == pytest.ExitCode.USAGE_ERROR
+    bad_ref.stderr.fnmatch_lines(["*--mlgate-changed-from no-such-ref: git merge-base*"])
