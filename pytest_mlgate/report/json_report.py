@@ -19,20 +19,8 @@ def gate_document(gate: GateSession) -> dict[str, Any]:
         "checkpoint": gate.checkpoint,
         "config": str(gate.config.path),
         "passed": all(v.passed for v in gate.verdicts.values()),
-        "verdicts": [
-            {
-                "item": item,
-                "task": v.threshold.task,
-                "metric": v.threshold.metric,
-                "status": v.status.value,
-                "reason": v.reason,
-                "value": v.value,
-                "n": v.n,
-                "min": v.threshold.min,
-                "max": v.threshold.max,
-            }
-            for item, v in gate.verdicts.items()
-        ],
+        "verdicts": [{"item": item, **v.summary()} for item, v in gate.verdicts.items()],
+        "manifest": gate.manifest() if gate.run.tasks else None,
         "results": gate.run.to_dict(),
     }
 
