@@ -90,6 +90,7 @@ class GateConfig:
     max_drop: float = 0.02
     correction: str = "holm"  # across all gated metrics of a run, so many don't multiply alarms
     on_incomparable: str = "fail"  # a baseline whose manifest differs in what moves scores
+    cache: str = ".mlgate-cache"  # result cache folder ("" turns it off)
 
 
 @dataclass(frozen=True)
@@ -308,7 +309,15 @@ TRIGGER_KEYS = ("paths", "suites", "order", "other")
 REPORT_KEYS = ("history", "examples")
 MODEL_KEYS = ("checkpoint", "backend", "dtype", "device", "batch_size", "model_args")
 SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed")
-GATE_KEYS = ("store", "baseline", "alpha", "max_drop", "correction", "on_incomparable")
+GATE_KEYS = (
+    "store",
+    "baseline",
+    "alpha",
+    "max_drop",
+    "correction",
+    "on_incomparable",
+    "cache",
+)
 CORRECTIONS = ("holm", "bonferroni", "none")
 ON_INCOMPARABLE = ("fail", "warn")
 THRESHOLD_KEYS = ("min", "max", "max_drop", "higher_is_better")
@@ -466,6 +475,7 @@ def _parse_gate(table: _Table) -> GateConfig:
         max_drop=max_drop,
         correction=table.string("correction", "holm", CORRECTIONS),
         on_incomparable=table.string("on_incomparable", "fail", ON_INCOMPARABLE),
+        cache=table.string("cache", ".mlgate-cache"),
     )
 
 

@@ -240,7 +240,9 @@ def scaffold(repo: Path, mc_min: float = 0.6, math_min: float = 0.3) -> None:
     )
     (repo / "tests").mkdir(exist_ok=True)
     (repo / "tests" / "test_model.py").write_text(DEMO_TEST, encoding="utf-8")
-    (repo / ".gitignore").write_text("checkpoints/\n.mlgate/\n*.html\n*.json\n", encoding="utf-8")
+    (repo / ".gitignore").write_text(
+        "checkpoints/\n.mlgate/\n.mlgate-cache/\n*.html\n*.json\n*.md\n", encoding="utf-8"
+    )
     if not (repo / ".git").exists():
         git = ["git", "-c", "user.name=mlgate demo", "-c", "user.email=demo@mlgate.invalid"]
         subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)

@@ -117,6 +117,18 @@ def _hub_revision(repo_id: str, revision: str) -> str:
         return revision  # unresolved: the name itself (a commit sha when the user pinned one)
 
 
+def _checkpoint(checkpoint: str, revision: str | None, known: str | None) -> dict[str, Any]:
+    if known is None:
+        return checkpoint_fingerprint(checkpoint, revision)
+    path = Path(checkpoint).expanduser()
+    local = path.is_dir()
+    return {
+        "id": str(path.resolve()) if local else checkpoint,
+        "kind": "local" if local else "hub",
+        "fingerprint": known,
+    }
+
+
 def _version(package: str) -> str | None:
     try:
         return version(package)
@@ -141,7 +153,9 @@ def build_manifest(
     run: EvalRun,
     cwd: Path,
     timestamp: dt.datetime | None = None,
+    fingerprint: str | None = None,
 ) -> dict[str, Any]:
+    """``fingerprint``: the checkpoint's, when already known (the result cache memoizes it)."""
     info = run.info
     model_args = {k: v for k, v in config.model.model_args.items()}
     tasks = {}
@@ -165,7 +179,7 @@ def build_manifest(
         "run_id": run_id,
         "timestamp": (timestamp or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
         "git": git_state(cwd),
-        "checkpoint": checkpoint_fingerprint(checkpoint, model_args.get("revision")),
+        "checkpoint": _checkpoint(checkpoint, model_args.get("revision"), fingerprint),
         "config": {"path": str(config.path), "hash": _sha256_file(config.path)},
         "suite": {
             "name": suite.name,

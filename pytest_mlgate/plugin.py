@@ -105,6 +105,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(default: the latest run on [gate] baseline)",
     )
     group.addoption(
+        "--mlgate-no-cache",
+        action="store_true",
+        help="evaluate even when the result cache holds this exact evaluation (and store nothing)",
+    )
+    group.addoption(
         "--mlgate-record",
         action="store_true",
         help="append this run (results, per-example scores, manifest) to the history",
@@ -340,7 +345,13 @@ def _select_eval_items(config: pytest.Config, items: list[pytest.Item]) -> None:
         gate.thresholds = tuple(i.threshold for i in evals if isinstance(i, ThresholdItem))
         gate.cwd = config.invocation_params.dir
         _attach_history(config, cfg, gate)
-        gate.backend().check(gate.needed_tasks)
+        use_cache = cfg.gate.cache and not config.getoption("mlgate_no_cache")
+        if use_cache and getattr(gate.backend(), "cacheable", False):
+            from pytest_mlgate.cache import ResultCache
+
+            gate.cache = ResultCache((cfg.root / cfg.gate.cache).resolve())
+        if not gate.cached():  # a cache hit needs neither the model nor lm-eval's task index
+            gate.backend().check(gate.needed_tasks)
     except UsageProblem as exc:
         raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
     config.stash[GATE_KEY] = gate

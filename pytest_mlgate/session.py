@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest
+from pytest_mlgate.cache import ResultCache, cache_key
 from pytest_mlgate.config import MetricThreshold, MlgateConfig, SuiteConfig
 from pytest_mlgate.errors import (
     BackendError,
@@ -28,7 +29,7 @@ from pytest_mlgate.gate import (
     pair_examples,
     task_flips,
 )
-from pytest_mlgate.manifest import build_manifest
+from pytest_mlgate.manifest import build_manifest, checkpoint_fingerprint
 from pytest_mlgate.report.matrix import ReportInput
 from pytest_mlgate.results import EvalRun
 from pytest_mlgate.store import HistoryStore, RunRecord, new_run_id
@@ -122,6 +123,7 @@ class GateSession:
     thresholds: tuple[MetricThreshold, ...] = ()
     store: HistoryStore | None = None
     baseline: Baseline | None = None
+    cache: ResultCache | None = None
     cwd: Path = field(default_factory=Path.cwd)
     run_id: str = field(default_factory=new_run_id)
     verdicts: dict[str, Verdict] = field(default_factory=dict)
@@ -132,6 +134,7 @@ class GateSession:
     _failed: dict[str, MlgateError] = field(default_factory=dict)
     _judged: dict[MetricThreshold, Verdict] | None = None
     _manifest: dict[str, Any] | None = None
+    _fingerprint: str | None = None
 
     @property
     def spec(self) -> BackendSpec:
@@ -160,11 +163,10 @@ class GateSession:
             batch = list(dict.fromkeys([*self.needed_tasks, *todo]))
 
             batch = [t for t in batch if t not in self._run and t not in self._failed]
-            request = EvalRequest(
-                tuple(batch), self.suite.num_fewshot, self.suite.sample, self.suite.seed
-            )
+            request = self._request(batch)
+            cached = self.cache.get(self.cache_key(request)) if self.cache else None
             try:
-                run = self.backend().evaluate(request)
+                run = cached if cached is not None else self.backend().evaluate(request)
             except MlgateError as exc:
                 self._failed.update(dict.fromkeys(batch, exc))
                 raise
@@ -173,9 +175,32 @@ class GateSession:
                 failure.__cause__ = exc
                 self._failed.update(dict.fromkeys(batch, failure))
                 raise failure from exc
+            if self.cache is not None and cached is None:
+                self.cache.put(self.cache_key(request), run)
             self.on_evaluated(run)
             self._run = self._run.merged(run)
         return self._run.subset(wanted)
+
+    def _request(self, tasks: Iterable[str]) -> EvalRequest:
+        return EvalRequest(tuple(tasks), self.suite.num_fewshot, self.suite.sample, self.suite.seed)
+
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = (
+                self.cache.fingerprint(self.checkpoint)
+                if self.cache is not None
+                else str(checkpoint_fingerprint(self.checkpoint)["fingerprint"])
+            )
+        return self._fingerprint
+
+    def cache_key(self, request: EvalRequest) -> str:
+        return cache_key(self.spec, request, self.fingerprint())
+
+    def cached(self) -> bool:
+        """Whether the first batch (every task the session needs) is answered by the cache."""
+        if self.cache is None:
+            return False
+        return self.cache.get(self.cache_key(self._request(self.needed_tasks))) is not None
 
     def manifest(self) -> dict[str, Any]:
         """The run manifest, built once the run exists (it fingerprints the weights)."""
@@ -187,6 +212,7 @@ class GateSession:
                 checkpoint=self.checkpoint,
                 run=self._run,
                 cwd=self.cwd,
+                fingerprint=self.fingerprint(),
             )
         return self._manifest
 

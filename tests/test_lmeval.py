@@ -191,3 +191,34 @@ def test_gate_against_a_recorded_baseline(
     improved = run_gate(gate_repo, *other, "--mlgate-checkpoint=checkpoints/good")
     assert improved.returncode == 0, improved.stdout[-3000:]
     assert "+0.4217" in improved.stdout
+
+
+MODULE_DUMP = """
+import json, sys
+from pathlib import Path
+
+def pytest_unconfigure(config):
+    heavy = sorted(m for m in ("torch", "transformers", "lm_eval") if m in sys.modules)
+    Path("heavy.json").write_text(json.dumps(heavy))
+"""
+
+
+def test_an_unchanged_rerun_is_answered_without_loading_the_model(
+    demo_checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    scaffold(repo)
+    (repo / "checkpoints").symlink_to(demo_checkpoints["good"].parent)
+    (repo / "conftest.py").write_text(MODULE_DUMP)
+    first = run_gate(repo, "--mlgate-json=first.json")
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert json.loads((repo / "heavy.json").read_text()) == ["lm_eval", "torch", "transformers"]
+    second = run_gate(repo, "--mlgate-json=second.json")
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert json.loads((repo / "heavy.json").read_text()) == []  # no model, no lm-eval
+    before = json.loads((repo / "first.json").read_text())["verdicts"]
+    after = json.loads((repo / "second.json").read_text())["verdicts"]
+    assert [v["value"] for v in after] == [v["value"] for v in before]
+    assert (
+        json.loads((repo / "second.json").read_text())["results"]["info"]["result_cache"] == "hit"
+    )

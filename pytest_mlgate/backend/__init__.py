@@ -43,7 +43,12 @@ class EvalRequest:
 
 @runtime_checkable
 class Backend(Protocol):
-    """What the gate needs from an evaluation engine."""
+    """What the gate needs from an evaluation engine.
+
+    A backend may also set ``cacheable = True`` when its results depend on nothing but what the
+    result cache keys on (checkpoint bytes, tasks, settings, versions); without it, results are
+    never cached (a served model can change behind an unchanged name).
+    """
 
     def check(self, tasks: Sequence[str]) -> None:
         """Preflight before any item runs, without loading the model: raise a

@@ -105,6 +105,8 @@ def _without_env_collection() -> Iterator[None]:
 class LmEvalBackend:
     def __init__(self, spec: BackendSpec) -> None:
         self.spec = spec
+        # Weights on disk (or a hub revision) are fingerprinted; a model behind an API is not.
+        self.cacheable = spec.model.backend == "hf"
         self._lm: Any = None
         self._task_dir: tempfile.TemporaryDirectory[str] | None = None
         self._managers: dict[bool, Any] = {}
