@@ -59,6 +59,30 @@ def synthetic_run(index: int, metrics: int, examples: int, rng: np.random.Genera
     return RunRecord(f"run{index:05d}", manifest, EvalRun(tasks), tuple(verdicts))
 
 
+def measure(
+    runs: int, metrics: int, examples: int, columns: list[int]
+) -> dict[int, tuple[float, int]]:
+    """Median seconds (of 3) and HTML bytes of the report, for each number of run columns."""
+    rng = np.random.default_rng(0)
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        store = FolderStore(Path(folder))
+        for index in range(runs):
+            store.append(synthetic_run(index, metrics, examples, rng))
+        for shown in columns:
+            times, size = [], 0
+            for _ in range(3):
+                start = time.perf_counter()
+                data = report_from_store(
+                    store, GateConfig(), baseline_id=f"run{runs - 2:05d}", history=shown
+                )
+                html = render_html(data)
+                times.append(time.perf_counter() - start)
+                size = len(html.encode("utf-8"))
+            results[shown] = (statistics.median(times), size)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=1000)
@@ -72,30 +96,13 @@ def main() -> None:
         help="recorded runs shown as matrix columns ([report] history)",
     )
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    with tempfile.TemporaryDirectory() as folder:
-        store = FolderStore(Path(folder))
-        start = time.perf_counter()
-        for index in range(args.runs):
-            store.append(synthetic_run(index, args.metrics, args.examples, rng))
+    for shown, (seconds, size) in measure(
+        args.runs, args.metrics, args.examples, args.columns
+    ).items():
         print(
-            f"history: {args.runs} runs x {args.metrics} metrics x {args.examples} examples "
-            f"written in {time.perf_counter() - start:.0f}s"
+            f"report of {args.runs} runs x {args.metrics} metrics, {shown} run columns: "
+            f"{seconds:.2f}s (median of 3), {size / 1e6:.2f} MB"
         )
-        for columns in args.columns:
-            times, size = [], 0
-            for _ in range(3):
-                start = time.perf_counter()
-                data = report_from_store(
-                    store, GateConfig(), baseline_id=f"run{args.runs - 2:05d}", history=columns
-                )
-                html = render_html(data)
-                times.append(time.perf_counter() - start)
-                size = len(html.encode("utf-8"))
-            print(
-                f"report with {columns} run columns: {statistics.median(times):.2f}s "
-                f"(median of 3), {size / 1e6:.2f} MB"
-            )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,14 @@ from pytest_mlgate.tasks import materialize_tasks
 
 # model_args that belong to transformers' from_pretrained; the rest go to lm-eval's HFLM.
 FROM_PRETRAINED_KEYS = frozenset(
-    {"revision", "trust_remote_code", "attn_implementation", "subfolder", "low_cpu_mem_usage"}
+    {
+        "revision",
+        "trust_remote_code",
+        "attn_implementation",
+        "subfolder",
+        "low_cpu_mem_usage",
+        "device_map",  # "auto": accelerate spreads a model too big for one GPU over all of them
+    }
 )
 # Fields that name a document's stratum for `sample`, in order of preference.
 STRATUM_FIELDS = ("category", "subject", "label", "answer", "gold")
@@ -233,7 +240,7 @@ class LmEvalBackend:
         load_kwargs = {k: args.pop(k) for k in list(args) if k in FROM_PRETRAINED_KEYS}
         load_kwargs.setdefault("trust_remote_code", False)  # never on unless the user says so
         if self.device.startswith("cuda"):
-            load_kwargs["device_map"] = self.device  # accelerate places the weights
+            load_kwargs.setdefault("device_map", self.device)  # accelerate places the weights
         try:
             model: Any = transformers.AutoModelForCausalLM.from_pretrained(
                 self.spec.checkpoint, dtype=dtype, **load_kwargs
@@ -247,7 +254,7 @@ class LmEvalBackend:
             raise CheckpointError(
                 f"cannot load checkpoint {self.spec.checkpoint!r}: {exc}".strip()
             ) from exc
-        if not self.device.startswith("cuda"):
+        if "device_map" not in load_kwargs:
             model = model.to(self.device)
         model.eval()
         batch_size = cfg.batch_size

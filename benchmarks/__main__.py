@@ -1,0 +1,126 @@
+"""The plugin's performance, measured side by side in one run: ``python -m benchmarks``.
+
+1. `pytest -m eval` (result cache off) against the raw `lm_eval` CLI: same tiny model, tasks, batch;
+2. a rerun with an unchanged checkpoint (result cache hit) against an uncached run;
+3. plain `pytest` on a unit-test-only repo with the plugin installed against `-p no:mlgate`;
+4. the HTML report of a 1,000-run x 200-metric history;
+5. the paired tests on 100,000 examples x 200 metrics.
+
+Timed commands alternate (A, B, A, B, ...) so load on the machine hits both alike; medians.
+Absolute times on shared machines are noise: the ratios are the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks import bench_history, bench_report
+from pytest_mlgate.demo import build_checkpoints, offline_env
+from pytest_mlgate.tasks import materialize_tasks
+
+GATE = """
+[model]
+checkpoint = "{checkpoint}"
+dtype = "float32"
+batch_size = 32
+device = "cpu"
+
+[suites.fast]
+tasks = ["mlgate_tr_mc", "mlgate_tr_math"]
+
+[gate]
+cache = "cache"
+
+[thresholds.mlgate_tr_mc]
+acc = 0.1
+"""
+
+
+def timed(command: Sequence[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=offline_env(), check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def side_by_side(a: Sequence[str], b: Sequence[str], cwd: Path, repeat: int) -> tuple[float, float]:
+    first, second = [], []
+    for _ in range(repeat):
+        first.append(timed(a, cwd))
+        second.append(timed(b, cwd))
+    return statistics.median(first), statistics.median(second)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each timed command")
+    parser.add_argument("--checkpoint", help="a checkpoint to reuse (default: build the demo one)")
+    args = parser.parse_args()
+    python = sys.executable
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        checkpoint = (
+            Path(args.checkpoint) if args.checkpoint else build_checkpoints(work / "ckpt")["good"]
+        )
+        repo = work / "repo"
+        repo.mkdir()
+        (repo / "thresholds.toml").write_text(GATE.format(checkpoint=checkpoint))
+        tasks = materialize_tasks(work / "tasks")
+        cli = str(Path(python).with_name("lm_eval"))
+        lm_eval = [
+            cli,
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={checkpoint},dtype=float32",
+            "--tasks",
+            "mlgate_tr_mc,mlgate_tr_math",
+            "--include_path",
+            str(tasks),
+            "--batch_size",
+            "32",
+            "--device",
+            "cpu",
+        ]
+        gate = [python, "-m", "pytest", "-m", "eval", "-q", "-p", "no:cacheprovider"]
+        uncached, raw = side_by_side([*gate, "--mlgate-no-cache"], lm_eval, repo, args.repeat)
+        rows.append(("1. pytest -m eval (no cache) / lm_eval CLI", uncached, raw, "<= 0.5"))
+        timed(gate, repo)  # fill the cache
+        cached, fresh = side_by_side(gate, [*gate, "--mlgate-no-cache"], repo, args.repeat)
+        rows.append(("2. rerun, unchanged checkpoint / uncached run", cached, fresh, "<= 0.1"))
+
+        units = work / "units"
+        units.mkdir()
+        (units / "test_units.py").write_text(
+            "".join(f"def test_{i}():\n    assert {i} + 1 > {i}\n\n" for i in range(50))
+        )
+        (units / "thresholds.toml").write_text(GATE.format(checkpoint=checkpoint))
+        plain = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        with_plugin, without = side_by_side(
+            plain, [*plain, "-p", "no:mlgate"], units, args.repeat * 3
+        )
+        rows.append(("3. plain pytest with the plugin / without", with_plugin, without, "<= 1.05"))
+    report = bench_report.measure(1000, 200, 200, [30])[30]
+    paired = bench_history.bench_paired_tests(100_000, 200)
+    print(f"{'comparison':50} {'A (s)':>8} {'B (s)':>8} {'A/B':>7}  target")
+    for name, a, b, target in rows:
+        print(f"{name:50} {a:8.2f} {b:8.2f} {a / b:7.3f}  {target}")
+    print(
+        f"{'4. report, 1,000 runs x 200 metrics (30 columns)':50} {report[0]:8.2f} "
+        f"{'':8} {'':7}  <= 2 s ({report[1] / 1e6:.1f} MB)"
+    )
+    worst = max(paired["binary_s"], paired["continuous_s"])
+    print(
+        f"{'5. paired tests, 100,000 examples x 200 metrics':50} {worst:8.2f} {'':8} {'':7}  <= 1 s"
+    )
+
+
+if __name__ == "__main__":
+    main()
