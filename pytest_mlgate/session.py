@@ -135,6 +135,8 @@ class GateSession:
     _judged: dict[MetricThreshold, Verdict] | None = None
     _manifest: dict[str, Any] | None = None
     _fingerprint: str | None = None
+    _cache_keys: dict[tuple[tuple[str, ...], str], str] = field(default_factory=dict)
+    _cache_reads: dict[str, EvalRun | None] = field(default_factory=dict)
 
     @property
     def spec(self) -> BackendSpec:
@@ -161,10 +163,10 @@ class GateSession:
         todo = [t for t in wanted if t not in self._run]
         if todo:
             batch = list(dict.fromkeys([*self.needed_tasks, *todo]))
-
             batch = [t for t in batch if t not in self._run and t not in self._failed]
             request = self._request(batch)
-            cached = self.cache.get(self.cache_key(request)) if self.cache else None
+            key = self.cache_key(request) if self.cache is not None else None
+            cached = self._cached_run(key)
             try:
                 run = cached if cached is not None else self.backend().evaluate(request)
             except MlgateError as exc:
@@ -175,8 +177,8 @@ class GateSession:
                 failure.__cause__ = exc
                 self._failed.update(dict.fromkeys(batch, failure))
                 raise failure from exc
-            if self.cache is not None and cached is None:
-                self.cache.put(self.cache_key(request), run)
+            if self.cache is not None and key is not None and cached is None:
+                self.cache.put(key, run)
             self.on_evaluated(run)
             self._run = self._run.merged(run)
         return self._run.subset(wanted)
@@ -194,13 +196,24 @@ class GateSession:
         return self._fingerprint
 
     def cache_key(self, request: EvalRequest) -> str:
-        return cache_key(self.spec, request, self.fingerprint())
+        shots = request.num_fewshot
+        memo = (request.tasks, repr(sorted(shots.items()) if isinstance(shots, Mapping) else shots))
+        if memo not in self._cache_keys:  # hashing the task sources reads their files
+            self._cache_keys[memo] = cache_key(self.spec, request, self.fingerprint())
+        return self._cache_keys[memo]
+
+    def _cached_run(self, key: str | None) -> EvalRun | None:
+        if key is None or self.cache is None:
+            return None
+        if key not in self._cache_reads:  # read (and decoded) once, however often asked
+            self._cache_reads[key] = self.cache.get(key)
+        return self._cache_reads[key]
 
     def cached(self) -> bool:
         """Whether the first batch (every task the session needs) is answered by the cache."""
         if self.cache is None:
             return False
-        return self.cache.get(self.cache_key(self._request(self.needed_tasks))) is not None
+        return self._cached_run(self.cache_key(self._request(self.needed_tasks))) is not None
 
     def manifest(self) -> dict[str, Any]:
         """The run manifest, built once the run exists (it fingerprints the weights)."""

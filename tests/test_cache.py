@@ -144,3 +144,17 @@ def test_an_unchanged_rerun_is_served_from_the_cache(pytester: pytest.Pytester) 
     assert calls("--mlgate-no-cache") == 1
     (checkpoint / "model.safetensors").write_bytes(b"new weights")
     assert calls() == 1  # other weights, other key
+
+
+def test_per_task_fewshot_suites_are_cached_too(pytester: pytest.Pytester) -> None:
+    (pytester.path / "ckpt").mkdir()
+    (pytester.path / "ckpt" / "model.safetensors").write_bytes(b"weights")
+    pytester.makefile(
+        ".toml",
+        thresholds='[model]\ncheckpoint = "ckpt"\n[suites.fast]\ntasks = ["mlgate_tr_mc"]\n'
+        "num_fewshot = { mlgate_tr_mc = 2 }\n[thresholds.mlgate_tr_mc]\nacc = 0.5\n",
+    )
+    pytester.makeconftest(CONFTEST)
+    for expected_calls in (1, 0):
+        pytester.runpytest("-m", "eval").assert_outcomes(passed=1)
+        assert int((pytester.path / "calls.txt").read_text()) == expected_calls
