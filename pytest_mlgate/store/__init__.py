@@ -15,6 +15,9 @@ from pytest_mlgate.errors import RecordError, StoreError
 from pytest_mlgate.results import EvalRun
 from pytest_mlgate.store.codec import SCHEMA_VERSION, decode_run, encode_run
 
+# Manifest parts that readers (baseline lookup, comparability, the report) treat as objects.
+MANIFEST_OBJECTS = ("git", "checkpoint", "suite", "tasks", "model", "versions", "config", "groups")
+
 
 def new_run_id(now: dt.datetime | None = None) -> str:
     """Sortable by time, unique across machines: ``20261124T061500Z-3f2a9c1b``."""
@@ -121,6 +124,16 @@ class RunRecord:
             raise RecordError("run_id / manifest: missing")
         if not isinstance(manifest.get("timestamp"), str):
             raise RecordError("manifest.timestamp: missing")
+        for part in MANIFEST_OBJECTS:
+            if manifest.get(part) is not None and not isinstance(manifest[part], Mapping):
+                raise RecordError(f"manifest.{part}: expected an object")
+        for task, entry in (manifest.get("tasks") or {}).items():
+            if not isinstance(entry, Mapping):
+                raise RecordError(f"manifest.tasks.{task}: expected an object")
+        for part in ("git", "checkpoint", "suite"):
+            for key, value in (manifest.get(part) or {}).items():
+                if not isinstance(value, (str, int, float, bool, list, type(None))):
+                    raise RecordError(f"manifest.{part}.{key}: expected a plain value")
         verdicts = data.get("verdicts", [])
         if not isinstance(verdicts, list) or not all(isinstance(v, Mapping) for v in verdicts):
             raise RecordError("verdicts: expected a list of objects")

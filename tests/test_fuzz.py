@@ -1,0 +1,141 @@
+"""Fuzzing: the config loader and the history reader raise only their documented errors."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_mlgate.config import parse_config
+from pytest_mlgate.errors import ConfigError, RecordError
+from pytest_mlgate.store import RunRecord
+from pytest_mlgate.store.folder import FolderStore
+
+KEYS = st.sampled_from(
+    [
+        "model",
+        "tasks",
+        "suites",
+        "gate",
+        "thresholds",
+        "report",
+        "triggers",
+        "checkpoint",
+        "backend",
+        "dtype",
+        "device",
+        "batch_size",
+        "model_args",
+        "include",
+        "fast",
+        "full",
+        "sample",
+        "num_fewshot",
+        "seed",
+        "store",
+        "baseline",
+        "alpha",
+        "max_drop",
+        "correction",
+        "on_incomparable",
+        "cache",
+        "mlgate_tr_mc",
+        "acc",
+        "min",
+        "max",
+        "higher_is_better",
+        "history",
+        "examples",
+        "paths",
+        "order",
+        "other",
+        "@tr-smoke",
+        "x",
+    ]
+)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**6),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+)
+TOML_LIKE = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(KEYS, inner, max_size=5)),
+    max_leaves=25,
+)
+
+
+def config_error(raw: dict[str, Any]) -> str | None:
+    try:
+        parse_config(raw, Path("/nonexistent/thresholds.toml"))
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(KEYS, TOML_LIKE, max_size=6))
+def test_config_loader_raises_only_config_errors_naming_the_file(raw: dict[str, Any]) -> None:
+    message = config_error(raw)  # any other exception fails the test
+    assert message is None or message.startswith("/nonexistent/thresholds.toml")
+
+
+RECORD = RunRecord(
+    "r1",
+    {"timestamp": "2026-01-01T00:00:00+00:00", "git": {"branch": "main"}},
+    __import__("pytest_mlgate.backend.fake", fromlist=["x"])
+    .FakeBackend({"t": {"acc": [1.0, 0.0, 1.0]}})
+    .evaluate(__import__("pytest_mlgate.backend", fromlist=["x"]).EvalRequest(("t",))),
+).to_json()
+
+
+def mutate(document: Any, path: list[Any], value: Any) -> Any:
+    if not path:
+        return value
+    head, *rest = path
+    if isinstance(document, dict) and document:
+        key = list(document)[head % len(document)]
+        return {**document, key: mutate(document[key], rest, value)}
+    if isinstance(document, list) and document:
+        index = head % len(document)
+        return [*document[:index], mutate(document[index], rest, value), *document[index + 1 :]]
+    return value
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, 20), max_size=6), TOML_LIKE)
+def test_history_reader_raises_only_record_errors(path: list[int], value: Any) -> None:
+    broken = mutate(RECORD, path, value)
+    with tempfile.TemporaryDirectory() as folder:
+        store = FolderStore(Path(folder))
+        (Path(folder) / "runs").mkdir()
+        (Path(folder) / "runs" / "r1.json").write_text(json.dumps(broken, default=str))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with contextlib.suppress(RecordError):
+                store.load("r1")
+            store.latest("main")  # raises nothing: an unreadable record is skipped
+            store.entries()  # neither does listing
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_garbage_bytes_are_skipped(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        runs = Path(folder) / "runs"
+        runs.mkdir()
+        (runs / "r1.json").write_bytes(data)
+        (Path(folder) / "index.jsonl").write_bytes(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            store = FolderStore(Path(folder))
+            store.latest("main")  # raises nothing on garbage
+            store.entries()
