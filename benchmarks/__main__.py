@@ -28,9 +28,9 @@ from pytest_mlgate.tasks import materialize_tasks
 GATE = """
 [model]
 checkpoint = "{checkpoint}"
-dtype = "float32"
+dtype = "{dtype}"
 batch_size = 32
-device = "cpu"
+device = "{device}"
 
 [suites.fast]
 tasks = ["mlgate_tr_mc", "mlgate_tr_math"]
@@ -61,6 +61,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each timed command")
     parser.add_argument("--checkpoint", help="a checkpoint to reuse (default: build the demo one)")
+    parser.add_argument(
+        "--device", default="cpu", help='"cpu" (default), "cuda", or "auto" on a GPU runner'
+    )
     args = parser.parse_args()
     python = sys.executable
     rows = []
@@ -71,7 +74,10 @@ def main() -> None:
         )
         repo = work / "repo"
         repo.mkdir()
-        (repo / "thresholds.toml").write_text(GATE.format(checkpoint=checkpoint))
+        # On a GPU, both sides run in the gate's GPU default (bf16); on the CPU in float32.
+        dtype = "float32" if args.device == "cpu" else "bfloat16"
+        gate_config = GATE.format(checkpoint=checkpoint, device=args.device, dtype=dtype)
+        (repo / "thresholds.toml").write_text(gate_config)
         tasks = materialize_tasks(work / "tasks")
         cli = str(Path(python).with_name("lm_eval"))
         lm_eval = [
@@ -79,7 +85,7 @@ def main() -> None:
             "--model",
             "hf",
             "--model_args",
-            f"pretrained={checkpoint},dtype=float32",
+            f"pretrained={checkpoint},dtype={dtype}",
             "--tasks",
             "mlgate_tr_mc,mlgate_tr_math",
             "--include_path",
@@ -87,7 +93,7 @@ def main() -> None:
             "--batch_size",
             "32",
             "--device",
-            "cpu",
+            "cuda" if args.device == "auto" else args.device,
         ]
         gate = [python, "-m", "pytest", "-m", "eval", "-q", "-p", "no:cacheprovider"]
         uncached, raw = side_by_side([*gate, "--mlgate-no-cache"], lm_eval, repo, args.repeat)
@@ -101,7 +107,7 @@ def main() -> None:
         (units / "test_units.py").write_text(
             "".join(f"def test_{i}():\n    assert {i} + 1 > {i}\n\n" for i in range(50))
         )
-        (units / "thresholds.toml").write_text(GATE.format(checkpoint=checkpoint))
+        (units / "thresholds.toml").write_text(gate_config)
         plain = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         with_plugin, without = side_by_side(
             plain, [*plain, "-p", "no:mlgate"], units, args.repeat * 3
