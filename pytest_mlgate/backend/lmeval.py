@@ -250,9 +250,12 @@ class LmEvalBackend:
                 trust_remote_code=load_kwargs["trust_remote_code"],
                 revision=load_kwargs.get("revision"),
             )
-        except (OSError, ValueError, RuntimeError) as exc:
+        except Exception as exc:  # OSError, ValueError, safetensors' own error on a cut file...
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
             raise CheckpointError(
-                f"cannot load checkpoint {self.spec.checkpoint!r}: {exc}".strip()
+                f"cannot load checkpoint {self.spec.checkpoint!r} ({type(exc).__name__}: {first}); "
+                "its weight files may be truncated or corrupt (an interrupted copy or download), "
+                "or written for another model class"
             ) from exc
         if "device_map" not in load_kwargs:
             model = model.to(self.device)
@@ -359,11 +362,22 @@ def task_definition_hash(task_config: Mapping[str, Any] | None) -> str | None:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+# datasets' builders that read local files rather than a hub repository.
+LOCAL_BUILDERS = ("json", "csv", "parquet", "text", "arrow", "pandas")
+
+
 def _dataset_problem(manager: Any, name: str, exc: Exception) -> str:
     """Which dataset a task could not load, and how to make it available on the runner."""
     entry = manager.task_index.get(name)
     config = (getattr(entry, "cfg", None) or {}) if entry is not None else {}
     path, subset = config.get("dataset_path"), config.get("dataset_name")
+    if path in LOCAL_BUILDERS:
+        files = (config.get("dataset_kwargs") or {}).get("data_files") or "?"
+        return (
+            f"task {name!r} cannot load its local {path} data {files} ({type(exc).__name__}: "
+            f"{str(exc).strip()[:200]}): check the files exist, are readable and hold at least "
+            "one document (paths are absolute or relative to the current directory)"
+        )
     what = f"the hub dataset {path!r}" if path else "its dataset"
     if path and subset:
         what += f" (config {subset!r})"

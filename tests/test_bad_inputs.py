@@ -1,0 +1,347 @@
+"""Bad input, table-driven: each case ends with a clear outcome (exit code and a message that
+names what is wrong and where). Faults: Ctrl-C during the eval, a crash in the middle of a write."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_mlgate.demo import offline_env
+
+GOOD = """
+[model]
+checkpoint = "ckpt"
+[suites.fast]
+tasks = ["mlgate_tr_mc"]
+sample = 50
+[gate]
+alpha = 0.05
+max_drop = 0.02
+[thresholds.mlgate_tr_mc]
+acc = { min = 0.4 }
+"""
+
+FAKE = """
+import math
+from pytest_mlgate.backend.fake import FakeBackend
+
+def pytest_mlgate_make_backend(spec):
+    return FakeBackend({"mlgate_tr_mc": {"acc": %s}, "other": {"acc": [1.0]}})
+"""
+
+USAGE, FAILED = pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.TESTS_FAILED
+
+# (id, edit of GOOD as (old, new) or None, extra files, args, fake scores or None for the real
+#  backend, exit code, fragments expected in the output, in order)
+CASES = [
+    (
+        "malformed-toml",
+        ("[gate]", "[gate"),
+        {},
+        [],
+        "[1.0]",
+        USAGE,
+        ["thresholds.toml: not valid TOML", "line"],
+    ),
+    (
+        "misspelt-key",
+        ("min = 0.4", "mni = 0.4"),
+        {},
+        [],
+        "[1.0]",
+        USAGE,
+        ["[thresholds.mlgate_tr_mc.acc]", "unknown key 'mni'", "Did you mean 'min'?"],
+    ),
+    (
+        "misspelt-task",
+        ("[thresholds.mlgate_tr_mc]", "[thresholds.mlgate_tr_mcc]"),
+        {},
+        [],
+        "[1.0]",
+        USAGE,
+        ["[thresholds.mlgate_tr_mcc]", "Did you mean 'mlgate_tr_mc'?"],
+    ),
+    (
+        "negative-max-drop",
+        ("max_drop = 0.02", "max_drop = -0.1"),
+        {},
+        [],
+        "[1.0]",
+        USAGE,
+        ["[gate] max_drop = -0.1", "must be in [0, inf]"],
+    ),
+    (
+        "alpha-out-of-range",
+        ("alpha = 0.05", "alpha = 1.5"),
+        {},
+        [],
+        "[1.0]",
+        USAGE,
+        ["[gate] alpha = 1.5", "must be in (0, 1)"],
+    ),
+    (
+        "sample-zero",
+        ("sample = 50", "sample = 0"),
+        {},
+        [],
+        "[1.0]",
+        USAGE,
+        ["[suites.fast] sample = 0", "must be >= 1"],
+    ),
+    (
+        "wrong-type",
+        ("sample = 50", 'sample = "fifty"'),
+        {},
+        [],
+        "[1.0]",
+        USAGE,
+        ['[suites.fast] sample = "fifty"', "expected an integer"],
+    ),
+    (
+        "checkpoint-missing",
+        ('checkpoint = "ckpt"', 'checkpoint = "./models/nope"'),
+        {},
+        [],
+        None,
+        USAGE,
+        ["CheckpointError", "'./models/nope' does not exist"],
+    ),
+    (
+        "checkpoint-without-weights",
+        None,
+        {"ckpt/config.json": "{}"},
+        [],
+        None,
+        USAGE,
+        ["CheckpointError", "has no weight files"],
+    ),
+    (
+        "unknown-task",
+        ('tasks = ["mlgate_tr_mc"]', 'tasks = ["mlgate_tr_mc", "nope_task"]'),
+        {},
+        [],
+        "[1.0]",
+        USAGE,
+        ["UnknownTaskError", "nope_task"],
+    ),
+    (
+        "metric-missing",
+        ("acc = { min = 0.4 }", "f1 = { min = 0.4 }"),
+        {},
+        [],
+        "[1.0]",
+        FAILED,
+        ["mlgate_tr_mc f1: missing from the results", "metric 'f1' is not in"],
+    ),
+    ("metric-nan", None, {}, [], "math.nan", FAILED, ["mlgate_tr_mc acc = nan"]),
+    (
+        "auto-without-ref",
+        None,
+        {},
+        ["--mlgate-suite", "auto"],
+        "[1.0]",
+        USAGE,
+        ["--mlgate-suite auto needs --mlgate-changed-from REF"],
+    ),
+    (
+        "record-without-eval",
+        None,
+        {},
+        ["!no-eval", "--mlgate-record"],
+        "[1.0]",
+        USAGE,
+        ["--mlgate-record records an eval run: add -m eval"],
+    ),
+    (
+        "unwritable-store",
+        None,
+        {"blocked": "a file"},
+        ["--mlgate-record", "--mlgate-store=blocked/history"],
+        "[1.0]",
+        USAGE,
+        ["--mlgate-record: the history store", "blocked/history is not writable"],
+    ),
+    (
+        "baseline-run-missing",
+        None,
+        {},
+        ["--mlgate-baseline=20990101T000000Z-deadbeef"],
+        "[1.0]",
+        USAGE,
+        ["BaselineNotFound", "'20990101T000000Z-deadbeef'", "mlgate history"],
+    ),
+    (
+        "store-scheme",
+        None,
+        {},
+        ["--mlgate-store=s3://bucket/h"],
+        "[1.0]",
+        USAGE,
+        ["unsupported scheme 's3'"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "files", "args", "scores", "code", "fragments"),
+    [pytest.param(*case[1:], id=case[0]) for case in CASES],
+)
+def test_bad_input_ends_clearly(
+    pytester: pytest.Pytester,
+    edit: tuple[str, str] | None,
+    files: dict[str, str],
+    args: list[str],
+    scores: str | None,
+    code: pytest.ExitCode,
+    fragments: list[str],
+) -> None:
+    text = GOOD if edit is None else GOOD.replace(*edit)
+    assert edit is None or edit[0] in GOOD
+    pytester.makefile(".toml", thresholds=text)
+    for name, content in files.items():
+        (pytester.path / name).parent.mkdir(parents=True, exist_ok=True)
+        (pytester.path / name).write_text(content)
+    if scores is not None:
+        pytester.makeconftest(FAKE % scores)
+        (pytester.path / "ckpt").mkdir(exist_ok=True)
+    mark = [] if "!no-eval" in args else ["-m", "eval"]
+    result = pytester.runpytest(*mark, *[a for a in args if a != "!no-eval"])
+    assert result.ret == code
+    output = "\n".join(result.outlines + result.errlines)
+    assert "Traceback" not in output
+    assert "INTERNALERROR" not in output
+    position = 0
+    for fragment in fragments:
+        found = output.find(fragment, position)
+        assert found >= 0, f"{fragment!r} not in:\n{output[-2000:]}"
+        position = found
+
+
+SLOW_BACKEND = """
+import time
+from pathlib import Path
+from pytest_mlgate.backend.fake import FakeBackend
+
+class Slow(FakeBackend):
+    def evaluate(self, request):
+        Path("started").write_text("1")
+        time.sleep(60)
+        return super().evaluate(request)
+
+def pytest_mlgate_make_backend(spec):
+    return Slow({"mlgate_tr_mc": {"acc": [1.0, 0.0]}})
+"""
+
+
+def test_ctrl_c_during_the_eval_records_nothing_and_keeps_the_history(tmp_path: Path) -> None:
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "thresholds.toml").write_text(GOOD.replace("min = 0.4", "min = 0.1"))
+    (tmp_path / "conftest.py").write_text(FAKE % "[1.0, 0.0, 1.0]")
+    env = {**offline_env(), "MLGATE_BRANCH": "main"}
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-m",
+        "eval",
+        "-p",
+        "no:cacheprovider",
+        "--mlgate-record",
+    ]
+    subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True)
+    index = tmp_path / ".mlgate" / "index.jsonl"
+    before = index.read_bytes()
+    records = sorted((tmp_path / ".mlgate" / "runs").iterdir())
+    (tmp_path / "conftest.py").write_text(SLOW_BACKEND)
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "started").exists():
+        assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "KeyboardInterrupt" in output
+    assert index.read_bytes() == before  # nothing appended
+    assert sorted((tmp_path / ".mlgate" / "runs").iterdir()) == records  # no partial record
+    json.loads(before.splitlines()[0])
+
+
+def test_a_crash_in_the_middle_of_a_write_leaves_the_history_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_mlgate.results import EvalRun
+    from pytest_mlgate.store import RunRecord, new_run_id
+    from pytest_mlgate.store.folder import FolderStore
+
+    store = FolderStore(tmp_path)
+    manifest = {"timestamp": "2026-11-01T00:00:00+00:00", "git": {"branch": "main"}}
+    kept = RunRecord(new_run_id(), manifest, EvalRun({}))
+    store.append(kept)
+
+    def killed(source: str, target: str) -> None:
+        raise KeyboardInterrupt  # the process dies between writing the temp file and renaming
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        store.append(RunRecord(new_run_id(), manifest, EvalRun({})))
+    monkeypatch.undo()
+    assert not list((tmp_path / "runs").glob(".*.tmp"))  # cleaned up on the way out
+    (tmp_path / "runs" / f".{new_run_id()}.json.x.tmp").write_text('{"half": ')  # kill -9 leftover
+    assert [e.run_id for e in store.entries()] == [kept.run_id]
+    latest = store.latest("main")
+    assert latest is not None
+    assert latest.run_id == kept.run_id
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["truncated-weights", "empty-dataset"])
+def test_broken_weights_and_empty_data_fail_the_gate_with_the_cause(
+    case: str, demo_checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    checkpoint = tmp_path / "ckpt"
+    shutil.copytree(demo_checkpoints["good"], checkpoint)
+    config = GOOD.replace("sample = 50\n", "")
+    if case == "truncated-weights":
+        weights = checkpoint / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+        expected = ["cannot load checkpoint", "SafetensorError", "truncated or corrupt"]
+    else:
+        tasks = tmp_path / "tasks"
+        tasks.mkdir()
+        (tmp_path / "empty.jsonl").write_text("")
+        (tasks / "empty.yaml").write_text(
+            "task: empty_task\ndataset_path: json\ndataset_kwargs:\n  data_files:\n"
+            f"    test: {tmp_path / 'empty.jsonl'}\ntest_split: test\n"
+            'output_type: multiple_choice\ndoc_to_text: "{{q}}"\ndoc_to_choice: ["a", "b"]\n'
+            "doc_to_target: 0\nmetric_list:\n  - metric: acc\n"
+        )
+        config = config.replace('tasks = ["mlgate_tr_mc"]', 'tasks = ["empty_task"]')
+        config = config.replace("[thresholds.mlgate_tr_mc]", "[thresholds.empty_task]")
+        config = '[tasks]\ninclude = ["tasks"]\n' + config
+        expected = ["task 'empty_task' cannot load its local json data", "at least one document"]
+    (tmp_path / "thresholds.toml").write_text(config)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", "eval", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        env=offline_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout[-2000:]
+    for fragment in expected:
+        assert fragment in result.stdout, result.stdout[-2000:]
+    assert "Traceback" not in result.stdout
