@@ -159,3 +159,38 @@ def test_filter_and_alert_toggle(page: Any) -> None:
 def test_drill_down_lists_the_flipped_examples(page: Any) -> None:
     summary = page.locator("details summary", has_text="alpha").first
     assert "30 right → wrong" in summary.inner_text()
+
+
+def test_the_markdown_summary_is_inert_when_rendered_with_raw_html_allowed(
+    page: Any, tmp_path: Path
+) -> None:
+    """GitHub renders some raw HTML in comments: none may come from model or dataset text."""
+    from markdown_it import MarkdownIt
+
+    from pytest_mlgate.report.markdown import render_markdown
+
+    verdicts = [
+        {
+            "task": f"t{HOSTILE}",
+            "metric": HOSTILE,
+            "status": "fail",
+            "value": 0.5,
+            "baseline": 0.6,
+            "delta": -0.1,
+            "delta_ci": [-0.2, 0.0],
+            "p_value": 0.01,
+            "reason": f"{HOSTILE} | `x` [link](javascript:alert(3))",
+        }
+    ]
+    text = render_markdown(
+        verdicts, suite=HOSTILE, checkpoint=HOSTILE, run_id="r", baseline=HOSTILE
+    )
+    body = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    page_file = tmp_path / "summary.html"
+    page_file.write_text(f"<!DOCTYPE html><html><body>{body}</body></html>")
+    summary = page.context.browser.new_page()  # the module's browser: the sync API does not nest
+    summary.goto(page_file.as_uri())
+    assert summary.evaluate("typeof window.__pwned") == "undefined"
+    assert summary.locator("img, script, a[href^='javascript']").count() == 0
+    assert "<script>window.__pwned=1</script>" in summary.locator("table").inner_text()
+    summary.close()
