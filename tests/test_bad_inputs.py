@@ -7,13 +7,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from pytest_mlgate.demo import offline_env
+from tests.gate_run import GATE_COMMAND, gate_env, run_gate
 
 GOOD = """
 [model]
@@ -244,17 +243,8 @@ def test_ctrl_c_during_the_eval_records_nothing_and_keeps_the_history(tmp_path: 
     (tmp_path / "ckpt").mkdir()
     (tmp_path / "thresholds.toml").write_text(GOOD.replace("min = 0.4", "min = 0.1"))
     (tmp_path / "conftest.py").write_text(FAKE % "[1.0, 0.0, 1.0]")
-    env = {**offline_env(), "MLGATE_BRANCH": "main"}
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-m",
-        "eval",
-        "-p",
-        "no:cacheprovider",
-        "--mlgate-record",
-    ]
+    env = gate_env({"MLGATE_BRANCH": "main"})
+    command = [*GATE_COMMAND, "--mlgate-record"]
     subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True)
     index = tmp_path / ".mlgate" / "index.jsonl"
     before = index.read_bytes()
@@ -333,14 +323,7 @@ def test_broken_weights_and_empty_data_fail_the_gate_with_the_cause(
         config = '[tasks]\ninclude = ["tasks"]\n' + config
         expected = ["task 'empty_task' cannot load its local json data", "at least one document"]
     (tmp_path / "thresholds.toml").write_text(config)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-m", "eval", "-p", "no:cacheprovider"],
-        cwd=tmp_path,
-        env=offline_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_gate(tmp_path)
     assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout[-2000:]
     for fragment in expected:
         assert fragment in result.stdout, result.stdout[-2000:]

@@ -12,52 +12,40 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_mlgate.config import parse_config
+from pytest_mlgate.config import (
+    GATE_KEYS,
+    MODEL_KEYS,
+    REPORT_KEYS,
+    SUITE_KEYS,
+    THRESHOLD_KEYS,
+    TOP_LEVEL_KEYS,
+    TRIGGER_KEYS,
+    parse_config,
+)
 from pytest_mlgate.errors import ConfigError, RecordError
 from pytest_mlgate.store import RunRecord
 from pytest_mlgate.store.folder import FolderStore
 
+# Every key the loader knows, some table and task names, and a stray one.
 KEYS = st.sampled_from(
-    [
-        "model",
-        "tasks",
-        "suites",
-        "gate",
-        "thresholds",
-        "report",
-        "triggers",
-        "checkpoint",
-        "backend",
-        "dtype",
-        "device",
-        "batch_size",
-        "model_args",
-        "include",
-        "fast",
-        "full",
-        "sample",
-        "num_fewshot",
-        "seed",
-        "store",
-        "baseline",
-        "alpha",
-        "max_drop",
-        "correction",
-        "on_incomparable",
-        "cache",
-        "mlgate_tr_mc",
-        "acc",
-        "min",
-        "max",
-        "higher_is_better",
-        "history",
-        "examples",
-        "paths",
-        "order",
-        "other",
-        "@tr-smoke",
-        "x",
-    ]
+    sorted(
+        {
+            *TOP_LEVEL_KEYS,
+            *MODEL_KEYS,
+            *SUITE_KEYS,
+            *GATE_KEYS,
+            *THRESHOLD_KEYS,
+            *REPORT_KEYS,
+            *TRIGGER_KEYS,
+            "include",
+            "fast",
+            "full",
+            "mlgate_tr_mc",
+            "acc",
+            "@tr-smoke",
+            "x",
+        }
+    )
 )
 SCALARS = st.one_of(
     st.none(),

@@ -10,19 +10,9 @@ from pathlib import Path
 import pytest
 
 from pytest_mlgate.demo import offline_env, scaffold
+from tests.gate_run import run_gate
 
 pytestmark = pytest.mark.slow
-
-
-def run_gate(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-m", "eval", "-p", "no:cacheprovider", *args],
-        cwd=repo,
-        env=offline_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import pytest
 from pytest_mlgate.backend import BackendSpec, EvalRequest
 from pytest_mlgate.backend.lmeval import LmEvalBackend
 from pytest_mlgate.config import ModelConfig
-from pytest_mlgate.demo import offline_env
 from pytest_mlgate.errors import BackendError
+from tests.gate_run import run_gate
 
 pytestmark = pytest.mark.slow
 
@@ -133,23 +133,8 @@ def test_init_then_the_fast_tier_on_the_demo_checkpoint(
         check=True,
     )
     assert "wrote thresholds.toml" in init.stdout
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-m",
-            "eval",
-            "-p",
-            "no:cacheprovider",
-            f"--mlgate-checkpoint={demo_checkpoints['good']}",
-            "--mlgate-record",
-        ],
-        cwd=tmp_path,
-        env=offline_env(),
-        capture_output=True,
-        text=True,
-        check=False,
+    result = run_gate(
+        tmp_path, f"--mlgate-checkpoint={demo_checkpoints['good']}", "--mlgate-record"
     )
     assert result.returncode == 0, result.stdout[-3000:]
     assert "2 passed" in result.stdout  # init's two gates: mlgate_tr_mc acc, mlgate_tr_math
