@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from pytest_mlgate import stats
+from pytest_mlgate.gate import GateOutcome
+from pytest_mlgate.manifest import GitState, Manifest
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
-from pytest_mlgate.store import RunRecord, new_run_id
+from pytest_mlgate.store import new_run_id
 from pytest_mlgate.store.folder import FolderStore
 
 
@@ -31,14 +33,14 @@ def median_seconds(action: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def small_record(day: int, index: int, rng: np.random.Generator) -> RunRecord:
+def small_record(day: int, index: int, rng: np.random.Generator) -> GateOutcome:
     scores = tuple(float(s) for s in (rng.random(200) < 0.7))
     ids = tuple(range(200))
     metric = MetricResult("t", "acc,none", sum(scores) / 200, None, 200, True, ids, scores)
     run = EvalRun({"t": TaskResult("t", {"acc,none": metric}, 200)})
     branch = "main" if index % 4 == 0 else f"pr-{index % 97}"
     stamp = f"2026-{1 + day // 28:02d}-{1 + day % 28:02d}T{index % 24:02d}:00:00+00:00"
-    return RunRecord(new_run_id(), {"timestamp": stamp, "git": {"branch": branch}}, run)
+    return GateOutcome(run, (), Manifest(new_run_id(), stamp, git=GitState(branch=branch)))
 
 
 def bench_baseline_lookup(runs: int) -> dict[str, float]:

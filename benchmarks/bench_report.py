@@ -17,17 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_mlgate.config import GateConfig
+from pytest_mlgate.config import GateConfig, MetricThreshold
+from pytest_mlgate.gate import GateOutcome, Status, Verdict
+from pytest_mlgate.manifest import GitState, Manifest, SuiteInfo
 from pytest_mlgate.report.html import render_html
 from pytest_mlgate.report.matrix import report_from_store
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
-from pytest_mlgate.store import RunRecord
 from pytest_mlgate.store.folder import FolderStore
 
 TASKS = 20
 
 
-def synthetic_run(index: int, metrics: int, examples: int, rng: np.random.Generator) -> RunRecord:
+def synthetic_run(index: int, metrics: int, examples: int, rng: np.random.Generator) -> GateOutcome:
     per_task = max(1, metrics // TASKS)
     ids = tuple(range(examples))
     hashes = {i: f"{i:016x}" for i in ids}
@@ -43,20 +44,14 @@ def synthetic_run(index: int, metrics: int, examples: int, rng: np.random.Genera
             results[key] = MetricResult(
                 name, key, sum(scores) / examples, None, examples, True, ids, scores
             )
-            verdicts.append(
-                {
-                    "task": name,
-                    "metric": key,
-                    "status": "pass",
-                    "value": results[key].value,
-                    "max_drop": 0.02,
-                }
-            )
+            threshold = MetricThreshold(name, key, max_drop=0.02)
+            verdicts.append(Verdict(threshold, Status.PASS, "", results[key].value, examples))
         tasks[name] = TaskResult(name, results, examples, doc_hashes=hashes, subgroups=groups)
     day = f"2026-{1 + index // 600:02d}-{1 + index % 28:02d}"
     stamp = f"{day}T{index % 24:02d}:{index % 60:02d}:00+00:00"
-    manifest = {"timestamp": stamp, "git": {"branch": "main"}, "suite": {"name": "full"}}
-    return RunRecord(f"run{index:05d}", manifest, EvalRun(tasks), tuple(verdicts))
+    run_id = f"run{index:05d}"
+    manifest = Manifest(run_id, stamp, git=GitState(branch="main"), suite=SuiteInfo(name="full"))
+    return GateOutcome(EvalRun(tasks), tuple(verdicts), manifest)
 
 
 def measure(

@@ -16,45 +16,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping
-from importlib.metadata import PackageNotFoundError, version
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pytest_mlgate import manifest
 from pytest_mlgate.atomic import write_atomic
 from pytest_mlgate.backend import BackendSpec, EvalRequest
+from pytest_mlgate.checkpoint import defining_files, fingerprint_checkpoint
 from pytest_mlgate.errors import RecordError
-from pytest_mlgate.manifest import DEFINING_FILES, WEIGHT_PATTERNS, checkpoint_fingerprint
 from pytest_mlgate.results import EvalRun
-from pytest_mlgate.store.codec import decode_run, encode_run
+from pytest_mlgate.store.codec import decode_info, decode_run, encode_info, encode_run
 from pytest_mlgate.tasks import TASKS_DIR, shipped_task_names
 
 CACHE_FORMAT = 1
 FINGERPRINTS = "fingerprints.json"
-
-
-def _version(package: str) -> str | None:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
-
-
-def accelerators() -> list[str]:
-    """GPU models, read from the NVIDIA driver's /proc entries (no torch import needed)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None and visible.strip() in ("", "-1"):
-        return []
-    names = []
-    for info in sorted(Path("/proc/driver/nvidia/gpus").glob("*/information")):
-        try:
-            for line in info.read_text().splitlines():
-                if line.startswith("Model:"):
-                    names.append(line.split(":", 1)[1].strip())
-        except OSError:
-            continue
-    return names
 
 
 def _hash_files(files: Iterable[Path], root: Path) -> str:
@@ -95,8 +72,8 @@ def cache_key(spec: BackendSpec, request: EvalRequest, fingerprint: str) -> str:
             "batch_size": model.batch_size,
             "model_args": dict(model.model_args),
         },
-        "versions": {p: _version(p) for p in ("lm-eval", "torch", "transformers", "pytest-mlgate")},
-        "accelerators": accelerators(),
+        "versions": manifest.package_versions(),
+        "accelerators": manifest.accelerators(),
     }
     text = json.dumps(material, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -112,9 +89,8 @@ class ResultCache:
         """The checkpoint fingerprint, rehashing only when a file's size or mtime changed."""
         path = Path(checkpoint).expanduser()
         if not path.is_dir():
-            return str(checkpoint_fingerprint(checkpoint)["fingerprint"])
-        patterns = (*WEIGHT_PATTERNS, *DEFINING_FILES)
-        files = sorted({p for pattern in patterns for p in path.glob(pattern)})
+            return fingerprint_checkpoint(checkpoint).fingerprint
+        files = defining_files(path)
         stamp = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
         memo_path = self.folder / FINGERPRINTS
         try:
@@ -124,7 +100,7 @@ class ResultCache:
         entry = memo.get(str(path.resolve()))
         if isinstance(entry, Mapping) and entry.get("files") == stamp:
             return str(entry["fingerprint"])
-        value = str(checkpoint_fingerprint(checkpoint)["fingerprint"])
+        value = fingerprint_checkpoint(checkpoint).fingerprint
         memo[str(path.resolve())] = {"files": stamp, "fingerprint": value}
         with contextlib.suppress(OSError):  # read-only cache folder: a rehash next time
             write_atomic(memo_path, json.dumps(memo, indent=1))
@@ -133,12 +109,13 @@ class ResultCache:
     def get(self, key: str) -> EvalRun | None:
         try:
             data = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
-            return decode_run(data.get("tasks"), {**data.get("info", {}), "result_cache": "hit"})
+            info = replace(decode_info(data.get("info")), from_cache=True)
+            return decode_run(data.get("tasks"), info)
         except (OSError, ValueError, AttributeError, RecordError):
             return None  # absent or unreadable: evaluate again
 
     def put(self, key: str, run: EvalRun) -> None:
-        document = {"format": CACHE_FORMAT, "info": dict(run.info), "tasks": encode_run(run)}
+        document = {"format": CACHE_FORMAT, "info": encode_info(run.info), "tasks": encode_run(run)}
         text = json.dumps(document, ensure_ascii=False, allow_nan=False, default=str)
         with contextlib.suppress(OSError):  # an unwritable cache is a miss next time, no more
             write_atomic(self.folder / f"{key}.json", text)

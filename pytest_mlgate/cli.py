@@ -1,4 +1,6 @@
-"""The ``mlgate`` command: demo, task export and config checks (reusing the plugin's modules)."""
+"""The ``mlgate`` command: ``demo``, ``tasks``, ``check``, ``init``, ``plan``, ``history``,
+``compare``, ``report`` and ``power``. It reuses the plugin's option definitions, plan, store,
+gate and renderers: a history read here is read exactly as the gate reads it."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_mlgate.config import DEFAULT_CONFIG_NAME, GateConfig, load_config
+from pytest_mlgate.config import DEFAULT_CONFIG_NAME, MlgateConfig, load_config
 from pytest_mlgate.errors import MlgateError, StoreError, UsageProblem
+from pytest_mlgate.options import GateOptions, add_options
+from pytest_mlgate.plan import HistoryPlan
 from pytest_mlgate.store import HistoryStore
 from pytest_mlgate.tasks import materialize_tasks, shipped_task_names
 
@@ -41,34 +45,40 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gate_settings(args: argparse.Namespace) -> tuple[GateConfig, HistoryStore]:
-    """[gate] settings and the store, from --config (when the file exists) and --store."""
-    from pytest_mlgate.store import open_store
-
+def _config_or_none(args: argparse.Namespace) -> MlgateConfig | None:
+    """--config when the file exists (or was named): a history can be read without one."""
     path = Path(args.config)
     if path.is_file() or args.config != DEFAULT_CONFIG_NAME:
-        config = load_config(path)
-        settings, root = config.gate, config.root
-    else:
-        settings, root = GateConfig(), Path.cwd()
-    location = args.store or settings.store
-    return settings, open_store(location, Path.cwd() if args.store else root)
+        return load_config(path)
+    return None
+
+
+def _history_plan(args: argparse.Namespace) -> tuple[HistoryPlan, HistoryStore]:
+    """The plan's history part (store, baseline spec, settings) and the opened store."""
+    from pytest_mlgate.plan import plan_history
+    from pytest_mlgate.resolve import open_history
+
+    options = GateOptions(cwd=Path.cwd(), store=args.store)
+    history = plan_history(_config_or_none(args), options)
+    return history, open_history(history.store)
 
 
 def _history(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    _, store = _gate_settings(args)
+    from pytest_mlgate.store.codec import encode_entry
+
+    _, store = _history_plan(args)
     entries = [e for e in store.entries() if args.branch in (None, e.branch)]
     rows = []
     for entry in entries[-args.limit :] if args.limit else entries:
-        row: dict[str, object] = entry.to_json()
+        row: dict[str, object] = encode_entry(entry)
         try:
-            record = store.load(entry.run_id)
+            outcome = store.load(entry.run_id)
         except MlgateError:
             continue  # warned by the store
-        for verdict in record.verdicts:
-            row[f"{verdict.get('task')}::{verdict.get('metric')}"] = verdict.get("value")
+        for verdict in outcome.verdicts:
+            row[f"{verdict.threshold.task}::{verdict.threshold.metric}"] = verdict.value
         rows.append(row)
     frame = pd.DataFrame(rows)
     if args.format == "csv":
@@ -85,13 +95,13 @@ def _history(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     """RUN_B against RUN_A, exactly as the gate would compare a run with its baseline."""
     from pytest_mlgate.config import MetricThreshold
-    from pytest_mlgate.gate import Baseline, Status, gate_all
+    from pytest_mlgate.gate import Status, gate_all
     from pytest_mlgate.report.terminal import verdict_table
 
-    settings, store = _gate_settings(args)
+    history, store = _history_plan(args)
     base, new = store.load(args.run_a), store.load(args.run_b)
     thresholds = [
-        MetricThreshold(task, key, max_drop=None if args.max_drop is None else args.max_drop)
+        MetricThreshold(task, key, max_drop=args.max_drop)
         for task, result in new.run.tasks.items()
         if task in base.run
         for key in result.metrics
@@ -100,13 +110,7 @@ def _compare(args: argparse.Namespace) -> int:
     if not thresholds:
         print(f"runs {args.run_a} and {args.run_b} share no task metric", file=sys.stderr)
         return USAGE_ERROR
-    verdicts = gate_all(
-        thresholds,
-        new.run,
-        Baseline(base.run_id, base.run, base.manifest),
-        settings,
-        new.manifest,
-    )
+    verdicts = gate_all(thresholds, new.run, base, history.settings, new.manifest)
     print(f"{args.run_b} against baseline {args.run_a}:")
     print("\n".join(verdict_table(verdicts.values())))
     for verdict in verdicts.values():
@@ -134,24 +138,8 @@ def _power(args: argparse.Namespace) -> int:
         power = stats.mcnemar_power(args.n, args.drop, disc, args.alpha)
         print(f"  power to detect a {args.drop * 100:.2f} pp drop: {power:.1%}")
         if mde > args.drop:
-            needed = args.n
-            while (
-                needed < 10_000_000
-                and stats.minimum_detectable_drop(needed, args.p, args.alpha, args.power, share)
-                > args.drop
-            ):
-                needed *= 2
-            low, high = needed // 2, needed
-            while high - low > 1:
-                mid = (low + high) // 2
-                if (
-                    stats.minimum_detectable_drop(mid, args.p, args.alpha, args.power, share)
-                    > args.drop
-                ):
-                    low = mid
-                else:
-                    high = mid
-            print(f"  examples needed to detect it: {high}")
+            needed = stats.examples_needed(args.drop, args.p, args.alpha, args.power, share)
+            print(f"  examples needed to detect it: {needed or 'more than 10,000,000'}")
     return 0
 
 
@@ -187,16 +175,13 @@ def _init(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     """Which suite the trigger matrix picks for the changes since REF, and why."""
-    from pytest_mlgate.triggers import GitError, changed_paths, plan
+    from pytest_mlgate.plan import choose_suite
 
     config = load_config(Path(args.config))
-    try:
-        changed = changed_paths(args.changed_from, config.root)
-    except GitError as exc:
-        print(f"mlgate: error: {exc}", file=sys.stderr)
-        return USAGE_ERROR
-    decision = plan(changed, config.triggers, list(config.suites))
-    print(decision.explain())
+    options = GateOptions(cwd=Path.cwd(), suite="auto", changed_from=args.changed_from)
+    trigger = choose_suite(config, options).trigger
+    assert trigger is not None  # auto always asks the trigger matrix
+    print(trigger.explain())
     return 0
 
 
@@ -206,10 +191,10 @@ def _report(args: argparse.Namespace) -> int:
     from pytest_mlgate.report.markdown import render_markdown, write_markdown
     from pytest_mlgate.report.matrix import report_from_store
 
-    settings, store = _gate_settings(args)
+    history, store = _history_plan(args)
     data = report_from_store(
         store,
-        settings,
+        history.settings,
         run_id=args.run_id,
         branch=args.branch,
         baseline_id=args.baseline,
@@ -220,14 +205,7 @@ def _report(args: argparse.Namespace) -> int:
     baseline = None if data.baseline is None else data.baseline.run_id
     print(f"wrote {output} (run {data.run_id}, baseline {baseline or 'none'})")
     if args.markdown:
-        text = render_markdown(
-            data.verdicts,
-            suite=data.suite,
-            checkpoint=data.checkpoint,
-            run_id=data.run_id,
-            baseline=baseline,
-            report_hint=str(output),
-        )
+        text = render_markdown(data.outcome, baseline=baseline, report_hint=str(output))
         write_markdown(text, Path(args.markdown))
         print(f"wrote {args.markdown}")
     return 0
@@ -260,8 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_check)
 
     def store_options(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--config", default=DEFAULT_CONFIG_NAME, help="thresholds.toml")
-        command.add_argument("--store", help="history folder or URI (default: [gate] store)")
+        add_options(command.add_argument, "", ("config", "store"))
+        command.set_defaults(config=DEFAULT_CONFIG_NAME)
 
     history = commands.add_parser("history", help="list recorded runs and their gated values")
     store_options(history)
@@ -288,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="which suite the trigger matrix picks, and why")
     plan.add_argument("--changed-from", required=True, metavar="REF", help="e.g. origin/main")
-    plan.add_argument("--config", default=DEFAULT_CONFIG_NAME, help="thresholds.toml")
+    add_options(plan.add_argument, "", ("config",))
+    plan.set_defaults(config=DEFAULT_CONFIG_NAME)
     plan.set_defaults(handler=_plan)
 
     report = commands.add_parser(

@@ -54,7 +54,7 @@ PRESETS: Mapping[str, tuple[str, ...]] = {
         "include_base_44_turkish",
     ),
 }
-GATE_DEFAULT_SUITE = "fast"
+DEFAULT_SUITE = "fast"  # what `pytest -m eval` runs without --mlgate-suite
 
 
 def suggest(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
@@ -349,10 +349,12 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
     thresholds = _parse_thresholds(top.sub("thresholds"))
     report_table = top.sub("report")
     report_table.check_keys(REPORT_KEYS)
-    report = ReportConfig(
-        history=report_table.integer("history", 30, low=1) or 30,
-        examples=report_table.integer("examples", 20, low=0) or 0,
-    )
+    defaults = ReportConfig()
+    history = report_table.integer("history", defaults.history, low=1)
+    examples = report_table.integer("examples", defaults.examples, low=0)
+    assert history is not None
+    assert examples is not None
+    report = ReportConfig(history=history, examples=examples)
     trigger_table = top.sub("triggers")
     trigger_table.check_keys(TRIGGER_KEYS)
     try:
@@ -379,13 +381,14 @@ def _parse_model(table: _Table) -> ModelConfig:
     model_args = table.data.get("model_args", {})
     if not isinstance(model_args, Mapping):
         raise table.error("model_args", f"expected a table, got {_type_name(model_args)}")
-    device = table.string("device", "auto")
+    device = table.string("device", ModelConfig.device)
     if device != "auto" and not device.startswith(("cpu", "cuda", "mps", "xpu", "npu")):
         raise table.error("device", 'expected "auto", "cpu", "cuda", "cuda:N" or "mps"')
+    d = ModelConfig()
     return ModelConfig(
         checkpoint=table.optional_string("checkpoint"),
-        backend=table.string("backend", "hf"),
-        dtype=table.string("dtype", "auto", DTYPES),
+        backend=table.string("backend", d.backend),
+        dtype=table.string("dtype", d.dtype, DTYPES),
         device=device,
         batch_size=batch_size,
         model_args=dict(model_args),
@@ -420,7 +423,7 @@ def _parse_suites(table: _Table) -> dict[str, SuiteConfig]:
             raise suite.error("tasks", "lists a task twice")
         sample = suite.integer("sample", None, low=1)
         num_fewshot = _parse_fewshot(suite, tasks)
-        seed = suite.integer("seed", 1234, low=0)
+        seed = suite.integer("seed", SuiteConfig.seed, low=0)
         assert seed is not None
         suites[name] = SuiteConfig(name, tasks, sample, num_fewshot, seed)
     return suites
@@ -462,20 +465,21 @@ def _parse_fewshot(suite: _Table, tasks: tuple[str, ...]) -> int | dict[str, int
 
 def _parse_gate(table: _Table) -> GateConfig:
     table.check_keys(GATE_KEYS)
-    alpha = table.number("alpha", 0.05, low=0.0, high=1.0, low_open=True, high_open=True)
-    max_drop = table.number("max_drop", 0.02, low=0.0)
+    d = GateConfig()
+    alpha = table.number("alpha", d.alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+    max_drop = table.number("max_drop", d.max_drop, low=0.0)
     assert alpha is not None
     assert max_drop is not None
     if table.data.get("store") == "":
         raise table.error("store", "must name a folder (or a file:// URI), not be empty")
     return GateConfig(
-        store=table.string("store", ".mlgate"),
-        baseline=table.string("baseline", "main"),
+        store=table.string("store", d.store),
+        baseline=table.string("baseline", d.baseline),
         alpha=alpha,
         max_drop=max_drop,
-        correction=table.string("correction", "holm", CORRECTIONS),
-        on_incomparable=table.string("on_incomparable", "fail", ON_INCOMPARABLE),
-        cache=table.string("cache", ".mlgate-cache"),
+        correction=table.string("correction", d.correction, CORRECTIONS),
+        on_incomparable=table.string("on_incomparable", d.on_incomparable, ON_INCOMPARABLE),
+        cache=table.string("cache", d.cache),
     )
 
 

@@ -1,7 +1,32 @@
-"""Error types users can meet, each documented in the README's troubleshooting section.
+"""Every error and warning pytest-mlgate raises on purpose, each in the README's troubleshooting.
 
-The plugin maps :class:`UsageProblem` subclasses to pytest's usage-error exit code (4); a
-:class:`BackendError` met while evaluating fails the gated items (exit code 1), never passes them.
+Errors::
+
+    MlgateError
+    ├── UsageProblem              bad configuration or options: exit code 4, before any eval
+    │   ├── ConfigError           thresholds.toml or an option; names file, table, key, value
+    │   ├── CheckpointError       no checkpoint, no weights, or it cannot be loaded
+    │   ├── UnknownTaskError      a task neither shipped, in [tasks] include, nor in lm-eval
+    │   └── BaselineNotFound      --mlgate-baseline names no recorded run and no branch
+    ├── BackendError              the evaluation failed while running: gated items fail
+    ├── StoreError                the history cannot be written, or a named run is absent
+    ├── RecordError               one history record is malformed (readers skip it, warned)
+    ├── ResultLookupError         (also a KeyError) a task or metric is not in the results
+    │   ├── TaskNotFound
+    │   └── MetricNotFound
+    └── GitError                  git could not answer (the trigger matrix, --changed-from)
+
+Warnings, all under ``MlgateWarning`` so ``-W error::pytest_mlgate.errors.MlgateWarning`` (or one
+subclass) turns them into failures::
+
+    MlgateWarning (pytest.PytestWarning)
+    ├── NoiseExplainedDropWarning  a drop beyond the margin that the paired test calls noise
+    ├── PowerWarning               max_drop is below what n examples can detect
+    ├── IncomparableBaselineWarning  compared anyway (on_incomparable = "warn"), with the reason
+    └── SkippedRecordWarning       an unreadable history record or index line was skipped
+
+This module imports pytest (besides plugin, fixtures and hookspec) for one reason: the warnings
+subclass ``pytest.PytestWarning``, so pytest's ``-W`` filters and warning summary know them.
 """
 
 from __future__ import annotations
@@ -10,8 +35,23 @@ import pytest
 
 
 class MlgateWarning(pytest.PytestWarning):
-    """Base of every warning pytest-mlgate emits (a gate that passes with a caveat, a history
-    record that cannot be read, a threshold too tight for the sample size...)."""
+    """Base of every warning pytest-mlgate emits."""
+
+
+class NoiseExplainedDropWarning(MlgateWarning):
+    """A metric dropped by more than its margin, but not significantly: the item passes."""
+
+
+class PowerWarning(MlgateWarning):
+    """A threshold's margin is smaller than the sample size can detect."""
+
+
+class IncomparableBaselineWarning(MlgateWarning):
+    """The baseline differs in what moves scores and ``on_incomparable = "warn"`` compared it."""
+
+
+class SkippedRecordWarning(MlgateWarning):
+    """A history record or index line could not be read and was skipped (never rewritten)."""
 
 
 class MlgateError(Exception):
@@ -34,6 +74,10 @@ class UnknownTaskError(UsageProblem):
     """A task name that neither the shipped tasks, ``[tasks] include`` nor lm-eval knows."""
 
 
+class BaselineNotFound(UsageProblem):
+    """``--mlgate-baseline`` names neither a recorded run id nor a branch with recorded runs."""
+
+
 class BackendError(MlgateError):
     """The evaluation backend failed while evaluating (the gated items fail, closed)."""
 
@@ -46,5 +90,21 @@ class RecordError(MlgateError):
     """One history record is malformed; readers warn and skip it, nothing is rewritten."""
 
 
-class BaselineNotFound(UsageProblem):
-    """``--mlgate-baseline`` names neither a recorded run id nor a branch with recorded runs."""
+class ResultLookupError(MlgateError, KeyError):
+    """A task or metric asked for is not in a run's results (a KeyError too, for ``in``-style
+    code that catches that)."""
+
+    def __str__(self) -> str:  # KeyError's str() would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class TaskNotFound(ResultLookupError):
+    """A task is not in a run."""
+
+
+class MetricNotFound(ResultLookupError):
+    """A metric is not in a task's results."""
+
+
+class GitError(MlgateError):
+    """git could not answer (not a repository, an unknown ref, git missing)."""

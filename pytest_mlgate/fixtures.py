@@ -11,6 +11,7 @@ from pytest_mlgate.config import MlgateConfig
 from pytest_mlgate.errors import MlgateError
 
 if TYPE_CHECKING:  # the session machinery (numpy, the store) loads only for -m eval
+    from pytest_mlgate.evaluator import Evaluator
     from pytest_mlgate.results import EvalRun
     from pytest_mlgate.session import GateSession
 
@@ -25,13 +26,13 @@ class MlgateEval:
     is evaluated in one batched call the first time any is asked for; later calls are free.
     """
 
-    def __init__(self, gate: GateSession) -> None:
-        self._gate = gate
+    def __init__(self, evaluator: Evaluator) -> None:
+        self._evaluator = evaluator
 
     def __call__(self, tasks: str | Sequence[str]) -> EvalRun:
         names = [tasks] if isinstance(tasks, str) else list(tasks)
         try:
-            return self._gate.evaluate(names)
+            return self._evaluator.evaluate(names)
         except MlgateError as exc:
             pytest.fail(f"evaluation failed: {exc}", pytrace=False)
 
@@ -53,7 +54,7 @@ def mlgate_session(pytestconfig: pytest.Config) -> GateSession:
 def mlgate_model(mlgate_session: GateSession) -> object:
     """The checkpoint loaded once per session, as an lm-eval model (``HFLM`` for hf)."""
     try:
-        return mlgate_session.backend().model()
+        return mlgate_session.evaluator.backend().model()
     except MlgateError as exc:
         pytest.fail(f"cannot load the model: {exc}", pytrace=False)
 
@@ -61,7 +62,7 @@ def mlgate_model(mlgate_session: GateSession) -> object:
 @pytest.fixture(scope="session")
 def mlgate_eval(mlgate_session: GateSession) -> MlgateEval:
     """Evaluate tasks on the session's model (batched, memoized)."""
-    return MlgateEval(mlgate_session)
+    return MlgateEval(mlgate_session.evaluator)
 
 
 @pytest.fixture(scope="session")

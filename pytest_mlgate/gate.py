@@ -1,10 +1,10 @@
 """Pure functions: results + thresholds + baseline -> verdicts. No pytest, no I/O.
 
-The rule (DESIGN §4): a metric fails when it breaks an absolute bound (``min`` / ``max``), or
-when it dropped against the baseline by more than ``max_drop`` AND the paired test says the drop
-is significant at ``alpha`` (after the multiple-comparison correction across every gated metric
-of the run). A drop above ``max_drop`` that is not significant passes with a warning that gives
-the p-value and the minimum detectable drop. A metric missing from the results fails.
+The rule (DESIGN §4, §10): a metric fails when it breaks an absolute bound (``min`` / ``max``), or
+when it dropped against the baseline by more than its margin (``max_drop``) AND the one-sided
+paired test says the drop is significant at ``alpha`` (after the multiple-comparison correction
+across every gated metric of the run). A drop beyond the margin that is not significant passes
+with a warning giving the p-value and the minimum detectable drop. A missing metric fails.
 """
 
 from __future__ import annotations
@@ -12,20 +12,13 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 from pytest_mlgate import stats
 from pytest_mlgate.config import GateConfig, MetricThreshold
-from pytest_mlgate.manifest import incomparable
-from pytest_mlgate.results import (
-    DOC_HASH_CHARS,
-    EvalRun,
-    MetricNotFound,
-    MetricResult,
-    TaskNotFound,
-    TaskResult,
-)
+from pytest_mlgate.errors import MetricNotFound, TaskNotFound
+from pytest_mlgate.manifest import Manifest, incomparable
+from pytest_mlgate.results import DOC_HASH_CHARS, EvalRun, MetricResult, TaskResult
 
 
 class Status(str, enum.Enum):
@@ -35,66 +28,65 @@ class Status(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class Baseline:
-    """The recorded run the current one is compared with."""
-
-    run_id: str
-    run: EvalRun
-    manifest: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Verdict:
     """The outcome of one gated metric, with a one-line reason a reviewer can act on."""
 
     threshold: MetricThreshold
     status: Status
     reason: str
-    metric: MetricResult | None = None
-    baseline_run: str | None = None
-    comparison: stats.Comparison | None = None
-    p_adjusted: float | None = None
+    value: float | None = None  #: the metric's value (None: missing from the results)
+    n: int | None = None
+    value_ci: tuple[float, float] | None = None  #: 95% CI of the value, where one is defined
+    baseline_run: str | None = None  #: the run compared with
+    comparison: stats.Comparison | None = None  #: the paired (or fallback) test against it
+    p_adjusted: float | None = None  #: the comparison's p after the correction
     notes: tuple[str, ...] = ()
+    #: why the baseline is not comparable, when it was compared anyway (on_incomparable = "warn")
+    incomparable: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
         return self.status is not Status.FAIL
 
     @property
-    def value(self) -> float | None:
-        return None if self.metric is None else self.metric.value
+    def p(self) -> float | None:
+        """The p-value that decided: adjusted where a correction applied."""
+        if self.p_adjusted is not None:
+            return self.p_adjusted
+        return None if self.comparison is None else self.comparison.p_value
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """One gated run: its results, its verdicts and its manifest. A recorded run is one too
+    (its results keep only the example texts that flipped), and so is a baseline."""
+
+    run: EvalRun
+    verdicts: tuple[Verdict, ...]
+    manifest: Manifest
 
     @property
-    def n(self) -> int | None:
-        return None if self.metric is None else self.metric.n
+    def run_id(self) -> str:
+        return self.manifest.run_id
 
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready: what history, reports and JUnit properties show for this verdict."""
-        c = self.comparison
-        return {
-            "task": self.threshold.task,
-            "metric": self.threshold.metric,
-            "status": self.status.value,
-            "reason": self.reason,
-            "value": _finite_or_none(self.value),
-            "n": self.n,
-            "min": self.threshold.min,
-            "max": self.threshold.max,
-            "max_drop": self.threshold.max_drop,
-            "baseline_run": self.baseline_run,
-            "baseline": None if c is None else _finite_or_none(c.baseline),
-            "delta": None if c is None else _finite_or_none(c.delta),
-            "delta_ci": None if c is None else [_finite_or_none(x) for x in c.ci],
-            "p_value": None if c is None else c.p_value,
-            "p_adjusted": self.p_adjusted,
-            "test": None if c is None else c.test,
-            "paired_n": None if c is None else c.n,
-            "notes": list(self.notes),
-        }
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
 
 
-def _finite_or_none(value: float | None) -> float | None:
-    return None if value is None or math.isnan(value) or math.isinf(value) else value
+def metric_direction(threshold: MetricThreshold, metric: MetricResult) -> bool | None:
+    """Whether higher is better: the threshold's ``higher_is_better`` wins over lm-eval's."""
+    return (
+        metric.higher_is_better
+        if threshold.higher_is_better is None
+        else threshold.higher_is_better
+    )
+
+
+def allowed_drop(threshold: MetricThreshold, settings: GateConfig) -> float:
+    """The margin a metric may drop by against the baseline: its own ``max_drop``, else
+    ``[gate] max_drop``."""
+    return settings.max_drop if threshold.max_drop is None else threshold.max_drop
 
 
 def format_value(metric: MetricResult) -> str:
@@ -103,23 +95,60 @@ def format_value(metric: MetricResult) -> str:
     return f"{metric.value:.4f}{ci}, n={metric.n}"
 
 
-def check_threshold(threshold: MetricThreshold, run: EvalRun) -> Verdict:
-    """Check one metric against its absolute bounds. Missing or NaN values fail (fail closed)."""
-    label = f"{threshold.task} {threshold.metric}"
+def _label(threshold: MetricThreshold) -> str:
+    return f"{threshold.task} {threshold.metric}"
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """A metric checked against its absolute bounds."""
+
+    verdict: Verdict
+    metric: MetricResult | None
+    broken: str | None = None  # "below min 0.6" when a bound failed
+
+
+def _checked_metric(
+    threshold: MetricThreshold, metric: MetricResult, status: Status, reason: str
+) -> Verdict:
+    low, high = metric.ci() if math.isfinite(metric.value) else (math.nan, math.nan)
+    ci = None if math.isnan(low) else (low, high)
+    return Verdict(threshold, status, reason, metric.value, metric.n, ci)
+
+
+def _check_bounds(threshold: MetricThreshold, run: EvalRun) -> _Bounds:
+    label = _label(threshold)
     try:
         metric = run[threshold.task].metric(threshold.metric)
     except (TaskNotFound, MetricNotFound) as exc:
-        return Verdict(threshold, Status.FAIL, f"{label}: missing from the results: {exc}")
+        return _Bounds(
+            Verdict(threshold, Status.FAIL, f"{label}: missing from the results: {exc}"), None
+        )
     if metric.n <= 0:
-        return Verdict(threshold, Status.FAIL, f"{label}: evaluated on no examples", metric)
-    if math.isnan(metric.value) or math.isinf(metric.value):
-        return Verdict(threshold, Status.FAIL, f"{label} = {metric.value} (n={metric.n})", metric)
+        empty = "evaluated on no examples"
+        verdict = _checked_metric(threshold, metric, Status.FAIL, f"{label}: {empty}")
+        return _Bounds(verdict, metric, empty)
+    if not math.isfinite(metric.value):
+        reason = f"{label} = {metric.value} (n={metric.n})"
+        return _Bounds(_checked_metric(threshold, metric, Status.FAIL, reason), metric, reason)
     shown = f"{label} = {format_value(metric)}"
+    broken: str | None = None
     if threshold.min is not None and metric.value < threshold.min:
-        return Verdict(threshold, Status.FAIL, f"{shown}: below min {threshold.min:g}", metric)
-    if threshold.max is not None and metric.value > threshold.max:
-        return Verdict(threshold, Status.FAIL, f"{shown}: above max {threshold.max:g}", metric)
-    return Verdict(threshold, Status.PASS, f"{shown}: within {threshold.describe()}", metric)
+        broken = f"below min {threshold.min:g}"
+    elif threshold.max is not None and metric.value > threshold.max:
+        broken = f"above max {threshold.max:g}"
+    if broken is not None:
+        verdict = _checked_metric(threshold, metric, Status.FAIL, f"{shown}: {broken}")
+        return _Bounds(verdict, metric, broken)
+    verdict = _checked_metric(
+        threshold, metric, Status.PASS, f"{shown}: within {threshold.describe()}"
+    )
+    return _Bounds(verdict, metric)
+
+
+def check_threshold(threshold: MetricThreshold, run: EvalRun) -> Verdict:
+    """Check one metric against its absolute bounds. Missing or NaN values fail (fail closed)."""
+    return _check_bounds(threshold, run).verdict
 
 
 @dataclass(frozen=True)
@@ -203,19 +232,21 @@ def _stderr_comparison(current: MetricResult, base: MetricResult) -> stats.Compa
 
 @dataclass
 class _Pending:
-    threshold: MetricThreshold
-    absolute: Verdict
+    """A comparison waiting for the family's multiple-comparison correction."""
+
+    bounds: _Bounds
     metric: MetricResult  # with its direction resolved
     comparison: stats.Comparison
     notes: list[str]
+    incomparable: tuple[str, ...] = ()
 
 
 def gate_all(
     thresholds: Sequence[MetricThreshold],
     run: EvalRun,
-    baseline: Baseline | None,
+    baseline: GateOutcome | None,
     settings: GateConfig,
-    manifest: Mapping[str, Any] | None = None,
+    manifest: Manifest | None = None,
     record_hint: str = "pytest -m eval --mlgate-record",
 ) -> dict[MetricThreshold, Verdict]:
     """Verdicts for every gated metric of a run: absolute bounds, then the baseline comparison,
@@ -223,17 +254,11 @@ def gate_all(
     verdicts: dict[MetricThreshold, Verdict] = {}
     pending: list[_Pending] = []
     for threshold in thresholds:
-        absolute = check_threshold(threshold, run)
-        if absolute.metric is None or baseline is None:
-            note = () if baseline is not None else ("no baseline recorded yet",)
-            suffix = "; no baseline recorded yet" if baseline is None and absolute.passed else ""
-            verdicts[threshold] = Verdict(
-                threshold, absolute.status, absolute.reason + suffix, absolute.metric, notes=note
-            )
+        bounds = _check_bounds(threshold, run)
+        if bounds.metric is None or baseline is None:
+            verdicts[threshold] = _without_baseline(bounds, baseline)
             continue
-        outcome = _compare_with_baseline(
-            threshold, run, absolute, baseline, settings, manifest, record_hint
-        )
+        outcome = _compare_with_baseline(bounds, run, baseline, settings, manifest, record_hint)
         if isinstance(outcome, Verdict):
             verdicts[threshold] = outcome
         else:
@@ -241,141 +266,142 @@ def gate_all(
     adjusted = stats.adjust([p.comparison.p_value for p in pending], settings.correction)
     for item, p_adj in zip(pending, adjusted, strict=True):
         assert baseline is not None  # only comparisons with a baseline are pending
-        verdicts[item.threshold] = _decide(item, p_adj, baseline, settings)
+        verdicts[item.bounds.verdict.threshold] = _decide(item, p_adj, baseline.run_id, settings)
     return {t: verdicts[t] for t in thresholds}
 
 
+def _without_baseline(bounds: _Bounds, baseline: GateOutcome | None) -> Verdict:
+    verdict = bounds.verdict
+    if baseline is not None:
+        return verdict
+    suffix = "; no baseline recorded yet" if verdict.passed else ""
+    return replace(verdict, reason=verdict.reason + suffix, notes=("no baseline recorded yet",))
+
+
 def _compare_with_baseline(
-    threshold: MetricThreshold,
+    bounds: _Bounds,
     run: EvalRun,
-    absolute: Verdict,
-    baseline: Baseline,
+    baseline: GateOutcome,
     settings: GateConfig,
-    manifest: Mapping[str, Any] | None,
+    manifest: Manifest | None,
     record_hint: str,
 ) -> Verdict | _Pending:
-    assert absolute.metric is not None
-    metric = absolute.metric
-    current_task = run[threshold.task]
-    label = f"{threshold.task} {threshold.metric}"
+    """The baseline side of one metric: a verdict when it cannot be tested, else the pending
+    comparison."""
+    assert bounds.metric is not None
+    absolute, metric, threshold = bounds.verdict, bounds.metric, bounds.verdict.threshold
+    against = replace(absolute, baseline_run=baseline.run_id)
     try:
         base_task = baseline.run[threshold.task]
         base = base_task.metric(metric.key)
     except (TaskNotFound, MetricNotFound):
         note = f"not in baseline run {baseline.run_id}"
-        return Verdict(
-            threshold,
-            absolute.status,
-            f"{absolute.reason}; {note}",
-            metric,
-            baseline.run_id,
-            notes=(note,),
-        )
-    direction = (
-        metric.higher_is_better
-        if threshold.higher_is_better is None
-        else threshold.higher_is_better
-    )
+        return replace(against, reason=f"{absolute.reason}; {note}", notes=(note,))
+    direction = metric_direction(threshold, metric)
     if direction is None:
         reason = (
-            f"{label}: lm-eval does not say whether higher is better for {metric.key!r}, so a "
-            "drop cannot be told from a gain; add higher_is_better = true (or false) to "
-            f"[thresholds.{threshold.task}] {threshold.metric}"
+            f"{_label(threshold)}: lm-eval does not say whether higher is better for "
+            f"{metric.key!r}, so a drop cannot be told from a gain; add higher_is_better = true "
+            f"(or false) to [thresholds.{threshold.task}] {threshold.metric}"
         )
-        return Verdict(threshold, Status.FAIL, reason, metric, baseline.run_id)
+        return replace(against, status=Status.FAIL, reason=reason)
     if not math.isfinite(base.value):
         reason = (
-            f"{label}: the baseline value is {base.value} (run {baseline.run_id}), nothing to "
-            f"compare with; record a new baseline ({record_hint})"
+            f"{_label(threshold)}: the baseline value is {base.value} (run {baseline.run_id}), "
+            f"nothing to compare with; record a new baseline ({record_hint})"
         )
-        return Verdict(threshold, Status.FAIL, reason, metric, baseline.run_id)
+        return replace(against, status=Status.FAIL, reason=reason)
     metric = replace(metric, higher_is_better=direction)
     base = replace(base, higher_is_better=direction)
-    reasons = incomparable(manifest or {}, baseline.manifest, threshold.task)
-    notes: list[str] = []
-    comparison: stats.Comparison | None = None
-    if metric.scores and base.scores:
-        pairing = pair_examples(metric, current_task, base, base_task)
-        if pairing.uncovered:
-            reasons.append(
-                f"documents differ ({pairing.uncovered} of {len(metric.scores)} evaluated "
-                "examples are not in the baseline: another subset, seed or dataset version)"
-            )
-        if not pairing.paired:
-            notes.append("examples could not be paired: unpaired test")
-        elif not (current_task.doc_hashes and base_task.doc_hashes):
-            notes.append("paired by doc id alone (a run without document hashes)")
-        comparison = stats.compare(
-            pairing.baseline,
-            pairing.current,
-            paired=pairing.paired,
-            higher_is_better=direction,
-            level=0.95,
-        )
-    else:
-        comparison = _stderr_comparison(metric, base)
-        notes.append("no per-example scores: unpaired test on the standard errors")
+    comparison, notes, reasons = _comparison(metric, run[threshold.task], base, base_task)
+    if manifest is not None:
+        reasons = incomparable(manifest, baseline.manifest, threshold.task) + reasons
     if reasons:
         why = "; ".join(reasons)
         if settings.on_incomparable == "fail":
             reason = (
-                f"{threshold.task} {threshold.metric}: not comparable with baseline run "
-                f"{baseline.run_id}: {why}. Record a new baseline from the reference branch "
-                f'({record_hint}) or set [gate] on_incomparable = "warn"'
+                f"{_label(threshold)}: not comparable with baseline run {baseline.run_id}: "
+                f"{why}. Record a new baseline from the reference branch ({record_hint}) or set "
+                '[gate] on_incomparable = "warn"'
             )
-            return Verdict(
-                threshold,
-                Status.FAIL,
-                reason,
-                metric,
-                baseline.run_id,
-                comparison,
+            return replace(
+                against,
+                status=Status.FAIL,
+                reason=reason,
+                comparison=comparison,
                 notes=tuple(notes + reasons),
             )
         notes.extend(reasons)
+        against = replace(against, incomparable=tuple(reasons))
     if comparison is None:
-        drop = _oriented(base.value - metric.value, direction)
-        allowed = _allowed(threshold, settings)
-        status = Status.FAIL if drop > allowed else absolute.status
-        verdict_reason = (
+        drop = base.value - metric.value if direction else metric.value - base.value
+        status = Status.FAIL if drop > allowed_drop(threshold, settings) else absolute.status
+        reason = (
             f"{absolute.reason}; baseline {base.value:.4f} (run {baseline.run_id}): drop "
             f"{drop:+.4f} cannot be tested (no per-example scores or stderr)"
         )
-        return Verdict(
-            threshold, status, verdict_reason, metric, baseline.run_id, notes=tuple(notes)
+        return replace(against, status=status, reason=reason, notes=tuple(notes))
+    return _Pending(bounds, metric, comparison, notes, tuple(reasons))
+
+
+def _comparison(
+    metric: MetricResult, task: TaskResult, base: MetricResult, base_task: TaskResult
+) -> tuple[stats.Comparison | None, list[str], list[str]]:
+    """The test for one metric against its baseline, its notes, and reasons the two runs are
+    not comparable (documents the baseline does not hold)."""
+    notes: list[str] = []
+    reasons: list[str] = []
+    if not (metric.scores and base.scores):
+        notes.append("no per-example scores: unpaired test on the standard errors")
+        return _stderr_comparison(metric, base), notes, reasons
+    pairing = pair_examples(metric, task, base, base_task)
+    if pairing.uncovered:
+        reasons.append(
+            f"documents differ ({pairing.uncovered} of {len(metric.scores)} evaluated "
+            "examples are not in the baseline: another subset, seed or dataset version)"
         )
-    return _Pending(threshold, absolute, metric, comparison, notes)
+    if not pairing.paired:
+        notes.append("examples could not be paired: unpaired test")
+    elif not (task.doc_hashes and base_task.doc_hashes):
+        notes.append("paired by doc id alone (a run without document hashes)")
+    comparison = stats.compare(
+        pairing.baseline,
+        pairing.current,
+        paired=pairing.paired,
+        higher_is_better=metric.higher_is_better is not False,
+        level=0.95,
+    )
+    return comparison, notes, reasons
 
 
-def _oriented(drop: float, higher_is_better: bool) -> float:
-    return drop if higher_is_better else -drop
-
-
-def _allowed(threshold: MetricThreshold, settings: GateConfig) -> float:
-    return settings.max_drop if threshold.max_drop is None else threshold.max_drop
-
-
-def _decide(item: _Pending, p_adj: float, baseline: Baseline, settings: GateConfig) -> Verdict:
-    metric, c, threshold = item.metric, item.comparison, item.threshold
+def _decide(item: _Pending, p_adj: float, baseline_run: str, settings: GateConfig) -> Verdict:
+    metric, c = item.metric, item.comparison
+    absolute = item.bounds.verdict
+    threshold = absolute.threshold
+    compared = replace(
+        absolute,
+        baseline_run=baseline_run,
+        comparison=c,
+        p_adjusted=p_adj,
+        incomparable=item.incomparable,
+    )
     if not (math.isfinite(c.delta) and math.isfinite(c.p_value)):
         reason = (
-            f"{threshold.task} {threshold.metric} = {metric.value:.4f} vs baseline "
-            f"{c.baseline:.4f} (run {baseline.run_id}): the {c.test} comparison is undefined "
-            f"(delta {c.delta}, p {c.p_value}); failing closed"
+            f"{_label(threshold)} = {metric.value:.4f} vs baseline {c.baseline:.4f} (run "
+            f"{baseline_run}): the {c.test} comparison is undefined (delta {c.delta}, p "
+            f"{c.p_value}); failing closed"
         )
-        return Verdict(threshold, Status.FAIL, reason, metric, baseline.run_id, c, p_adj)
+        return replace(compared, status=Status.FAIL, reason=reason)
     drop = c.oriented_drop(metric.higher_is_better is not False)
-    allowed = _allowed(threshold, settings)
+    allowed = allowed_drop(threshold, settings)
     corrected = "" if settings.correction == "none" else f", {settings.correction}-adjusted"
-    compared = (
-        f"baseline {c.baseline:.4f} (run {baseline.run_id}), delta {c.delta:+.4f} "
-        f"[95% CI {c.ci[0]:+.4f}, {c.ci[1]:+.4f}], p={_p(p_adj)}{corrected} "
+    against = (
+        f"baseline {c.baseline:.4f} (run {baseline_run}), delta {c.delta:+.4f} "
+        f"[95% CI {c.ci[0]:+.4f}, {c.ci[1]:+.4f}], p={stats.format_p(p_adj)}{corrected} "
         f"({c.test}, n={c.n})"
     )
-    head = f"{threshold.task} {threshold.metric} = {metric.value:.4f}"
-    notes = list(item.notes)
-    if not item.absolute.passed:
-        status, tail = Status.FAIL, item.absolute.reason.split(": ")[-1]
+    if item.bounds.broken is not None:
+        status, tail = Status.FAIL, item.bounds.broken
     elif drop > allowed and p_adj < settings.alpha:
         status, tail = Status.FAIL, f"significant drop of {drop:.4f} > max_drop {allowed:g}"
     elif drop > allowed:
@@ -388,18 +414,10 @@ def _decide(item: _Pending, p_adj: float, baseline: Baseline, settings: GateConf
         )
     else:
         status, tail = Status.PASS, f"within max_drop {allowed:g}"
-    if notes:
-        tail += f" ({'; '.join(notes)})"
-    return Verdict(
-        threshold,
-        status,
-        f"{head} vs {compared}: {tail}",
-        metric,
-        baseline.run_id,
-        c,
-        p_adj,
-        tuple(notes),
-    )
+    if item.notes:
+        tail += f" ({'; '.join(item.notes)})"
+    reason = f"{_label(threshold)} = {metric.value:.4f} vs {against}: {tail}"
+    return replace(compared, status=status, reason=reason, notes=tuple(item.notes))
 
 
 def _mde(c: stats.Comparison, metric: MetricResult, alpha: float) -> float:
@@ -413,13 +431,9 @@ def _mde(c: stats.Comparison, metric: MetricResult, alpha: float) -> float:
     return stats.minimum_detectable_drop(c.n, base_p, alpha, discordance=share)
 
 
-def _p(p: float) -> str:
-    return f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
-
-
 def power_warnings(
     thresholds: Iterable[MetricThreshold],
-    baseline: Baseline,
+    baseline: GateOutcome,
     settings: GateConfig,
     discordance: Mapping[tuple[str, str], float] | None = None,
 ) -> list[str]:
@@ -432,7 +446,7 @@ def power_warnings(
             continue
         if not base.is_binary:
             continue
-        allowed = _allowed(threshold, settings)
+        allowed = allowed_drop(threshold, settings)
         p = base.value if base.higher_is_better else 1 - base.value
         share = (discordance or {}).get((threshold.task, base.key))
         mde = stats.minimum_detectable_drop(base.n, p, settings.alpha, discordance=share)
@@ -451,6 +465,26 @@ def power_warnings(
     return messages
 
 
+def discordance(previous: EvalRun, baseline: EvalRun) -> dict[tuple[str, str], float]:
+    """Share of examples whose 0/1 score flipped between two neighbouring recorded runs: how
+    much two checkpoints one merge apart really disagree, which sets the paired test's power."""
+    shares = {}
+    for name, task in baseline.tasks.items():
+        if name not in previous:
+            continue
+        for key, metric in task.metrics.items():
+            before = previous[name].metrics.get(key)
+            if before is None or not metric.is_binary or not before.is_binary:
+                continue
+            pairing = pair_examples(metric, task, before, previous[name])
+            if pairing.paired and pairing.current:
+                changed = sum(
+                    a != b for a, b in zip(pairing.baseline, pairing.current, strict=True)
+                )
+                shares[(name, key)] = max(changed, 1) / len(pairing.current)
+    return shares
+
+
 @dataclass(frozen=True)
 class Flips:
     """The examples of one task that changed answer against the baseline, on one 0/1 metric."""
@@ -462,22 +496,22 @@ class Flips:
 
 
 def task_flips(
-    run: EvalRun, baseline: Baseline | None, thresholds: Sequence[MetricThreshold]
+    run: EvalRun, baseline: EvalRun | None, thresholds: Sequence[MetricThreshold]
 ) -> list[Flips]:
     """Per task, the flips on its first gated 0/1 metric (else its first 0/1 metric)."""
     if baseline is None:
         return []
     found = []
     for name, task in run.tasks.items():
-        if name not in baseline.run:
+        if name not in baseline:
             continue
         gated = [t.metric for t in thresholds if t.task == name]
         keys = [k for k in (_resolve(task, m) for m in gated) if k] + list(task.metrics)
         for key in keys:
-            metric, base = task.metrics[key], baseline.run[name].metrics.get(key)
+            metric, base = task.metrics[key], baseline[name].metrics.get(key)
             if base is None or not metric.is_binary or not base.is_binary:
                 continue
-            lost, gained = flipped(metric, task, base, baseline.run[name])
+            lost, gained = flipped(metric, task, base, baseline[name])
             found.append(Flips(name, key, tuple(lost), tuple(gained)))
             break
     return found

@@ -1,36 +1,112 @@
-"""Fingerprints and the reproducibility manifest recorded with every run (DESIGN §5).
+"""The reproducibility manifest recorded with every run (DESIGN §5), as typed frozen objects.
 
-Plain Python: git is asked through subprocess, package versions through importlib.metadata,
-and nothing heavy is imported (the GPU names come from the backend that already loaded torch).
+Plain Python: git is asked through subprocess, package versions through importlib.metadata, GPU
+models through the driver's /proc entries; nothing heavy is imported. JSON exists only in
+:mod:`pytest_mlgate.store.codec`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import platform
 import subprocess
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
+from pytest_mlgate.checkpoint import CheckpointInfo, fingerprint_checkpoint, known_checkpoint
 from pytest_mlgate.config import MlgateConfig, SuiteConfig
-from pytest_mlgate.results import EvalRun
+from pytest_mlgate.results import EvalRun, TaskResult
 
-WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.gguf")
-# Files besides the weights that change what a checkpoint computes.
-DEFINING_FILES = (
-    "config.json",
-    "generation_config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-)
-CHUNK = 1 << 20
 # lm-eval's default seeds (simple_evaluate), which the backend leaves in place.
 LM_EVAL_SEEDS = {"random": 0, "numpy": 1234, "torch": 1234, "fewshot": 1234}
+# The packages whose versions the manifest records (and the result cache keys on).
+RECORDED_PACKAGES = ("pytest-mlgate", "lm-eval", "torch", "transformers")
+
+JsonValue = object  # a value that came from TOML/JSON (model_args): str, number, bool, list, dict
+
+
+@dataclass(frozen=True)
+class GitState:
+    commit: str | None = None
+    branch: str | None = None
+    dirty: bool | None = None
+
+
+@dataclass(frozen=True)
+class ConfigInfo:
+    path: str = ""
+    hash: str = ""  #: sha256 of the config file's bytes, 16 hex digits
+
+
+@dataclass(frozen=True)
+class SuiteInfo:
+    name: str = ""
+    sample: int | None = None
+    seed: int | None = None
+    num_fewshot: int | Mapping[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What defines one task's scores in a run (compared before two runs are)."""
+
+    version: str | None = None
+    task_hash: str | None = None
+    num_fewshot: int | None = None
+    n: int = 0
+    subset: str = ""  #: hash of the evaluated doc ids
+    docs: str | None = None  #: hash of lm-eval's per-document hashes
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    backend: str = ""
+    dtype: str | None = None
+    device: str | None = None
+    gpus: tuple[str, ...] = ()
+    batch_size: int | str | None = None
+    model_args: Mapping[str, JsonValue] = field(default_factory=dict)
+    chat_template: bool = False
+
+
+@dataclass(frozen=True)
+class Versions:
+    python: str | None = None
+    pytest_mlgate: str | None = None
+    lm_eval: str | None = None
+    torch: str | None = None
+    transformers: str | None = None
+
+
+@dataclass(frozen=True)
+class Seeds:
+    subset: int | None = None
+    random: int | None = None
+    numpy: int | None = None
+    torch: int | None = None
+    fewshot: int | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything needed to reproduce (and to decide whether to compare) a run."""
+
+    run_id: str
+    timestamp: str  #: ISO 8601, UTC, seconds
+    git: GitState = field(default_factory=GitState)
+    checkpoint: CheckpointInfo = field(default_factory=lambda: CheckpointInfo("", "", ""))
+    config: ConfigInfo = field(default_factory=ConfigInfo)
+    suite: SuiteInfo = field(default_factory=SuiteInfo)
+    tasks: Mapping[str, TaskInfo] = field(default_factory=dict)
+    model: ModelInfo = field(default_factory=ModelInfo)
+    versions: Versions = field(default_factory=Versions)
+    platform: str = ""
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  #: lm-eval groups
+    seeds: Seeds = field(default_factory=Seeds)
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
@@ -66,7 +142,7 @@ def branch_from_environment() -> str | None:
     return None
 
 
-def git_state(cwd: Path) -> dict[str, Any]:
+def git_state(cwd: Path) -> GitState:
     """Commit, branch and dirty flag. ``MLGATE_BRANCH`` wins; in CI's detached checkouts the
     branch comes from the CI system's variables."""
     commit = _git(["rev-parse", "HEAD"], cwd)
@@ -74,66 +150,35 @@ def git_state(cwd: Path) -> dict[str, Any]:
     if branch in (None, "HEAD"):
         branch = branch_from_environment()
     status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
-    return {"commit": commit, "branch": branch, "dirty": None if status is None else bool(status)}
+    return GitState(commit, branch, None if status is None else bool(status))
 
 
-def checkpoint_fingerprint(checkpoint: str, revision: str | None = None) -> dict[str, Any]:
-    """A local folder: a streamed sha256 of its weight and defining files (names, sizes, bytes).
-    A hub id: the revision it resolves to in the local cache (or the one asked for)."""
-    path = Path(checkpoint).expanduser()
-    if path.is_dir():
-        digest = hashlib.sha256()
-        files = sorted(
-            {p for pattern in (*WEIGHT_PATTERNS, *DEFINING_FILES) for p in path.glob(pattern)}
-        )
-        for file in files:
-            digest.update(f"{file.name}\0{file.stat().st_size}\0".encode())
-            with file.open("rb") as handle:
-                while chunk := handle.read(CHUNK):
-                    digest.update(chunk)
-        return {
-            "id": str(path.resolve()),
-            "kind": "local",
-            "fingerprint": f"sha256:{digest.hexdigest()}",
-            "files": [f.name for f in files],
-        }
-    return {
-        "id": checkpoint,
-        "kind": "hub",
-        "fingerprint": f"hub:{_hub_revision(checkpoint, revision or 'main')}",
-    }
-
-
-def _hub_revision(repo_id: str, revision: str) -> str:
-    """The commit a hub revision resolves to, from the local cache (no network needed)."""
-    cache = Path(
-        os.environ.get("HF_HUB_CACHE")
-        or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
-    )
-    ref = cache / f"models--{repo_id.replace('/', '--')}" / "refs" / revision
-    try:
-        return ref.read_text().strip()
-    except OSError:
-        return revision  # unresolved: the name itself (a commit sha when the user pinned one)
-
-
-def _checkpoint(checkpoint: str, revision: str | None, known: str | None) -> dict[str, Any]:
-    if known is None:
-        return checkpoint_fingerprint(checkpoint, revision)
-    path = Path(checkpoint).expanduser()
-    local = path.is_dir()
-    return {
-        "id": str(path.resolve()) if local else checkpoint,
-        "kind": "local" if local else "hub",
-        "fingerprint": known,
-    }
-
-
-def _version(package: str) -> str | None:
+def package_version(package: str) -> str | None:
     try:
         return version(package)
     except PackageNotFoundError:
         return None
+
+
+def package_versions() -> dict[str, str | None]:
+    """The installed versions of what moves scores, by distribution name."""
+    return {package: package_version(package) for package in RECORDED_PACKAGES}
+
+
+def accelerators() -> list[str]:
+    """GPU models, read from the NVIDIA driver's /proc entries (no torch import needed)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return []
+    names = []
+    for info in sorted(Path("/proc/driver/nvidia/gpus").glob("*/information")):
+        try:
+            for line in info.read_text().splitlines():
+                if line.startswith("Model:"):
+                    names.append(line.split(":", 1)[1].strip())
+        except OSError:
+            continue
+    return names
 
 
 def _sha256_file(path: Path) -> str:
@@ -142,6 +187,17 @@ def _sha256_file(path: Path) -> str:
 
 def subset_hash(doc_ids: Iterable[int]) -> str:
     return hashlib.sha256(",".join(map(str, sorted(doc_ids))).encode()).hexdigest()[:16]
+
+
+def task_info(task: TaskResult) -> TaskInfo:
+    ids = sorted(task.doc_hashes) or next(
+        (list(m.doc_ids) for m in task.metrics.values() if m.doc_ids), []
+    )
+    docs = None
+    if task.doc_hashes:
+        joined = "".join(task.doc_hashes[i] for i in sorted(task.doc_hashes))
+        docs = hashlib.sha256(joined.encode()).hexdigest()[:16]
+    return TaskInfo(task.version, task.task_hash, task.num_fewshot, task.n, subset_hash(ids), docs)
 
 
 def build_manifest(
@@ -154,63 +210,47 @@ def build_manifest(
     cwd: Path,
     timestamp: dt.datetime | None = None,
     fingerprint: str | None = None,
-) -> dict[str, Any]:
+) -> Manifest:
     """``fingerprint``: the checkpoint's, when already known (the result cache memoizes it)."""
     info = run.info
-    model_args = {k: v for k, v in config.model.model_args.items()}
-    tasks = {}
-    for name, task in run.tasks.items():
-        ids = sorted(task.doc_hashes) or next(
-            (list(m.doc_ids) for m in task.metrics.values() if m.doc_ids), []
-        )
-        tasks[name] = {
-            "version": task.version,
-            "task_hash": task.task_hash,
-            "num_fewshot": task.num_fewshot,
-            "n": task.n,
-            "subset": subset_hash(ids),
-            "docs": hashlib.sha256(
-                "".join(task.doc_hashes[i] for i in sorted(task.doc_hashes)).encode()
-            ).hexdigest()[:16]
-            if task.doc_hashes
-            else None,
-        }
-    return {
-        "run_id": run_id,
-        "timestamp": (timestamp or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
-        "git": git_state(cwd),
-        "checkpoint": _checkpoint(checkpoint, model_args.get("revision"), fingerprint),
-        "config": {"path": str(config.path), "hash": _sha256_file(config.path)},
-        "suite": {
-            "name": suite.name,
-            "sample": suite.sample,
-            "seed": suite.seed,
-            "num_fewshot": suite.num_fewshot,
-        },
-        "tasks": tasks,
-        "model": {
-            "backend": config.model.backend,
-            "dtype": info.get("dtype") or config.model.dtype,
-            "device": info.get("device"),
-            "gpus": info.get("gpus", []),
-            "batch_size": info.get("batch_size"),
-            "model_args": json.loads(json.dumps(model_args, default=str)),
-            "chat_template": bool(model_args.get("apply_chat_template", False)),
-        },
-        "versions": {
-            "python": platform.python_version(),
-            "pytest_mlgate": _version("pytest-mlgate"),
-            "lm_eval": info.get("lm_eval_version") or _version("lm-eval"),
-            "torch": info.get("torch_version") or _version("torch"),
-            "transformers": info.get("transformers_version") or _version("transformers"),
-        },
-        "platform": platform.platform(),
-        "groups": dict(info.get("groups") or {}),  # lm-eval groups and their subtasks
-        "seeds": {"subset": suite.seed, **LM_EVAL_SEEDS},
-    }
+    model_args = dict(config.model.model_args)
+    revision = model_args.get("revision")
+    versions = package_versions()
+    return Manifest(
+        run_id=run_id,
+        timestamp=(timestamp or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
+        git=git_state(cwd),
+        checkpoint=(
+            fingerprint_checkpoint(checkpoint, revision if isinstance(revision, str) else None)
+            if fingerprint is None
+            else known_checkpoint(checkpoint, fingerprint)
+        ),
+        config=ConfigInfo(str(config.path), _sha256_file(config.path)),
+        suite=SuiteInfo(suite.name, suite.sample, suite.seed, suite.num_fewshot),
+        tasks={name: task_info(task) for name, task in run.tasks.items()},
+        model=ModelInfo(
+            backend=config.model.backend,
+            dtype=info.dtype or config.model.dtype,
+            device=info.device,
+            gpus=info.gpus,
+            batch_size=info.batch_size,
+            model_args=model_args,
+            chat_template=bool(model_args.get("apply_chat_template", False)),
+        ),
+        versions=Versions(
+            python=platform.python_version(),
+            pytest_mlgate=versions["pytest-mlgate"],
+            lm_eval=versions["lm-eval"],
+            torch=versions["torch"],
+            transformers=versions["transformers"],
+        ),
+        platform=platform.platform(),
+        groups=dict(info.groups),
+        seeds=Seeds(subset=suite.seed, **LM_EVAL_SEEDS),
+    )
 
 
-def incomparable(current: Mapping[str, Any], baseline: Mapping[str, Any], task: str) -> list[str]:
+def incomparable(current: Manifest, baseline: Manifest, task: str) -> list[str]:
     """Why ``task``'s scores in two runs must not be compared silently (empty: comparable).
 
     Only what moves scores counts: the task definition, n-shot, the lm-eval version, the dtype
@@ -218,30 +258,18 @@ def incomparable(current: Mapping[str, Any], baseline: Mapping[str, Any], task: 
     when the runs are paired (a PR's sample of a baseline's full run pairs fine). The checkpoint,
     the git commit and the batch size are what a comparison is for, or do not move scores.
     """
-    reasons = []
-    now_task = (current.get("tasks") or {}).get(task) or {}
-    base_task = (baseline.get("tasks") or {}).get(task) or {}
-    checks = [
-        ("task hash", now_task.get("task_hash"), base_task.get("task_hash")),
-        ("task version", now_task.get("version"), base_task.get("version")),
-        ("n-shot", now_task.get("num_fewshot"), base_task.get("num_fewshot")),
-        (
-            "lm-eval version",
-            (current.get("versions") or {}).get("lm_eval"),
-            (baseline.get("versions") or {}).get("lm_eval"),
-        ),
-        (
-            "dtype",
-            (current.get("model") or {}).get("dtype"),
-            (baseline.get("model") or {}).get("dtype"),
-        ),
-        (
-            "chat template",
-            (current.get("model") or {}).get("chat_template"),
-            (baseline.get("model") or {}).get("chat_template"),
-        ),
+    now_task = current.tasks.get(task, TaskInfo())
+    base_task = baseline.tasks.get(task, TaskInfo())
+    checks: list[tuple[str, object, object]] = [
+        ("task hash", now_task.task_hash, base_task.task_hash),
+        ("task version", now_task.version, base_task.version),
+        ("n-shot", now_task.num_fewshot, base_task.num_fewshot),
+        ("lm-eval version", current.versions.lm_eval, baseline.versions.lm_eval),
+        ("dtype", current.model.dtype, baseline.model.dtype),
+        ("chat template", current.model.chat_template, baseline.model.chat_template),
     ]
-    for label, now, then in checks:
-        if now is not None and then is not None and now != then:
-            reasons.append(f"{label} differs ({then} in the baseline, {now} now)")
-    return reasons
+    return [
+        f"{label} differs ({then} in the baseline, {now} now)"
+        for label, now, then in checks
+        if now is not None and then is not None and now != then
+    ]

@@ -6,8 +6,6 @@ plugin installed. Heavy work (lm-eval, torch) happens only when an eval item run
 
 from __future__ import annotations
 
-import math
-import os
 import warnings
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
@@ -19,22 +17,25 @@ from _pytest.pathlib import bestrelpath
 
 if TYPE_CHECKING:  # loaded only when eval items are selected: a plain run never pays for them
     from pytest_mlgate.gate import Verdict
+    from pytest_mlgate.plan import SuiteChoice
     from pytest_mlgate.session import GateSession
-    from pytest_mlgate.triggers import Plan
 
-from pytest_mlgate import backend as builtin_backend
 from pytest_mlgate import hookspec
+from pytest_mlgate.backend import builtin as builtin_backend
 from pytest_mlgate.config import (
     DEFAULT_CONFIG_NAME,
+    DEFAULT_SUITE,
     MetricThreshold,
     MlgateConfig,
-    SuiteConfig,
     load_config,
 )
 from pytest_mlgate.errors import (
     BackendError,
     ConfigError,
+    IncomparableBaselineWarning,
     MlgateWarning,
+    NoiseExplainedDropWarning,
+    PowerWarning,
     StoreError,
     UsageProblem,
 )
@@ -46,12 +47,15 @@ from pytest_mlgate.fixtures import (
     mlgate_model,
     mlgate_session,
 )
+from pytest_mlgate.options import DEFAULT_REPORT, GateOptions, add_options
 
 __all__ = ["MlgateWarning", "mlgate_baseline", "mlgate_eval", "mlgate_model", "mlgate_session"]
 
 MARKER = "eval"
-PLAN_KEY: pytest.StashKey[Plan] = pytest.StashKey()
+CHOICE_KEY = pytest.StashKey["SuiteChoice"]()
 SUITE_ERROR_KEY = pytest.StashKey[UsageProblem]()
+# Warnings met while the gate is set up (collection time), raised when the first item runs.
+PENDING_KEY = pytest.StashKey[list[tuple[type[Warning], str]]]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -60,63 +64,31 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mlgate", "LLM eval regression gate (pytest-mlgate)")
-    group.addoption(
-        "--mlgate-config",
-        metavar="PATH",
-        help=f"the gate's config file (default: {DEFAULT_CONFIG_NAME} at the rootdir)",
-    )
-    group.addoption(
-        "--mlgate-checkpoint",
-        metavar="PATH_OR_ID",
-        help="checkpoint to evaluate (overrides $MLGATE_CHECKPOINT and [model] checkpoint)",
-    )
-    group.addoption(
-        "--mlgate-suite",
-        metavar="NAME|auto",
-        help="which [suites.NAME] to run with -m eval (default: fast); auto: the trigger matrix "
-        "picks it from what changed since --mlgate-changed-from",
-    )
-    group.addoption(
-        "--mlgate-changed-from",
-        metavar="REF",
-        help="git ref whose merge base with HEAD the changes are counted from (for auto)",
-    )
-    group.addoption(
-        "--mlgate-report",
-        metavar="PATH",
-        help="where -m eval writes the HTML report (default: mlgate-report.html; '' for none)",
-    )
-    group.addoption("--mlgate-json", metavar="PATH", help="write results and verdicts as JSON")
-    group.addoption(
-        "--mlgate-markdown",
-        metavar="PATH",
-        help="write the Markdown summary (for a PR comment); it is also appended to "
-        "$GITHUB_STEP_SUMMARY when that is set",
-    )
-    group.addoption(
-        "--mlgate-store",
-        metavar="PATH_OR_URI",
-        help="the run history: a folder or file:// URI (default: [gate] store, .mlgate)",
-    )
-    group.addoption(
-        "--mlgate-baseline",
-        metavar="BRANCH_OR_RUN_ID",
-        help="compare with this recorded run, or the latest on this branch "
-        "(default: the latest run on [gate] baseline)",
-    )
-    group.addoption(
-        "--mlgate-no-cache",
-        action="store_true",
-        help="evaluate even when the result cache holds this exact evaluation (and store nothing)",
-    )
-    group.addoption(
-        "--mlgate-record",
-        action="store_true",
-        help="append this run (results, per-example scores, manifest) to the history",
-    )
+    add_options(group.addoption, "mlgate-")
     parser.addini("mlgate_config", "default for --mlgate-config", default=None)
-    parser.addini("mlgate_suite", "default for --mlgate-suite", default="fast")
-    parser.addini("mlgate_report", "default for --mlgate-report", default="mlgate-report.html")
+    parser.addini("mlgate_suite", "default for --mlgate-suite", default=DEFAULT_SUITE)
+    parser.addini("mlgate_report", "default for --mlgate-report", default=DEFAULT_REPORT)
+
+
+def gate_options(config: pytest.Config) -> GateOptions:
+    """The gate's options from the command line, then the ini file."""
+    report = config.getoption("mlgate_report")
+    return GateOptions(
+        cwd=config.invocation_params.dir,
+        config=config.getoption("mlgate_config"),
+        checkpoint=config.getoption("mlgate_checkpoint"),
+        suite=str(
+            config.getoption("mlgate_suite") or config.getini("mlgate_suite") or DEFAULT_SUITE
+        ),
+        changed_from=config.getoption("mlgate_changed_from"),
+        report=str(config.getini("mlgate_report") if report is None else report),
+        json=config.getoption("mlgate_json"),
+        markdown=config.getoption("mlgate_markdown"),
+        store=config.getoption("mlgate_store"),
+        baseline=config.getoption("mlgate_baseline"),
+        no_cache=bool(config.getoption("mlgate_no_cache")),
+        record=bool(config.getoption("mlgate_record")),
+    )
 
 
 def _config_path(config: pytest.Config) -> tuple[Path, bool]:
@@ -198,38 +170,22 @@ def _under_xdist(config: pytest.Config) -> bool:
     return bool(processes) or getattr(config.option, "dist", "no") not in ("no", None)
 
 
-def _suite_name(config: pytest.Config) -> str:
-    return str(config.getoption("mlgate_suite") or config.getini("mlgate_suite") or "fast")
+def _suite_choice(config: pytest.Config, cfg: MlgateConfig) -> SuiteChoice:
+    """The suite this run gates, chosen once (``auto`` asks git what changed)."""
+    if CHOICE_KEY not in config.stash:
+        from pytest_mlgate.plan import choose_suite
+
+        config.stash[CHOICE_KEY] = choose_suite(cfg, gate_options(config))
+    return config.stash[CHOICE_KEY]
 
 
-def _resolve_suite(config: pytest.Config, cfg: MlgateConfig) -> SuiteConfig:
-    """The named suite, or for ``auto`` the one the trigger matrix picks (decided once)."""
-    name = _suite_name(config)
-    if name != "auto":
-        return cfg.suite(name)
-    if PLAN_KEY not in config.stash:
-        from pytest_mlgate.triggers import GitError, changed_paths, plan
-
-        ref = config.getoption("mlgate_changed_from")
-        if not ref:
-            raise ConfigError(
-                "--mlgate-suite auto needs --mlgate-changed-from REF (e.g. origin/main)"
-            )
-        try:
-            changed = changed_paths(ref, cfg.root)
-        except GitError as exc:
-            raise ConfigError(f"--mlgate-changed-from {ref}: {exc}") from None
-        config.stash[PLAN_KEY] = plan(changed, cfg.triggers, list(cfg.suites))
-    return cfg.suite(config.stash[PLAN_KEY].suite)
-
-
-def _gated_suite(config: pytest.Config) -> tuple[MlgateConfig, SuiteConfig] | None:
+def _gated_suite(config: pytest.Config) -> tuple[MlgateConfig, SuiteChoice] | None:
     """The config and suite whose thresholds become items, when -m could select them."""
     cfg = config.stash.get(CONFIG_KEY, None)
     if cfg is None or not eval_requested(config):
         return None  # plain `pytest`: no evaluation is collected at all
     try:
-        return cfg, _resolve_suite(config, cfg)
+        return cfg, _suite_choice(config, cfg)
     except ConfigError as exc:
         config.stash[SUITE_ERROR_KEY] = exc  # an error only if eval items end up selected
         return None
@@ -319,87 +275,56 @@ def _select_eval_items(config: pytest.Config, items: list[pytest.Item]) -> None:
             f"{len(evals)} eval test(s) selected but there is no {path}: "
             "create one with `mlgate init` or pass --mlgate-config PATH"
         )
-    if SUITE_ERROR_KEY in config.stash:
-        raise pytest.UsageError(str(config.stash[SUITE_ERROR_KEY]))
-    suite = _resolve_suite(config, cfg)
-    other_suite = [i for i in evals if (s := _marker_suites(i)) is not None and suite.name not in s]
+    choice = _suite_choice(config, cfg)
+    suite = choice.suite.name
+    other_suite = [i for i in evals if (s := _marker_suites(i)) is not None and suite not in s]
     if other_suite:
         _deselect(config, items, other_suite)
         evals = [i for i in evals if i not in other_suite]
-    if not evals:
-        return
-    from pytest_mlgate.session import GateSession, needed_tasks, resolve_checkpoint
-
-    try:
-        checkpoint = resolve_checkpoint(
-            config.getoption("mlgate_checkpoint"), cfg, config.invocation_params.dir
-        )
-        gate = GateSession(
-            config=cfg,
-            suite=suite,
-            checkpoint=checkpoint,
-            make_backend=lambda spec: _make_backend(config, spec),
-            on_evaluated=lambda run: config.hook.pytest_mlgate_evaluated(run=run, config=config),
-            needed_tasks=needed_tasks(suite, [_marker_tasks(i) for i in evals]),
-        )
-        gate.thresholds = tuple(i.threshold for i in evals if isinstance(i, ThresholdItem))
-        gate.cwd = config.invocation_params.dir
-        _attach_history(config, cfg, gate)
-        use_cache = cfg.gate.cache and not config.getoption("mlgate_no_cache")
-        if use_cache and getattr(gate.backend(), "cacheable", False):
-            from pytest_mlgate.cache import ResultCache
-
-            gate.cache = ResultCache((cfg.root / cfg.gate.cache).resolve())
-        if not gate.cached():  # a cache hit needs neither the model nor lm-eval's task index
-            gate.backend().check(gate.needed_tasks)
-    except UsageProblem as exc:
-        raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
-    config.stash[GATE_KEY] = gate
+    if evals:
+        try:
+            config.stash[GATE_KEY] = _start_gate(config, cfg, choice, evals)
+        except UsageProblem as exc:
+            raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
 
 
-def _attach_history(config: pytest.Config, cfg: MlgateConfig, gate: GateSession) -> None:
-    """Open the store, check it can take a record, find the baseline, warn about power."""
-    from pytest_mlgate.gate import power_warnings
-    from pytest_mlgate.session import baseline_discordance, resolve_baseline
-    from pytest_mlgate.store import open_store
+def _start_gate(
+    config: pytest.Config, cfg: MlgateConfig, choice: SuiteChoice, evals: list[pytest.Item]
+) -> GateSession:
+    """Plan, resolve and preflight the gate of the selected eval items (no model loaded)."""
+    from pytest_mlgate.backend import BackendSpec
+    from pytest_mlgate.evaluator import Evaluator
+    from pytest_mlgate.plan import plan_gate
+    from pytest_mlgate.resolve import resolve_gate
+    from pytest_mlgate.session import GateSession
 
-    option = config.getoption("mlgate_store")
-    root = config.invocation_params.dir if option else cfg.root
-    try:
-        gate.store = open_store(option or cfg.gate.store, root)
-    except StoreError as exc:
-        raise ConfigError(str(exc)) from None
-    if config.getoption("mlgate_record"):
-        _check_writable(Path(gate.store.location))
-    wanted = config.getoption("mlgate_baseline")
+    plan = plan_gate(
+        cfg,
+        gate_options(config),
+        suite=choice,
+        thresholds=[i.threshold for i in evals if isinstance(i, ThresholdItem)],
+        marker_tasks=[_marker_tasks(i) for i in evals],
+    )
     # Warnings met while collecting (an unreadable record, too little power) are raised when
     # the first gated item runs, before the eval: raised during collection, -W error would turn
     # them into an INTERNALERROR instead of a failed item.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            gate.baseline = resolve_baseline(
-                gate.store, wanted, cfg.gate.baseline, {t.task for t in gate.thresholds}
-            )
-        except StoreError as exc:
-            raise ConfigError(f"--mlgate-baseline: {exc}" if wanted else str(exc)) from None
-        if gate.baseline is not None:
-            flips = baseline_discordance(gate.store, gate.baseline)
-            for message in power_warnings(gate.thresholds, gate.baseline, cfg.gate, flips):
-                warnings.warn(message, MlgateWarning, stacklevel=1)
-    gate.pending_warnings.extend(str(w.message) for w in caught)
-
-
-def _check_writable(folder: Path) -> None:
-    """--mlgate-record into a folder that cannot take it is a usage error before any eval."""
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not os.access(existing, os.W_OK) or not existing.is_dir():
-        raise ConfigError(
-            f"--mlgate-record: the history store {folder} is not writable "
-            f"({existing} {'is not a folder' if not existing.is_dir() else 'is read-only'})"
-        )
+        resolved = resolve_gate(plan)
+    pending = [(w.category, str(w.message)) for w in caught]
+    pending += [(PowerWarning, message) for message in resolved.power_warnings]
+    config.stash[PENDING_KEY] = pending
+    evaluator = Evaluator(
+        spec=BackendSpec(cfg.model, resolved.checkpoint, cfg.include),
+        suite=choice.suite,
+        batch=plan.tasks,
+        make_backend=lambda spec: _make_backend(config, spec),
+        cache_folder=plan.cache,
+        on_evaluated=lambda run: config.hook.pytest_mlgate_evaluated(run=run, config=config),
+    )
+    if not evaluator.cached():  # a cache hit needs neither the model nor lm-eval's task index
+        evaluator.backend().check(plan.tasks)
+    return GateSession(resolved, evaluator)
 
 
 def _make_backend(config: pytest.Config, spec: Any) -> Any:
@@ -427,8 +352,8 @@ class ThresholdsFile(pytest.File):
         gated = _gated_suite(self.config)
         if gated is None:
             return
-        cfg, suite = gated
-        thresholds = cfg.thresholds_for(suite.tasks)
+        cfg, choice = gated
+        thresholds = cfg.thresholds_for(choice.suite.tasks)
         for task in dict.fromkeys(t.task for t in thresholds):
             mine = tuple(t for t in thresholds if t.task == task)
             yield ThresholdTask.from_parent(self, name=task, thresholds=mine)
@@ -454,13 +379,22 @@ class ThresholdItem(pytest.Item):
         from pytest_mlgate.gate import Status
 
         gate = self.config.stash[GATE_KEY]
-        while gate.pending_warnings:
-            warnings.warn(gate.pending_warnings.pop(0), MlgateWarning, stacklevel=1)
-        verdict = gate.judge()[self.threshold]
-        gate.record(self.nodeid, verdict)
+        pending = self.config.stash.get(PENDING_KEY, [])
+        while pending:
+            category, message = pending.pop(0)
+            warnings.warn(message, category, stacklevel=1)
+        verdict = gate.judge(self.nodeid, self.threshold)
         self.user_properties.extend(_properties(verdict))
+        if verdict.incomparable:
+            warnings.warn(
+                f"{self.threshold.task} {self.threshold.metric}: compared with baseline run "
+                f"{verdict.baseline_run} although {'; '.join(verdict.incomparable)} "
+                '([gate] on_incomparable = "warn")',
+                IncomparableBaselineWarning,
+                stacklevel=1,
+            )
         if verdict.status is Status.WARN:
-            warnings.warn(verdict.reason, MlgateWarning, stacklevel=1)
+            warnings.warn(verdict.reason, NoiseExplainedDropWarning, stacklevel=1)
         if not verdict.passed:
             raise GateFailed(verdict.reason)
 
@@ -478,11 +412,13 @@ class ThresholdItem(pytest.Item):
 def _properties(verdict: Verdict) -> list[tuple[str, object]]:
     """JUnit properties: value, n and CI; baseline, delta, its CI and p when compared."""
     props: list[tuple[str, object]] = [("mlgate_status", verdict.status.value)]
-    if verdict.metric is not None:
-        low, high = verdict.metric.ci()
-        props += [("mlgate_value", verdict.metric.value), ("mlgate_n", verdict.metric.n)]
-        if not math.isnan(low):
-            props += [("mlgate_ci_low", low), ("mlgate_ci_high", high)]
+    if verdict.value is not None:
+        props += [("mlgate_value", verdict.value), ("mlgate_n", verdict.n)]
+        if verdict.value_ci is not None:
+            props += [
+                ("mlgate_ci_low", verdict.value_ci[0]),
+                ("mlgate_ci_high", verdict.value_ci[1]),
+            ]
     c = verdict.comparison
     if c is not None:
         props += [
@@ -512,14 +448,13 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         raise
     if recording and gate is not None and not session.config.option.collectonly:
         try:
-            run_id = gate.record_run()
+            run_id = gate.record()
         except StoreError as exc:
             session.testsfailed += 1
             gate.messages.append(f"run NOT recorded: {exc}")
         else:
-            assert gate.store is not None
-            gate.messages.append(f"recorded run {run_id} in {gate.store.location}")
-            if not (gate.manifest().get("git") or {}).get("branch"):
+            gate.messages.append(f"recorded run {run_id} in {gate.resolved.store.location}")
+            if not gate.manifest().git.branch:
                 gate.messages.append(
                     "recorded without a branch name (detached checkout, unknown CI): no baseline "
                     "lookup by branch will find it; set MLGATE_BRANCH"
@@ -530,20 +465,23 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """Print the table of gated metrics (printing only: exit status comes from the items)."""
     gate = config.stash.get(GATE_KEY, None)
-    if gate is None or not (gate.verdicts or gate.messages):
+    if gate is None or not (gate.ran or gate.messages):
         return
     from pytest_mlgate.report.terminal import verdict_table
 
-    terminalreporter.write_sep("=", f"mlgate: suite {gate.suite.name}, {gate.checkpoint}")
-    if PLAN_KEY in config.stash:
-        terminalreporter.write_line(
-            f"suite chosen by the trigger matrix: {config.stash[PLAN_KEY].reason}"
-        )
+    verdicts = gate.verdicts() if gate.ran else {}
+    ran = [(item, verdicts[threshold]) for item, threshold in gate.ran.items()]
+    terminalreporter.write_sep(
+        "=", f"mlgate: suite {gate.plan.suite.suite.name}, {gate.resolved.checkpoint}"
+    )
+    trigger = gate.plan.suite.trigger
+    if trigger is not None:
+        terminalreporter.write_line(f"suite chosen by the trigger matrix: {trigger.reason}")
     baseline = gate.baseline.run_id if gate.baseline else "none recorded yet"
     terminalreporter.write_line(f"baseline: {baseline}")
-    for line in verdict_table(gate.verdicts.values()):
+    for line in verdict_table(v for _, v in ran):
         terminalreporter.write_line(line)
-    for item, verdict in gate.verdicts.items():
+    for item, verdict in ran:
         if verdict.status.value == "warn" or (verdict.notes and verdict.baseline_run):
             terminalreporter.write_line(f"{verdict.status.value.upper()} {item}: {verdict.reason}")
     for message in gate.messages:
@@ -551,41 +489,47 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    config = session.config
-    gate = config.stash.get(GATE_KEY, None)
+    gate = session.config.stash.get(GATE_KEY, None)
     if gate is None:
         return
-    if gate.verdicts:
-        _write_outputs(config, gate)
+    if gate.ran:
+        _write_outputs(gate)
     gate.close()
 
 
-def _write_outputs(config: pytest.Config, gate: GateSession) -> None:
-    base = config.invocation_params.dir
-    json_path = config.getoption("mlgate_json")
-    if json_path:
+def _write_outputs(gate: GateSession) -> None:
+    from pytest_mlgate.report.markdown import render_markdown, write_markdown
+    from pytest_mlgate.report.matrix import ReportInput
+
+    outcome = gate.outcome()
+    outputs = gate.plan.outputs
+    if outputs.json is not None:
         from pytest_mlgate.report.json_report import write_json
 
-        write_json(base / json_path, gate)
-    report = config.getoption("mlgate_report")
-    report = config.getini("mlgate_report") if report is None else report
-    data = gate.report_input()
-    if report:
+        write_json(
+            outputs.json,
+            outcome,
+            list(gate.ran),
+            suite=gate.plan.suite.suite.name,
+            checkpoint=gate.resolved.checkpoint,
+            config=str(gate.plan.config.path),
+        )
+    if outputs.html is not None:
         from pytest_mlgate.report.html import write_html
 
-        write_html(base / str(report), data)
-    from pytest_mlgate.report.markdown import render_markdown, write_markdown
-
-    markdown = config.getoption("mlgate_markdown")
+        history = gate.plan.history
+        data = ReportInput(outcome, gate.baseline, gate.history(), history.settings, history.report)
+        write_html(outputs.html, data)
     text = render_markdown(
-        data.verdicts,
-        suite=data.suite,
-        checkpoint=data.checkpoint,
-        run_id=data.run_id,
-        baseline=None if data.baseline is None else data.baseline.run_id,
-        report_hint=str(report) if report else "the JSON output",
+        outcome,
+        baseline=None if gate.baseline is None else gate.baseline.run_id,
+        report_hint=_shown_path(outputs.html, gate.plan.cwd) if outputs.html else "the JSON output",
     )
-    write_markdown(text, base / markdown if markdown else None)
+    write_markdown(text, outputs.markdown)
+
+
+def _shown_path(path: Path, cwd: Path) -> str:
+    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

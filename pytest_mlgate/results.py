@@ -8,35 +8,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from pytest_mlgate.errors import MetricNotFound, TaskNotFound
 
 # Document hashes are compared (and stored) at this width: 64 bits tell documents apart.
 DOC_HASH_CHARS = 16
 
 
-class MetricNotFound(KeyError):
-    """A metric the caller asked for is not in a task's results."""
-
-    def __init__(self, task: str, metric: str, available: Iterable[str], why: str = "") -> None:
-        self.task = task
-        self.metric = metric
-        self.available = tuple(sorted(available))
-        listed = ", ".join(self.available) or "none"
-        reason = why or f"metric {metric!r} is not in the results of {task!r}"
-        super().__init__(f"{reason} (available: {listed})")
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+def metric_not_found(
+    task: str, metric: str, available: Iterable[str], why: str = ""
+) -> MetricNotFound:
+    listed = ", ".join(sorted(available)) or "none"
+    reason = why or f"metric {metric!r} is not in the results of {task!r}"
+    return MetricNotFound(f"{reason} (available: {listed})")
 
 
-class TaskNotFound(KeyError):
-    def __init__(self, task: str, available: Iterable[str]) -> None:
-        listed = ", ".join(sorted(available)) or "none"
-        super().__init__(f"task {task!r} is not in this run (tasks: {listed})")
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+def task_not_found(task: str, available: Iterable[str]) -> TaskNotFound:
+    listed = ", ".join(sorted(available)) or "none"
+    return TaskNotFound(f"task {task!r} is not in this run (tasks: {listed})")
 
 
 @dataclass(frozen=True)
@@ -145,16 +136,33 @@ class TaskResult:
         if "," not in metric:
             filtered = [k for k in self.metrics if k.partition(",")[0] == metric]
             if filtered:
-                raise MetricNotFound(
+                raise metric_not_found(
                     self.name,
                     metric,
                     self.metrics,
                     f"metric {metric!r} of {self.name!r} exists only with a filter; name one",
                 )
-        raise MetricNotFound(self.name, metric, self.metrics)
+        raise metric_not_found(self.name, metric, self.metrics)
 
     def metric(self, metric: str) -> MetricResult:
         return self.metrics[self.resolve(metric)]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """How a backend produced a run (what the manifest records besides the config)."""
+
+    backend: str | None = None
+    device: str | None = None  #: e.g. "cuda", "cpu"
+    dtype: str | None = None  #: as resolved, e.g. "bfloat16" for dtype = "auto" on a GPU
+    batch_size: int | str | None = None
+    gpus: tuple[str, ...] = ()  #: the GPU models the run used
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  #: lm-eval groups
+    from_cache: bool = False  #: answered by the result cache, not evaluated
+
+    def merged(self, other: RunInfo) -> RunInfo:
+        """The later batch's settings, with both batches' groups."""
+        return replace(other, groups={**self.groups, **other.groups})
 
 
 @dataclass(frozen=True)
@@ -162,13 +170,13 @@ class EvalRun:
     """The results of one batched evaluation: tasks by name, plus what produced them."""
 
     tasks: Mapping[str, TaskResult]
-    info: Mapping[str, Any] = field(default_factory=dict)
+    info: RunInfo = field(default_factory=RunInfo)
 
     def __getitem__(self, task: str) -> TaskResult:
         try:
             return self.tasks[task]
         except KeyError:
-            raise TaskNotFound(task, self.tasks) from None
+            raise task_not_found(task, self.tasks) from None
 
     def __contains__(self, task: object) -> bool:
         return task in self.tasks
@@ -178,34 +186,4 @@ class EvalRun:
         return EvalRun({k: v for k, v in self.tasks.items() if k in wanted}, self.info)
 
     def merged(self, other: EvalRun) -> EvalRun:
-        return EvalRun({**self.tasks, **other.tasks}, {**self.info, **other.info})
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (per-example scores included)."""
-        return {
-            "info": dict(self.info),
-            "tasks": {
-                name: {
-                    "n": task.n,
-                    "version": task.version,
-                    "num_fewshot": task.num_fewshot,
-                    "task_hash": task.task_hash,
-                    "metrics": {
-                        key: {
-                            "value": _json_float(m.value),
-                            "stderr": None if m.stderr is None else _json_float(m.stderr),
-                            "n": m.n,
-                            "higher_is_better": m.higher_is_better,
-                            "doc_ids": list(m.doc_ids),
-                            "scores": list(m.scores),
-                        }
-                        for key, m in task.metrics.items()
-                    },
-                }
-                for name, task in self.tasks.items()
-            },
-        }
-
-
-def _json_float(value: float) -> float | None:
-    return None if math.isnan(value) or math.isinf(value) else value
+        return EvalRun({**self.tasks, **other.tasks}, self.info.merged(other.info))

@@ -62,6 +62,18 @@ def binom_cdf(k: int, n: int, p: float = 0.5) -> float:
     return float(min(1.0, math.exp(peak) * float(np.exp(log_pmf - peak).sum())))
 
 
+def format_p(p: float | None, missing: str = "–") -> str:
+    """How a p-value reads everywhere (reasons, terminal, HTML, Markdown): two significant digits
+    below 0.001, three decimals above."""
+    if p is None or math.isnan(p):
+        return missing
+    return f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
+
+
+# The tests that compare examples pair by pair (the others are unpaired fallbacks).
+PAIRED_TESTS = ("mcnemar-exact", "paired-bootstrap", "paired-normal")
+
+
 @dataclass(frozen=True)
 class Comparison:
     """A new run against its baseline on one metric (differences oriented: positive = better)."""
@@ -307,6 +319,35 @@ def minimum_detectable_drop(
         mid = (low + high) / 2
         share = independent_discordance(p, mid) if discordance is None else discordance
         if mcnemar_power(n, mid, share, alpha) >= power:
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def examples_needed(
+    drop: float,
+    p: float,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    discordance: float | None = None,
+    most: int = 10_000_000,
+) -> int | None:
+    """The fewest examples whose minimum detectable drop is at most ``drop`` (None: more than
+    ``most``). Doubling, then bisection: the detectable drop shrinks as n grows."""
+
+    def detects(n: int) -> bool:
+        return minimum_detectable_drop(n, p, alpha, power, discordance) <= drop
+
+    high = 1
+    while not detects(high):
+        if high >= most:
+            return None
+        high *= 2
+    low = high // 2
+    while high - low > 1:
+        mid = (low + high) // 2
+        if detects(mid):
             high = mid
         else:
             low = mid

@@ -15,6 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_mlgate.errors import GitError
+
+__all__ = ["GitError", "Plan", "TriggerConfig", "changed_paths", "kind_of", "plan"]
+
 KINDS = ("code", "data", "model", "prompt", "config")
 
 # Checked in this order; the user's globs come before all of these.
@@ -100,10 +104,6 @@ def plan(changed: Sequence[str], triggers: TriggerConfig, suites: Sequence[str])
     kinds = sorted({c[1] for c in changes if c[2] == deepest[2]})
     reason = f"{len(changes)} changed path(s); {', '.join(kinds)} change(s) need {deepest[2]}"
     return Plan(deepest[2], tuple(changes), reason)
-
-
-class GitError(RuntimeError):
-    pass
 
 
 def changed_paths(ref: str, cwd: Path) -> list[str]:

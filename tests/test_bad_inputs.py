@@ -271,12 +271,12 @@ def test_a_crash_in_the_middle_of_a_write_leaves_the_history_readable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pytest_mlgate.results import EvalRun
-    from pytest_mlgate.store import RunRecord, new_run_id
+    from pytest_mlgate.store import new_run_id
     from pytest_mlgate.store.folder import FolderStore
+    from tests.outcomes import outcome
 
     store = FolderStore(tmp_path)
-    manifest = {"timestamp": "2026-11-01T00:00:00+00:00", "git": {"branch": "main"}}
-    kept = RunRecord(new_run_id(), manifest, EvalRun({}))
+    kept = outcome(new_run_id(), EvalRun({}), timestamp="2026-11-01T00:00:00+00:00")
     store.append(kept)
 
     def killed(source: str, target: str) -> None:
@@ -284,7 +284,7 @@ def test_a_crash_in_the_middle_of_a_write_leaves_the_history_readable(
 
     monkeypatch.setattr(os, "replace", killed)
     with pytest.raises(KeyboardInterrupt):
-        store.append(RunRecord(new_run_id(), manifest, EvalRun({})))
+        store.append(outcome(new_run_id(), EvalRun({}), timestamp="2026-11-01T00:00:00+00:00"))
     monkeypatch.undo()
     assert not list((tmp_path / "runs").glob(".*.tmp"))  # cleaned up on the way out
     (tmp_path / "runs" / f".{new_run_id()}.json.x.tmp").write_text('{"half": ')  # kill -9 leftover

@@ -29,11 +29,13 @@ import json
 from pathlib import Path
 
 from pytest_mlgate.backend.fake import FakeBackend
+from pytest_mlgate.results import RunInfo
 
 
 def pytest_mlgate_make_backend(spec):
     data = json.loads(Path("scores.json").read_text())
-    return FakeBackend({"mlgate_tr_mc": data["scores"]}, data.get("info", {"backend": "fake"}))
+    info = RunInfo(**data.get("info", {"backend": "fake"}))
+    return FakeBackend({"mlgate_tr_mc": data["scores"]}, info)
 """
 
 BASE = [1.0] * 80 + [0.0] * 20  # 0.80 on 100 examples
@@ -126,7 +128,7 @@ def test_a_drop_beyond_max_drop_that_is_not_significant_passes_with_a_warning(re
     assert result.ret == 0
     result.stdout.fnmatch_lines(
         [
-            "*MlgateWarning: mlgate_tr_mc acc = 0.7700 vs baseline 0.8000*p=0.254*"
+            "*NoiseExplainedDropWarning: mlgate_tr_mc acc = 0.7700 vs baseline 0.8000*p=0.254*"
             "drop of 0.0300 > max_drop 0.02 is not significant at alpha 0.05; "
             "the minimum detectable drop at n=100 is 0.0*",
         ]
@@ -214,7 +216,7 @@ def test_power_warning_before_the_eval(repo: Repo) -> None:
     result = repo.run({"acc": BASE})
     result.stdout.fnmatch_lines(
         [
-            "*MlgateWarning: mlgate_tr_mc acc: n=100 cannot detect a 1.0 pp drop at alpha 0.05 "
+            "*PowerWarning: mlgate_tr_mc acc: n=100 cannot detect a 1.0 pp drop at alpha 0.05 "
             "with 80% power; the minimum detectable drop is * pp (assuming*"
         ]
     )

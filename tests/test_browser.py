@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from pytest_mlgate.config import GateConfig, MetricThreshold
-from pytest_mlgate.gate import Baseline, gate_all
+from pytest_mlgate.gate import gate_all
 from pytest_mlgate.report.html import write_html
 from pytest_mlgate.report.matrix import ReportInput
 from pytest_mlgate.results import EvalRun, Example, MetricResult, TaskResult
-from pytest_mlgate.store import RunRecord
+from tests.outcomes import compared, outcome
 
 ERRORS: list[str] = []  # console errors, page errors and non-file requests of the page
 HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
@@ -63,24 +63,23 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     before = {"alpha": 0.9, "beta": 0.5, "gamma": 0.7, f"task{HOSTILE}": 0.6}
     now = {"alpha": 0.6, "beta": 0.55, "gamma": 0.71, f"task{HOSTILE}": 0.6}
     history = [
-        RunRecord(f"run-{d}", {"timestamp": f"2026-11-{d:02d}T00:00:00+00:00"}, run_of(before))
+        outcome(f"run-{d}", run_of(before), timestamp=f"2026-11-{d:02d}T00:00:00+00:00")
         for d in range(1, 6)
     ]
-    baseline = Baseline("run-5", history[-1].run, {})
+    baseline = history[-1]
     thresholds = [MetricThreshold(t, "acc", max_drop=0.02) for t in now]
     run = run_of(now)
     verdicts = gate_all(thresholds, run, baseline, GateConfig())
-    data = ReportInput(
-        run_id="run-now",
-        run=run,
-        manifest={"timestamp": "2026-11-24T00:00:00+00:00", "note": HOSTILE},
-        verdicts=[v.summary() for v in verdicts.values()],
-        baseline=baseline,
-        history=history,
-        thresholds=thresholds,
+    current = outcome(
+        "run-now",
+        run,
+        timestamp="2026-11-24T00:00:00+00:00",
+        branch=HOSTILE,
         suite=HOSTILE,
         checkpoint=HOSTILE,
+        verdicts=list(verdicts.values()),
     )
+    data = ReportInput(current, baseline, history)
     path = tmp_path_factory.mktemp("report") / "report.html"
     write_html(path, data)
     return path
@@ -169,22 +168,15 @@ def test_the_markdown_summary_is_inert_when_rendered_with_raw_html_allowed(
 
     from pytest_mlgate.report.markdown import render_markdown
 
-    verdicts = [
-        {
-            "task": f"t{HOSTILE}",
-            "metric": HOSTILE,
-            "status": "fail",
-            "value": 0.5,
-            "baseline": 0.6,
-            "delta": -0.1,
-            "delta_ci": [-0.2, 0.0],
-            "p_value": 0.01,
-            "reason": f"{HOSTILE} | `x` [link](javascript:alert(3))",
-        }
-    ]
-    text = render_markdown(
-        verdicts, suite=HOSTILE, checkpoint=HOSTILE, run_id="r", baseline=HOSTILE
+    verdict = compared(
+        f"t{HOSTILE}",
+        HOSTILE,
+        "fail",
+        delta=-0.1,
+        reason=f"{HOSTILE} | `x` [link](javascript:alert(3))",
     )
+    run = outcome("r", EvalRun({}), suite=HOSTILE, checkpoint=HOSTILE, verdicts=[verdict])
+    text = render_markdown(run, baseline=HOSTILE)
     body = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
     page_file = tmp_path / "summary.html"
     page_file.write_text(f"<!DOCTYPE html><html><body>{body}</body></html>")

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate import cache as cache_module
+from pytest_mlgate import manifest as manifest_module
 from pytest_mlgate.backend import BackendSpec, EvalRequest
 from pytest_mlgate.backend.fake import fake_task_result
 from pytest_mlgate.cache import ResultCache, cache_key
+from pytest_mlgate.checkpoint import CheckpointInfo
 from pytest_mlgate.config import ModelConfig
-from pytest_mlgate.results import EvalRun
+from pytest_mlgate.results import EvalRun, RunInfo
 
 SPEC = BackendSpec(ModelConfig(dtype="float32", batch_size=8), "ckpt")
 REQUEST = EvalRequest(("mlgate_tr_mc",), num_fewshot=None, sample=100, seed=1)
@@ -45,7 +46,7 @@ def test_key_is_stable_and_moves_with_every_score_moving_input(
         ),
     ]
     assert len({base, *variants}) == len(variants) + 1
-    monkeypatch.setattr(cache_module, "_version", lambda package: "9.9")  # another lm-eval
+    monkeypatch.setattr(manifest_module, "package_version", lambda package: "9.9")  # new lm-eval
     assert cache_key(SPEC, REQUEST, "sha256:a") != base
 
 
@@ -67,13 +68,13 @@ def test_fingerprint_is_memoized_until_a_file_changes(
     (checkpoint / "config.json").write_text("{}")
     (checkpoint / "model.safetensors").write_bytes(b"1" * 1000)
     hashed: list[str] = []
-    from pytest_mlgate.manifest import checkpoint_fingerprint as real
+    from pytest_mlgate.checkpoint import fingerprint_checkpoint as real
 
-    def counting(path: str, revision: str | None = None) -> dict[str, object]:
+    def counting(path: str, revision: str | None = None) -> CheckpointInfo:
         hashed.append(path)
         return real(path, revision)
 
-    monkeypatch.setattr("pytest_mlgate.cache.checkpoint_fingerprint", counting)
+    monkeypatch.setattr("pytest_mlgate.cache.fingerprint_checkpoint", counting)
     store = ResultCache(tmp_path / "cache")
     first = store.fingerprint(str(checkpoint))
     assert store.fingerprint(str(checkpoint)) == first
@@ -85,12 +86,13 @@ def test_fingerprint_is_memoized_until_a_file_changes(
 
 def test_round_trip_and_unreadable_entries_are_misses(tmp_path: Path) -> None:
     store = ResultCache(tmp_path)
-    run = EvalRun({"t": fake_task_result("t", {"acc": [1.0, 0.0, 1.0]})}, {"device": "cpu"})
+    run = EvalRun({"t": fake_task_result("t", {"acc": [1.0, 0.0, 1.0]})}, RunInfo(device="cpu"))
     store.put("k", run)
     hit = store.get("k")
     assert hit is not None
     assert hit["t"].metric("acc").scores == (1.0, 0.0, 1.0)
-    assert hit.info["result_cache"] == "hit"
+    assert hit.info.from_cache
+    assert hit.info.device == "cpu"
     (tmp_path / "bad.json").write_text("{")
     assert store.get("bad") is None
     assert store.get("absent") is None

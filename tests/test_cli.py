@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from pytest_mlgate.cli import main
+from pytest_mlgate.config import MetricThreshold
+from pytest_mlgate.gate import GateOutcome, Status, Verdict
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
-from pytest_mlgate.store import RunRecord
 from pytest_mlgate.store.folder import FolderStore
+from tests.outcomes import outcome
 
 
-def record(run_id: str, day: int, accuracy: list[float]) -> RunRecord:
+def record(run_id: str, day: int, accuracy: list[float]) -> GateOutcome:
     ids = tuple(range(len(accuracy)))
     metric = MetricResult(
         "t",
@@ -26,9 +28,8 @@ def record(run_id: str, day: int, accuracy: list[float]) -> RunRecord:
         tuple(accuracy),
     )
     run = EvalRun({"t": TaskResult("t", {"acc,none": metric}, len(accuracy))})
-    manifest = {"timestamp": f"2026-11-{day:02d}T00:00:00+00:00", "git": {"branch": "main"}}
-    verdicts = ({"task": "t", "metric": "acc", "value": metric.value, "status": "pass"},)
-    return RunRecord(run_id, manifest, run, verdicts)
+    verdict = Verdict(MetricThreshold("t", "acc"), Status.PASS, "", metric.value)
+    return outcome(run_id, run, timestamp=f"2026-11-{day:02d}T00:00:00+00:00", verdicts=[verdict])
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from pytest_mlgate.config import (
     parse_config,
 )
 from pytest_mlgate.errors import ConfigError, RecordError
-from pytest_mlgate.store import RunRecord
 from pytest_mlgate.store.folder import FolderStore
 
 # Every key the loader knows, some table and task names, and a stray one.
@@ -76,13 +75,10 @@ def test_config_loader_raises_only_config_errors_naming_the_file(raw: dict[str, 
     assert message is None or message.startswith("/nonexistent/thresholds.toml")
 
 
-RECORD = RunRecord(
-    "r1",
-    {"timestamp": "2026-01-01T00:00:00+00:00", "git": {"branch": "main"}},
-    __import__("pytest_mlgate.backend.fake", fromlist=["x"])
-    .FakeBackend({"t": {"acc": [1.0, 0.0, 1.0]}})
-    .evaluate(__import__("pytest_mlgate.backend", fromlist=["x"]).EvalRequest(("t",))),
-).to_json()
+# A record written by pytest-mlgate 0.1 on a real lm-eval run (manifest, verdicts with paired
+# comparisons, subgroups, examples), renamed r1.
+_SEED = Path(__file__).parent / "data" / "history-0.1" / "runs" / "20261201T055922Z-697a53b3.json"
+RECORD = json.loads(_SEED.read_text().replace("20261201T055922Z-697a53b3", "r1"))
 
 
 def mutate(document: Any, path: list[Any], value: Any) -> Any:

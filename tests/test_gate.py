@@ -8,8 +8,9 @@ import pytest
 
 from pytest_mlgate.backend.fake import fake_task_result
 from pytest_mlgate.config import MetricThreshold
+from pytest_mlgate.errors import MetricNotFound
 from pytest_mlgate.gate import Status, check_threshold
-from pytest_mlgate.results import EvalRun, MetricNotFound
+from pytest_mlgate.results import EvalRun
 
 
 def run_with(**metrics: list[float] | float) -> EvalRun:
@@ -77,8 +78,9 @@ def test_wilson_interval_for_binary_scores() -> None:
 # --- against a baseline: the failure modes an independent review found ---------------------
 
 from pytest_mlgate.config import GateConfig  # noqa: E402
-from pytest_mlgate.gate import Baseline, gate_all  # noqa: E402
+from pytest_mlgate.gate import gate_all  # noqa: E402
 from pytest_mlgate.results import MetricResult, TaskResult  # noqa: E402
+from tests.outcomes import outcome  # noqa: E402
 
 
 def single(
@@ -95,16 +97,16 @@ def test_unknown_direction_fails_instead_of_guessing() -> None:
     base = single(0.9, [1.0] * 180 + [0.0] * 20, None)
     now = single(0.5, [1.0] * 100 + [0.0] * 100, None)
     [verdict] = gate_all(
-        [MetricThreshold("t", "m", max_drop=0.02)], now, Baseline("b", base), GateConfig()
+        [MetricThreshold("t", "m", max_drop=0.02)], now, outcome("b", base), GateConfig()
     ).values()
     assert verdict.status is Status.FAIL
     assert "does not say whether higher is better" in verdict.reason
     declared = MetricThreshold("t", "m", max_drop=0.02, higher_is_better=True)
-    [verdict] = gate_all([declared], now, Baseline("b", base), GateConfig()).values()
+    [verdict] = gate_all([declared], now, outcome("b", base), GateConfig()).values()
     assert verdict.status is Status.FAIL
     assert "significant drop" in verdict.reason
     lower_better = MetricThreshold("t", "m", max_drop=0.02, higher_is_better=False)
-    [verdict] = gate_all([lower_better], now, Baseline("b", base), GateConfig()).values()
+    [verdict] = gate_all([lower_better], now, outcome("b", base), GateConfig()).values()
     assert verdict.status is Status.PASS  # for an error rate, 0.9 -> 0.5 is an improvement
 
 
@@ -155,7 +157,7 @@ def test_nan_baseline_fails_and_does_not_mask_other_metrics() -> None:
         MetricThreshold("t", "nan", max_drop=0.02),
         MetricThreshold("t", "acc", max_drop=0.02),
     ]
-    verdicts = list(gate_all(thresholds, now, Baseline("b", base), GateConfig()).values())
+    verdicts = list(gate_all(thresholds, now, outcome("b", base), GateConfig()).values())
     assert verdicts[0].status is Status.FAIL
     assert "the baseline value is nan" in verdicts[0].reason
     assert verdicts[1].status is Status.FAIL  # the real drop is still caught

@@ -147,6 +147,13 @@ def nudged_checkpoint(
     return target
 
 
+def _gated(repo: Path, name: str) -> dict[str, object]:
+    """The one verdict of a run's --mlgate-json document."""
+    [verdict] = json.loads((repo / name).read_text())["verdicts"]
+    assert isinstance(verdict, dict)
+    return verdict
+
+
 def test_gate_against_a_recorded_baseline(
     gate_repo: Path, nudged_checkpoint: Path, tmp_path: Path
 ) -> None:
@@ -154,33 +161,54 @@ def test_gate_against_a_recorded_baseline(
     config.write_text(BASELINE_GATE)
     common = [f"--mlgate-config={config}", f"--mlgate-store={tmp_path / 'history'}"]
 
-    first = run_gate(gate_repo, *common, "--mlgate-checkpoint=checkpoints/good", "--mlgate-record")
+    first = run_gate(
+        gate_repo, *common, "--mlgate-checkpoint=checkpoints/good", "--mlgate-record",
+        "--mlgate-json=good.json",
+    )  # fmt: skip
     assert first.returncode == 0, first.stdout[-3000:]
     assert "baseline: none recorded yet" in first.stdout
     assert "mlgate: recorded run" in first.stdout
+    good = float(_gated(gate_repo, "good.json")["value"])  # type: ignore[arg-type]
 
     # A large regression fails, with value, baseline, delta, CI and p in the reason.
-    regressed = run_gate(gate_repo, *common, "--mlgate-checkpoint=checkpoints/regressed")
+    regressed = run_gate(
+        gate_repo, *common, "--mlgate-checkpoint=checkpoints/regressed", "--mlgate-json=bad.json"
+    )
     assert regressed.returncode == 1, regressed.stdout[-3000:]
+    bad = float(_gated(gate_repo, "bad.json")["value"])  # type: ignore[arg-type]
+    assert good - bad > 0.3  # the demo's regression is large on any machine
     [reason] = [ln for ln in regressed.stdout.splitlines() if ln.startswith("mlgate_tr_mc acc =")]
-    assert reason.startswith("mlgate_tr_mc acc = 0.4509 vs baseline 0.8727 (run ")
-    assert "delta -0.4217 [95% CI -0.4" in reason
+    assert reason.startswith(f"mlgate_tr_mc acc = {bad:.4f} vs baseline {good:.4f} (run ")
+    assert f"delta {bad - good:+.4f} [95% CI -0." in reason
     assert "(mcnemar-exact, n=479)" in reason
-    assert reason.endswith("significant drop of 0.4217 > max_drop 0.005")
+    assert reason.endswith(f"significant drop of {good - bad:.4f} > max_drop 0.005")
 
-    # A drop above max_drop that noise explains passes, with a warning giving p and the MDE.
-    nudged = run_gate(gate_repo, *common, f"--mlgate-checkpoint={nudged_checkpoint}")
+    # A drop above max_drop that noise explains passes, with a warning giving p and the MDE
+    # (max_drop 0 here: how many examples the nudge flips depends on the machine's arithmetic).
+    zero = tmp_path / "zero.toml"
+    zero.write_text(BASELINE_GATE.replace("max_drop = 0.005", "max_drop = 0.0"))
+    nudged = run_gate(
+        gate_repo,
+        f"--mlgate-config={zero}",
+        f"--mlgate-store={tmp_path / 'history'}",
+        f"--mlgate-checkpoint={nudged_checkpoint}",
+        "--mlgate-json=nudged.json",
+    )
     assert nudged.returncode == 0, nudged.stdout[-3000:]
-    assert "drop of 0.0104 > max_drop 0.005 is not significant at alpha 0.05" in nudged.stdout
+    verdict = _gated(gate_repo, "nudged.json")
+    drop = good - float(verdict["value"])  # type: ignore[arg-type]
+    assert 0 < drop < 0.03, "the nudge must cost the good checkpoint a few examples"
+    assert verdict["status"] == "warn"
+    assert f"drop of {drop:.4f} > max_drop 0 is not significant at alpha 0.05" in nudged.stdout
     assert "the minimum detectable drop at n=479 is" in nudged.stdout
-    assert "MlgateWarning" in nudged.stdout
+    assert "NoiseExplainedDropWarning" in nudged.stdout
 
     # An improvement passes.
     other = [f"--mlgate-config={config}", f"--mlgate-store={tmp_path / 'other'}"]
     run_gate(gate_repo, *other, "--mlgate-checkpoint=checkpoints/regressed", "--mlgate-record")
     improved = run_gate(gate_repo, *other, "--mlgate-checkpoint=checkpoints/good")
     assert improved.returncode == 0, improved.stdout[-3000:]
-    assert "+0.4217" in improved.stdout
+    assert f"{good - bad:+.4f}" in improved.stdout
 
 
 MODULE_DUMP = """

@@ -6,28 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mlgate.gate import Verdict
 from pytest_mlgate.report.markdown import COMMENT_LIMIT, render_markdown, write_markdown
+from pytest_mlgate.results import EvalRun
+from tests.outcomes import compared, outcome
 
 
-def verdict(task: str, status: str, delta: float | None, reason: str = "r") -> dict[str, object]:
-    return {
-        "task": task,
-        "metric": "acc",
-        "status": status,
-        "value": 0.5,
-        "baseline": 0.6,
-        "delta": delta,
-        "delta_ci": [-0.2, 0.0],
-        "p_value": 0.01,
-        "p_adjusted": 0.02,
-        "reason": reason,
-    }
+def verdict(task: str, status: str, delta: float | None, reason: str = "r") -> Verdict:
+    return compared(task, "acc", status, delta=delta, p_adjusted=0.02, reason=reason)
 
 
-def render(verdicts: list[dict[str, object]], report_hint: str = "the HTML report") -> str:
-    return render_markdown(
-        verdicts, suite="fast", checkpoint="c", run_id="r1", baseline="r0", report_hint=report_hint
-    )
+def render(verdicts: list[Verdict], report_hint: str = "the HTML report") -> str:
+    run = outcome("r1", EvalRun({}), suite="fast", checkpoint="c", verdicts=verdicts)
+    return render_markdown(run, baseline="r0", report_hint=report_hint)
 
 
 def test_failures_first_then_warnings_by_the_largest_drop() -> None:

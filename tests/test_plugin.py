@@ -308,7 +308,7 @@ def test_warnings_as_errors_fail_an_item_not_the_run(pytester: pytest.Pytester) 
     (history / "broken.json").write_text("{")  # an unreadable record: warned while collecting
     result = pytester.runpytest("-m", "eval", "-W", "error::pytest_mlgate.errors.MlgateWarning")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*MlgateWarning*broken.json: unreadable history record*"])
+    result.stdout.fnmatch_lines(["*SkippedRecordWarning*broken.json: unreadable history record*"])
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
 
-from pytest_mlgate.config import GateConfig, MetricThreshold
-from pytest_mlgate.gate import Baseline, gate_all
+from pytest_mlgate.config import GateConfig, MetricThreshold, ReportConfig
+from pytest_mlgate.gate import GateOutcome, Status, Verdict, gate_all
 from pytest_mlgate.report.html import render_html
 from pytest_mlgate.report.matrix import ReportInput, build_matrix
 from pytest_mlgate.results import EvalRun, Example, MetricResult, TaskResult
-from pytest_mlgate.store import RunRecord
+from tests.outcomes import outcome
 
 HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 
@@ -33,12 +34,14 @@ def task_run(scores: list[float], groups: list[str], text: str = "soru") -> Eval
     return EvalRun({"mc": task})
 
 
-def record(run_id: str, day: int, scores: list[float], groups: list[str]) -> RunRecord:
-    manifest = {"timestamp": f"2026-11-{day:02d}T10:00:00+00:00", "git": {"branch": "main"}}
-    verdicts = (
-        {"task": "mc", "metric": "acc", "status": "pass", "value": sum(scores) / len(scores)},
+def record(run_id: str, day: int, scores: list[float], groups: list[str]) -> GateOutcome:
+    verdict = Verdict(MetricThreshold("mc", "acc"), Status.PASS, "", sum(scores) / len(scores))
+    return outcome(
+        run_id,
+        task_run(scores, groups),
+        timestamp=f"2026-11-{day:02d}T10:00:00+00:00",
+        verdicts=[verdict],
     )
-    return RunRecord(run_id, manifest, task_run(scores, groups), verdicts)
 
 
 GROUPS = ["dilbilgisi", "genel_kultur"] * 50
@@ -52,20 +55,16 @@ def report_input(
     base = history[-1]
     run = task_run(current, groups, text)
     threshold = MetricThreshold("mc", "acc", min=0.5)
-    verdicts = gate_all(
-        [threshold], run, Baseline(base.run_id, base.run, base.manifest), GateConfig()
-    )
-    return ReportInput(
-        run_id="run-now",
-        run=run,
-        manifest={"timestamp": "2026-11-24T10:00:00+00:00"},
-        verdicts=[v.summary() for v in verdicts.values()],
-        baseline=Baseline(base.run_id, base.run, base.manifest),
-        history=history,
-        thresholds=[threshold],
+    verdicts = gate_all([threshold], run, base, GateConfig())
+    now = outcome(
+        "run-now",
+        run,
+        timestamp="2026-11-24T10:00:00+00:00",
         suite="fast",
         checkpoint="ckpt",
+        verdicts=list(verdicts.values()),
     )
+    return ReportInput(now, base, history)
 
 
 def regressed() -> list[float]:
@@ -101,12 +100,10 @@ def test_matrix_rows_columns_subgroups_trend_and_alert() -> None:
 
 def test_history_window_keeps_the_baseline_column() -> None:
     data = report_input(GOOD, history_days=10)
-    data = ReportInput(**{**data.__dict__, "report": type(data.report)(history=3, examples=5)})
+    data = dataclasses.replace(data, report=ReportConfig(history=3, examples=5))
     columns = build_matrix(data).columns
     assert [c.run_id for c in columns] == ["run-8", "run-9", "run-10", "run-now"]
-    older_baseline = ReportInput(
-        **{**data.__dict__, "baseline": Baseline("run-2", data.history[1].run, {})}
-    )
+    older_baseline = dataclasses.replace(data, baseline=data.history[1])
     columns = build_matrix(older_baseline).columns
     assert columns[0].run_id == "run-2"
     assert columns[0].is_baseline

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate.errors import MlgateWarning, RecordError, StoreError
+from pytest_mlgate.errors import RecordError, SkippedRecordWarning, StoreError
+from pytest_mlgate.gate import GateOutcome
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
-from pytest_mlgate.store import RunRecord, new_run_id, open_store
+from pytest_mlgate.store import new_run_id, open_store
+from pytest_mlgate.store.codec import dumps_outcome
 from pytest_mlgate.store.folder import FolderStore
+from tests.outcomes import outcome
 
 
 def make_run(accuracy: list[float], f1: list[float] | None = None) -> EvalRun:
@@ -42,20 +45,22 @@ def make_record(
     branch: str = "main",
     timestamp: str = "2026-11-24T06:00:00+00:00",
     accuracy: list[float] | None = None,
-) -> RunRecord:
-    manifest = {
-        "timestamp": timestamp,
-        "git": {"branch": branch, "commit": "c0ffee"},
-        "suite": {"name": "fast"},
-        "checkpoint": {"id": "ckpt"},
-    }
-    return RunRecord(new_run_id(), manifest, make_run(accuracy or [1.0, 0.0, 1.0]))
+) -> GateOutcome:
+    return outcome(
+        new_run_id(),
+        make_run(accuracy or [1.0, 0.0, 1.0]),
+        timestamp=timestamp,
+        branch=branch,
+        commit="c0ffee",
+        suite="fast",
+        checkpoint="ckpt",
+    )
 
 
 def test_round_trip_keeps_per_example_scores_and_hashes(tmp_path: Path) -> None:
     store = FolderStore(tmp_path)
     run = make_run([1.0, 0.0] * 50, [0.25, 0.5] * 50)
-    record = RunRecord(new_run_id(), {"timestamp": "2026-01-01T00:00:00+00:00"}, run)
+    record = outcome(new_run_id(), run, timestamp="2026-01-01T00:00:00+00:00")
     store.append(record)
     loaded = store.load(record.run_id).run
     task, original = loaded["t"], run["t"]
@@ -93,7 +98,7 @@ def test_baseline_lookup_reads_the_index_not_every_record(
     loads: list[str] = []
     original = FolderStore.load
 
-    def counting_load(self: FolderStore, run_id: str) -> RunRecord:
+    def counting_load(self: FolderStore, run_id: str) -> GateOutcome:
         loads.append(run_id)
         return original(self, run_id)
 
@@ -139,7 +144,9 @@ def test_truncated_record_warns_once_is_skipped_and_left_alone(tmp_path: Path) -
     path = tmp_path / "runs" / f"{broken.run_id}.json"
     path.write_bytes(path.read_bytes()[:100])
     before = path.read_bytes()
-    with pytest.warns(MlgateWarning, match=rf"{broken.run_id}\.json: unreadable history record"):
+    with pytest.warns(
+        SkippedRecordWarning, match=rf"{broken.run_id}\.json: unreadable history record"
+    ):
         latest = store.latest("main")
     assert latest is not None
     assert latest.run_id == good.run_id  # fell back to the run before it
@@ -156,7 +163,7 @@ def test_garbage_file_and_torn_index_line_are_skipped(tmp_path: Path) -> None:
     (tmp_path / "runs" / "garbage.json").write_bytes(os.urandom(64))
     with (tmp_path / "index.jsonl").open("ab") as index:
         index.write(b'{"run_id": "half-writ')  # a crash mid-append
-    with pytest.warns(MlgateWarning) as caught:
+    with pytest.warns(SkippedRecordWarning) as caught:
         entries = store.entries()
     messages = " | ".join(str(w.message) for w in caught)
     assert "index.jsonl, line 2: unreadable index entry" in messages
@@ -168,7 +175,9 @@ def test_record_without_index_line_is_still_found(tmp_path: Path) -> None:
     store = FolderStore(tmp_path)
     first, orphan = make_record(), make_record("main", "2026-12-01T00:00:00+00:00")
     store.append(first)
-    (tmp_path / "runs" / f"{orphan.run_id}.json").write_text(orphan.dumps())  # crash before index
+    (tmp_path / "runs" / f"{orphan.run_id}.json").write_text(
+        dumps_outcome(orphan)
+    )  # crash before index
     latest = store.latest("main")
     assert latest is not None
     assert latest.run_id == orphan.run_id
@@ -180,7 +189,10 @@ def test_newer_schema_is_reported_not_misread(tmp_path: Path) -> None:
     store.append(record)
     path = tmp_path / "runs" / f"{record.run_id}.json"
     path.write_text(path.read_text().replace('"schema_version": 1', '"schema_version": 99'))
-    with pytest.warns(MlgateWarning), pytest.raises(RecordError, match="upgrade pytest-mlgate"):
+    with (
+        pytest.warns(SkippedRecordWarning),
+        pytest.raises(RecordError, match="upgrade pytest-mlgate"),
+    ):
         store.load(record.run_id)
 
 
@@ -232,8 +244,8 @@ def test_continuous_scores_round_trip_exactly(tmp_path: Path) -> None:
 
     scores = [0.1, 0.3, 0.6, 0.0, 1.0] * 40
     store = FolderStore(tmp_path)
-    record = RunRecord(
-        new_run_id(), {"timestamp": "2026-01-01T00:00:00+00:00"}, make_run([1.0, 0.0] * 100, scores)
+    record = outcome(
+        new_run_id(), make_run([1.0, 0.0] * 100, scores), timestamp="2026-01-01T00:00:00+00:00"
     )
     store.append(record)
     stored = store.load(record.run_id).run["t"].metric("f1").scores
@@ -244,11 +256,7 @@ def test_continuous_scores_round_trip_exactly(tmp_path: Path) -> None:
 def test_latest_prefers_a_run_that_evaluated_the_gated_tasks(tmp_path: Path) -> None:
     store = FolderStore(tmp_path)
     full = make_record("main", "2026-11-01T00:00:00+00:00")
-    fast = RunRecord(
-        new_run_id(),
-        {"timestamp": "2026-11-02T00:00:00+00:00", "git": {"branch": "main"}},
-        EvalRun({}),
-    )
+    fast = outcome(new_run_id(), EvalRun({}), timestamp="2026-11-02T00:00:00+00:00")
     store.append(full)
     store.append(fast)
     assert store.latest("main", {"t"}).run_id == full.run_id  # type: ignore[union-attr]
@@ -264,5 +272,5 @@ def test_indexed_run_whose_file_is_gone_falls_back(tmp_path: Path) -> None:
     store.append(kept)
     store.append(lost)
     (tmp_path / "runs" / f"{lost.run_id}.json").unlink()
-    with pytest.warns(MlgateWarning, match="indexed but its record file is missing"):
+    with pytest.warns(SkippedRecordWarning, match="indexed but its record file is missing"):
         assert store.latest("main").run_id == kept.run_id  # type: ignore[union-attr]

@@ -3,8 +3,8 @@
 :mod:`pytest_mlgate.backend.lmeval` is the only code that imports lm_eval / torch / transformers,
 and only when a method that needs them runs. :mod:`pytest_mlgate.backend.fake` serves plugin
 tests. A conftest supplies another backend by implementing the ``pytest_mlgate_make_backend``
-hook (see :mod:`pytest_mlgate.hookspec`); this module is itself registered as the plugin that
-provides the default, so it is consulted last.
+hook (see :mod:`pytest_mlgate.hookspec`); :mod:`pytest_mlgate.backend.builtin` is the plugin
+that provides the default, registered so that it is consulted last.
 """
 
 from __future__ import annotations
@@ -14,12 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-import pluggy
-
 from pytest_mlgate.config import ModelConfig
 from pytest_mlgate.results import EvalRun
-
-hookimpl = pluggy.HookimplMarker("pytest")
 
 
 @dataclass(frozen=True)
@@ -62,10 +58,3 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release the model and any temporary files."""
-
-
-@hookimpl(trylast=True)
-def pytest_mlgate_make_backend(spec: BackendSpec) -> Backend:
-    from pytest_mlgate.backend.lmeval import LmEvalBackend
-
-    return LmEvalBackend(spec)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from pytest_mlgate.backend import EvalRequest
 from pytest_mlgate.errors import UnknownTaskError
-from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
+from pytest_mlgate.results import EvalRun, MetricResult, RunInfo, TaskResult
 
 Scores = Mapping[str, Mapping[str, Sequence[float] | float]]
 
@@ -22,7 +22,7 @@ Scores = Mapping[str, Mapping[str, Sequence[float] | float]]
 @dataclass
 class FakeBackend:
     scores: Scores
-    info: Mapping[str, object] = field(default_factory=lambda: {"backend": "fake"})
+    info: RunInfo = field(default_factory=lambda: RunInfo(backend="fake"))
     requests: list[EvalRequest] = field(default_factory=list)
 
     def check(self, tasks: Sequence[str]) -> None:
@@ -38,7 +38,7 @@ class FakeBackend:
         self.check(request.tasks)
         return EvalRun(
             {task: fake_task_result(task, self.scores[task]) for task in request.tasks},
-            dict(self.info),
+            self.info,
         )
 
     def close(self) -> None:

@@ -16,13 +16,15 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.backend import BackendSpec, EvalRequest
+from pytest_mlgate.checkpoint import check_checkpoint
 from pytest_mlgate.config import suggest
 from pytest_mlgate.errors import BackendError, CheckpointError, UnknownTaskError
-from pytest_mlgate.results import EvalRun, Example, MetricResult, TaskResult
+from pytest_mlgate.results import EvalRun, Example, MetricResult, RunInfo, TaskResult
 from pytest_mlgate.sampling import stratified_subset
 from pytest_mlgate.tasks import materialize_tasks
 
@@ -45,32 +47,6 @@ SUBGROUP_FIELDS = ("category", "subject")
 CPU_AUTO_BATCH_SIZE = 16
 # Only non-mean aggregations use the bootstrap; lm-eval's 100k default costs seconds for no gain.
 BOOTSTRAP_ITERS = 1000
-
-
-def weight_files(folder: Path) -> list[Path]:
-    patterns = ("*.safetensors", "*.bin", "*.pt", "*.gguf")
-    return sorted(p for pattern in patterns for p in folder.glob(pattern) if p.is_file())
-
-
-def check_checkpoint(checkpoint: str) -> None:
-    """Fail early and clearly on a local checkpoint that cannot be loaded (no torch needed)."""
-    path = Path(checkpoint).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise CheckpointError(f"checkpoint {checkpoint!r} is a file; give its folder")
-        if not (path / "config.json").is_file():
-            raise CheckpointError(f"checkpoint {str(path)!r} has no config.json")
-        if not weight_files(path):
-            raise CheckpointError(
-                f"checkpoint {str(path)!r} has no weight files (*.safetensors, *.bin)"
-            )
-        return
-    looks_local = checkpoint.startswith((".", "/", "~")) or checkpoint.count("/") > 1
-    if looks_local or os.sep in checkpoint.strip("/").split("/", 1)[-1]:
-        raise CheckpointError(
-            f"checkpoint {checkpoint!r} does not exist (resolved to {path.resolve()}); "
-            "set [model] checkpoint, --mlgate-checkpoint or MLGATE_CHECKPOINT"
-        )
 
 
 def resolve_device(requested: str) -> str:
@@ -312,20 +288,14 @@ class LmEvalBackend:
             raise BackendError("lm-eval returned no results (not the main process?)")
         return run_from_lmeval(out, self._info())
 
-    def _info(self) -> dict[str, Any]:
-        from importlib.metadata import version
-
-        info: dict[str, Any] = {
-            "backend": self.spec.model.backend,
-            "checkpoint": self.spec.checkpoint,
-            "device": self.device,
-            "dtype": self.dtype,
-            "batch_size": self.batch_size,
-        }
-        for package in ("lm_eval", "torch", "transformers"):
-            with contextlib.suppress(Exception):
-                info[f"{package}_version"] = version(package.replace("_", "-"))
-        return info
+    def _info(self) -> RunInfo:
+        return RunInfo(
+            backend=self.spec.model.backend,
+            device=self.device,
+            dtype=self.dtype,
+            batch_size=self.batch_size,
+            gpus=_gpu_names(self.device),
+        )
 
     def close(self) -> None:
         self._lm = None
@@ -333,6 +303,15 @@ class LmEvalBackend:
         if self._task_dir is not None:
             self._task_dir.cleanup()
             self._task_dir = None
+
+
+def _gpu_names(device: str | None) -> tuple[str, ...]:
+    """The models of the GPUs a CUDA run used (torch is loaded by then)."""
+    if device is None or not device.startswith("cuda"):
+        return ()
+    import torch
+
+    return tuple(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
 
 
 def _direction(raw: Any) -> bool | None:
@@ -435,7 +414,7 @@ def _examples(per_doc: list[Mapping[str, Any]], output_type: object) -> dict[int
     return examples
 
 
-def run_from_lmeval(out: Mapping[str, Any], info: Mapping[str, Any]) -> EvalRun:
+def run_from_lmeval(out: Mapping[str, Any], info: RunInfo) -> EvalRun:
     """lm-eval's result dict (numpy scalars, "N/A" stderrs) -> plain frozen results."""
     results: Mapping[str, Mapping[str, Any]] = out.get("results", {})
     samples: Mapping[str, list[Mapping[str, Any]]] = out.get("samples") or {}
@@ -490,5 +469,5 @@ def run_from_lmeval(out: Mapping[str, Any], info: Mapping[str, Any]) -> EvalRun:
             subgroups=_subgroups(per_doc, task_config),
             examples=_examples(per_doc, task_config.get("output_type")),
         )
-    groups = {group: list(children) for group, children in subtasks.items() if children}
-    return EvalRun(tasks, {**info, "groups": groups} if groups else dict(info))
+    groups = {group: tuple(children) for group, children in subtasks.items() if children}
+    return EvalRun(tasks, replace(info, groups=groups))

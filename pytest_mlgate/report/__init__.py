@@ -1,1 +1,3 @@
-"""Renderers: terminal table, JSON (HTML and Markdown come with the report issue)."""
+"""Renderers of a gated run: the terminal table, the HTML regression matrix, the Markdown
+summary and the JSON document. They take typed objects (:class:`~pytest_mlgate.gate.GateOutcome`,
+:class:`~pytest_mlgate.report.matrix.ReportInput`) and never import the session or the plugin."""

@@ -5,7 +5,6 @@ came from a model or a dataset is inert text."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from html import escape
 from pathlib import Path
@@ -14,8 +13,11 @@ from typing import Any
 from markupsafe import Markup
 
 from pytest_mlgate.atomic import write_atomic
+from pytest_mlgate.gate import Flips
 from pytest_mlgate.report.matrix import Cell, Column, Matrix, ReportInput, Row, build_matrix
 from pytest_mlgate.results import TaskResult
+from pytest_mlgate.stats import format_p
+from pytest_mlgate.store.codec import manifest_text
 
 SYMBOL = {"pass": "✔", "warn": "▲", "fail": "✖"}
 TREND = {"up": "↗ up", "flat": "→ flat", "down": "↘ down", "few": "· too few runs"}
@@ -47,9 +49,8 @@ def _signed(value: float | None, digits: int = 4) -> str:
 
 
 def _p(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"p={value:.2g}" if value < 0.001 else f"p={value:.3f}"
+    shown = format_p(value, missing="")
+    return f"p={shown}" if shown else ""
 
 
 def _cell_html(cell: Cell, row: Row, column: Column) -> Markup:
@@ -125,84 +126,86 @@ def _examples_view(
     return shown
 
 
+HEADLINES = {
+    "fail": "Regression gate FAILED",
+    "warn": "Regression gate passed, with warnings",
+    "pass": "Regression gate passed",
+}
+
+
+def _row_view(row: Row, columns: tuple[Column, ...]) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "task": row.task,
+        "metric": row.metric,
+        "subgroup": row.subgroup,
+        "gated": row.gated,
+        "trend": row.trend,
+        "trend_label": TREND[row.trend],
+        "alert": row.alert,
+        "margin": row.margin,
+        "n": row.n,
+        "spark": row.sparkline(),
+        "cells": [_cell_html(c, row, col) for c, col in zip(row.cells, columns, strict=True)],
+        "status": row.cells[-1].status or "",
+    }
+
+
+def _drill_view(data: ReportInput, flips: Flips) -> dict[str, Any]:
+    task = data.outcome.run[flips.task]
+    base_task = data.baseline.run[flips.task] if data.baseline else None
+    k = data.report.examples
+    return {
+        "task": flips.task,
+        "metric": flips.metric,
+        "lost_count": len(flips.lost),
+        "gained_count": len(flips.gained),
+        "lost": _examples_view(task, base_task, flips.lost[:k], "right"),
+        "gained": _examples_view(task, base_task, flips.gained[:k], "wrong"),
+    }
+
+
+def _column_view(column: Column) -> dict[str, Any]:
+    return {
+        "label": column.label,
+        "run_id": column.run_id,
+        "branch": column.branch or "",
+        "commit": (column.commit or "")[:10],
+        "baseline": column.is_baseline,
+        "current": column.is_current,
+    }
+
+
 def report_context(data: ReportInput, matrix: Matrix) -> dict[str, Any]:
-    statuses = [str(v.get("status")) for v in data.verdicts]
+    verdicts = data.outcome.verdicts
+    statuses = [v.status.value for v in verdicts]
     overall = "fail" if "fail" in statuses else ("warn" if "warn" in statuses else "pass")
-    rows = [
-        {
-            "name": row.name,
-            "task": row.task,
-            "metric": row.metric,
-            "subgroup": row.subgroup,
-            "gated": row.gated,
-            "trend": row.trend,
-            "trend_label": TREND[row.trend],
-            "alert": row.alert,
-            "margin": row.margin,
-            "n": row.n,
-            "spark": row.sparkline(),
-            "cells": [
-                _cell_html(c, row, col) for c, col in zip(row.cells, matrix.columns, strict=True)
-            ],
-            "status": row.cells[-1].status or "",
-        }
-        for row in matrix.rows
-    ]
-    drill = []
-    for flips in matrix.flips:
-        task = data.run[flips.task]
-        base_task = data.baseline.run[flips.task] if data.baseline else None
-        k = data.report.examples
-        drill.append(
-            {
-                "task": flips.task,
-                "metric": flips.metric,
-                "lost_count": len(flips.lost),
-                "gained_count": len(flips.gained),
-                "lost": _examples_view(task, base_task, flips.lost[:k], "right"),
-                "gained": _examples_view(task, base_task, flips.gained[:k], "wrong"),
-            }
-        )
     return {
         "status": overall,
-        "headline": {
-            "fail": "Regression gate FAILED",
-            "warn": "Regression gate passed, with warnings",
-            "pass": "Regression gate passed",
-        }[overall],
+        "headline": HEADLINES[overall],
         "symbol": SYMBOL[overall],
         "suite": data.suite,
         "checkpoint": data.checkpoint,
         "run_id": data.run_id,
         "baseline": None if data.baseline is None else data.baseline.run_id,
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "columns": [
-            {
-                "label": c.label,
-                "run_id": c.run_id,
-                "branch": c.branch or "",
-                "commit": (c.commit or "")[:10],
-                "baseline": c.is_baseline,
-                "current": c.is_current,
-            }
-            for c in matrix.columns
-        ],
-        "rows": rows,
+        "columns": [_column_view(c) for c in matrix.columns],
+        "rows": [_row_view(row, matrix.columns) for row in matrix.rows],
         "verdicts": sorted(
             (
                 {
-                    "status": str(v.get("status")) if v.get("status") in SYMBOL else "fail",
-                    "task": str(v.get("task", "")),
-                    "metric": str(v.get("metric", "")),
-                    "reason": str(v.get("reason", "")),
+                    "status": v.status.value,
+                    "task": v.threshold.task,
+                    "metric": v.threshold.metric,
+                    "reason": v.reason,
                 }
-                for v in data.verdicts  # recorded data: any key may be missing
+                for v in verdicts
             ),
             key=lambda v: {"fail": 0, "warn": 1}.get(v["status"], 2),
         ),
-        "drill": drill,
+        "drill": [_drill_view(data, flips) for flips in matrix.flips],
         "examples_k": data.report.examples,
-        "manifest": json.dumps(data.manifest, indent=2, sort_keys=True, default=str),
+        "manifest": manifest_text(data.outcome.manifest),
         "counts": {s: statuses.count(s) for s in ("pass", "warn", "fail")},
     }
 

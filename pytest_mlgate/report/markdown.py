@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+
+from pytest_mlgate.gate import GateOutcome, Verdict
+from pytest_mlgate.stats import format_p
 
 # GitHub rejects comments over 65,536 characters; leave room for the truncation note.
 COMMENT_LIMIT = 65_536
@@ -34,35 +35,42 @@ def escape(text: object) -> str:
     return "".join(_ESCAPES.get(ch, ch) for ch in str(text))
 
 
-def _num(value: object, signed: bool = False) -> str:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+def _num(value: float | None, signed: bool = False) -> str:
+    if value is None or math.isnan(value):
         return "–"
     return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
-def _p(value: object) -> str:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
-        return "–"
-    return f"{value:.2g}" if value < 0.001 else f"{value:.3f}"
+def _drop(verdict: Verdict) -> float:
+    c = verdict.comparison
+    return 0.0 if c is None or math.isnan(c.delta) else -c.delta
 
 
-def _drop(verdict: Mapping[str, Any]) -> float:
-    delta = verdict.get("delta")
-    return -float(delta) if isinstance(delta, (int, float)) else 0.0
+def _row(verdict: Verdict) -> str:
+    c = verdict.comparison
+    delta = _num(None if c is None else c.delta, signed=True)
+    if c is not None and not math.isnan(c.ci[0]):
+        delta += f" [{_num(c.ci[0], True)}, {_num(c.ci[1], True)}]"
+    status = verdict.status.value
+    return (
+        f"| {SYMBOL[status]} {status.upper()} | {escape(verdict.threshold.task)} | "
+        f"{escape(verdict.threshold.metric)} | {_num(verdict.value)} | "
+        f"{_num(None if c is None else c.baseline)} | {delta} | "
+        f"{format_p(verdict.p)} | "
+        f"{escape(verdict.reason)} |"
+    )
 
 
 def render_markdown(
-    verdicts: Sequence[Mapping[str, Any]],
+    outcome: GateOutcome,
     *,
-    suite: str,
-    checkpoint: str,
-    run_id: str,
     baseline: str | None,
     report_hint: str = "the HTML report",
     limit: int = BUDGET,
 ) -> str:
     """The summary, regressions first (fail, then warn, each by the largest drop)."""
-    statuses = [str(v.get("status")) for v in verdicts]
+    verdicts = outcome.verdicts
+    statuses = [v.status.value for v in verdicts]
     failed, warned = statuses.count("fail"), statuses.count("warn")
     if failed:
         head = f"## ✖ mlgate: {failed} of {len(verdicts)} gated metrics FAILED"
@@ -70,33 +78,22 @@ def render_markdown(
         head = f"## ▲ mlgate: all {len(verdicts)} gated metrics passed, {warned} with a warning"
     else:
         head = f"## ✔ mlgate: all {len(verdicts)} gated metrics passed"
+    manifest = outcome.manifest
     lines = [
         head,
         "",
-        f"suite **{escape(suite)}** · checkpoint `{escape(checkpoint)}` · run `{escape(run_id)}`"
+        f"suite **{escape(manifest.suite.name)}** · checkpoint `{escape(manifest.checkpoint.id)}`"
+        f" · run `{escape(outcome.run_id)}`"
         f" · baseline {f'`{escape(baseline)}`' if baseline else 'none recorded yet'}",
         "",
         "| | task | metric | value | baseline | delta [95% CI] | p | reason |",
         "|---|---|---|---:|---:|---|---:|---|",
     ]
-    ordered = sorted(verdicts, key=lambda v: (ORDER.get(str(v.get("status")), 3), -_drop(v)))
+    ordered = sorted(verdicts, key=lambda v: (ORDER[v.status.value], -_drop(v)))
     tail = ["", f"Details, sparklines and the examples that flipped: {escape(report_hint)}."]
     size = sum(len(line) + 1 for line in lines + tail)
     for shown, verdict in enumerate(ordered):
-        ci = verdict.get("delta_ci") or [None, None]
-        delta = _num(verdict.get("delta"), signed=True)
-        if ci[0] is not None:
-            delta += f" [{_num(ci[0], True)}, {_num(ci[1], True)}]"
-        status = str(verdict.get("status"))
-        p = verdict.get("p_adjusted")
-        p = verdict.get("p_value") if p is None else p
-        row = (
-            f"| {SYMBOL.get(status, '?')} {status.upper()} | {escape(verdict.get('task'))} | "
-            f"{escape(verdict.get('metric'))} | {_num(verdict.get('value'))} | "
-            f"{_num(verdict.get('baseline'))} | {delta} | "
-            f"{_p(p)} | "
-            f"{escape(verdict.get('reason'))} |"
-        )
+        row = _row(verdict)
         if size + len(row) + 1 > limit:
             rest = len(ordered) - shown
             tail.insert(

@@ -12,16 +12,16 @@ with fewer than four values).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_mlgate import stats
 from pytest_mlgate.config import GateConfig, MetricThreshold, ReportConfig
-from pytest_mlgate.errors import MlgateError, StoreError
-from pytest_mlgate.gate import Baseline, Flips, paired_docs, task_flips
-from pytest_mlgate.results import EvalRun, MetricNotFound, TaskResult
-from pytest_mlgate.store import HistoryStore, RunRecord
+from pytest_mlgate.errors import MetricNotFound, MlgateError, StoreError
+from pytest_mlgate.gate import Flips, GateOutcome, Verdict, allowed_drop, paired_docs, task_flips
+from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
+from pytest_mlgate.store import HistoryStore
 
 TREND_RECENT = 3
 
@@ -30,17 +30,27 @@ TREND_RECENT = 3
 class ReportInput:
     """Everything a report shows; the live session and ``mlgate report`` both build one."""
 
-    run_id: str
-    run: EvalRun
-    manifest: Mapping[str, Any]
-    verdicts: Sequence[Mapping[str, Any]]  # gate.Verdict.summary() dicts
-    baseline: Baseline | None
-    history: Sequence[RunRecord]  # recorded runs before this one, oldest first
-    thresholds: Sequence[MetricThreshold]
+    outcome: GateOutcome  #: the run reported
+    baseline: GateOutcome | None
+    history: Sequence[GateOutcome]  #: recorded runs before this one, oldest first
     settings: GateConfig = field(default_factory=GateConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
-    suite: str = ""
-    checkpoint: str = ""
+
+    @property
+    def run_id(self) -> str:
+        return self.outcome.run_id
+
+    @property
+    def suite(self) -> str:
+        return self.outcome.manifest.suite.name
+
+    @property
+    def checkpoint(self) -> str:
+        return self.outcome.manifest.checkpoint.id
+
+    @property
+    def thresholds(self) -> tuple[MetricThreshold, ...]:
+        return tuple(v.threshold for v in self.outcome.verdicts)
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,13 @@ class Column:
     def label(self) -> str:
         when = self.timestamp[5:16].replace("T", " ") if self.timestamp else ""
         return f"{when} {self.run_id[-8:]}".strip()
+
+    @classmethod
+    def of(cls, outcome: GateOutcome, **marks: bool) -> Column:
+        manifest = outcome.manifest
+        return cls(
+            outcome.run_id, manifest.timestamp, manifest.git.branch, manifest.git.commit, **marks
+        )
 
 
 @dataclass(frozen=True)
@@ -118,59 +135,28 @@ def report_from_store(
 ) -> ReportInput:
     """The report of a recorded run (default: the latest, or the latest on ``branch``) against
     ``baseline_id`` (default: the baseline it was gated against), with the runs before it."""
-    entries = store.entries()
-    candidates = [e for e in entries if branch in (None, e.branch)]
     if run_id is None:
-        if not candidates:
+        newest = store.last(1, branch)
+        if not newest:
             raise StoreError(f"no recorded run in {store.location}")
-        run_id = candidates[-1].run_id
-    record = store.load(run_id)
-    key = (record.entry.timestamp, record.run_id)
-    before = [e for e in entries if (e.timestamp, e.run_id) < key]
+        run_id = newest[-1].run_id
+    outcome = store.load(run_id)
     baseline_id = baseline_id or next(
-        (str(v["baseline_run"]) for v in record.verdicts if v.get("baseline_run")), None
+        (v.baseline_run for v in outcome.verdicts if v.baseline_run), None
     )
-    baseline = None
-    if baseline_id:
-        base = store.load(baseline_id)
-        baseline = Baseline(base.run_id, base.run, base.manifest)
     report = ReportConfig(history=history) if history else ReportConfig()
     window = []
-    for entry in before[-report.history :]:
+    for entry in store.last(report.history, before=run_id):
         try:
             window.append(store.load(entry.run_id))
         except MlgateError:
             continue  # the store warned
-    thresholds = [
-        MetricThreshold(
-            str(v["task"]), str(v["metric"]), v.get("min"), v.get("max"), v.get("max_drop")
-        )
-        for v in record.verdicts
-        if v.get("task") and v.get("metric")
-    ]
     return ReportInput(
-        run_id=record.run_id,
-        run=record.run,
-        manifest=record.manifest,
-        verdicts=list(record.verdicts),
-        baseline=baseline,
+        outcome=outcome,
+        baseline=store.load(baseline_id) if baseline_id else None,
         history=window,
-        thresholds=thresholds,
         settings=settings,
         report=report,
-        suite=str((record.manifest.get("suite") or {}).get("name", "")),
-        checkpoint=str((record.manifest.get("checkpoint") or {}).get("id", "")),
-    )
-
-
-def _column(record: RunRecord, **marks: bool) -> Column:
-    git = record.manifest.get("git") or {}
-    return Column(
-        record.run_id,
-        str(record.manifest.get("timestamp", "")),
-        git.get("branch"),
-        git.get("commit"),
-        **marks,
     )
 
 
@@ -183,38 +169,18 @@ def _long_rows(run_id: str, run: EvalRun, gated_keys: set[tuple[str, str]]) -> l
                 {"run": run_id, "task": name, "metric": key, "subgroup": "", "value": metric.value}
             )
             if (name, key) in gated_keys and task.subgroups and metric.scores:
-                for group, (mean, _) in task.subgroup_scores(key).items():
-                    rows.append(
-                        {
-                            "run": run_id,
-                            "task": name,
-                            "metric": key,
-                            "subgroup": group,
-                            "value": mean,
-                        }
-                    )
+                rows.extend(
+                    {"run": run_id, "task": name, "metric": key, "subgroup": group, "value": mean}
+                    for group, (mean, _) in task.subgroup_scores(key).items()
+                )
     return rows
 
 
-def _gated_keys(
-    run: EvalRun, thresholds: Sequence[MetricThreshold]
-) -> dict[tuple[str, str], MetricThreshold]:
-    keys = {}
-    for threshold in thresholds:
-        if threshold.task in run:
-            try:
-                keys[(threshold.task, run[threshold.task].resolve(threshold.metric))] = threshold
-            except MetricNotFound:
-                continue
-    return keys
-
-
-def _statuses(
-    run: EvalRun, verdicts: Sequence[Mapping[str, Any]]
-) -> dict[tuple[str, str], Mapping[str, Any]]:
+def _by_metric_key(run: EvalRun, verdicts: Sequence[Verdict]) -> dict[tuple[str, str], Verdict]:
+    """Each verdict under its (task, full ``metric,filter`` key) in ``run``."""
     found = {}
     for verdict in verdicts:
-        task, metric = str(verdict.get("task")), str(verdict.get("metric"))
+        task, metric = verdict.threshold.task, verdict.threshold.metric
         if task in run:
             try:
                 found[(task, run[task].resolve(metric))] = verdict
@@ -223,86 +189,146 @@ def _statuses(
     return found
 
 
-def build_matrix(data: ReportInput) -> Matrix:
-    import pandas as pd
+@dataclass
+class _Builder:
+    """The state shared while one matrix is built."""
 
-    window = list(data.history)[-data.report.history :]
-    baseline_id = data.baseline.run_id if data.baseline else None
-    if baseline_id and all(r.run_id != baseline_id for r in window):
-        window = [r for r in data.history if r.run_id == baseline_id] + window
-    columns = [_column(r, is_baseline=r.run_id == baseline_id) for r in window]
-    columns.append(
-        Column(
-            data.run_id,
-            str(data.manifest.get("timestamp", "")),
-            (data.manifest.get("git") or {}).get("branch"),
-            (data.manifest.get("git") or {}).get("commit"),
-            is_current=True,
-        )
-    )
-    gated = _gated_keys(data.run, data.thresholds)
-    long = [row for r in window for row in _long_rows(r.run_id, r.run, set(gated))]
-    long += _long_rows(data.run_id, data.run, set(gated))
-    frame = pd.DataFrame(long, columns=["run", "task", "metric", "subgroup", "value"])
-    order = [c.run_id for c in columns]
-    wide = frame.pivot_table(
-        index=["task", "metric", "subgroup"], columns="run", values="value", aggfunc="first"
-    ).reindex(columns=order)
-    statuses = {r.run_id: _statuses(r.run, r.verdicts) for r in window}
-    statuses[data.run_id] = _statuses(data.run, data.verdicts)
-    current_tasks = data.run.tasks
-    position = {run_id: i for i, run_id in enumerate(order)}
-    matrix_values = wide.to_numpy(dtype=float, na_value=math.nan)
-    pairs: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
-    rows = []
-    for row_index, (task, metric, subgroup) in enumerate(wide.index):
-        values = {run_id: matrix_values[row_index, i] for run_id, i in position.items()}
+    data: ReportInput
+    columns: list[Column]
+    values: Any  # the pivot: rows (task, metric, subgroup) x columns (run ids)
+    gated: dict[tuple[str, str], Verdict]
+    statuses: dict[str, dict[tuple[str, str], Verdict]]
+    pairs: dict[tuple[str, str], list[tuple[int, float, float]]] = field(default_factory=dict)
+
+    def row(self, row_index: int, task: str, metric: str, subgroup: str) -> Row | None:
+        current_tasks = self.data.outcome.run.tasks
         if task not in current_tasks or metric not in current_tasks[task].metrics:
-            continue  # rows of the current run only: the matrix answers "did *this* regress"
+            return None  # rows of the current run only: the matrix answers "did *this* regress"
         current_metric = current_tasks[task].metrics[metric]
-        threshold = gated.get((task, metric))
+        verdict = self.gated.get((task, metric))
+        threshold = verdict.threshold if verdict is not None else None
+        direction = _direction(threshold, current_metric)
         margin = (
-            data.settings.max_drop
-            if threshold is None or threshold.max_drop is None
-            else threshold.max_drop
+            self.data.settings.max_drop
+            if threshold is None
+            else allowed_drop(threshold, self.data.settings)
         )
-        base_value = None if baseline_id is None else _number(values.get(baseline_id))
+        cells = self._cells(row_index, task, metric, subgroup or None)
+        oriented = 1.0 if direction else -1.0
+        current = cells[-1]
+        return Row(
+            task,
+            str(metric),
+            subgroup or None,
+            direction,
+            threshold is not None and not subgroup,
+            margin,
+            tuple(cells),
+            _trend([c.value for c in cells], oriented, margin),
+            current.delta is not None and -oriented * current.delta > margin,
+            current_metric.n if not subgroup else None,
+        )
+
+    def _cells(self, row_index: int, task: str, metric: str, subgroup: str | None) -> list[Cell]:
+        base_index = next((i for i, c in enumerate(self.columns) if c.is_baseline), None)
+        base_value = None if base_index is None else _number(self.values[row_index, base_index])
         cells = []
-        for column in columns:
-            value = _number(values.get(column.run_id))
+        for i, column in enumerate(self.columns):
+            value = _number(self.values[row_index, i])
             delta = (
                 None
                 if value is None or base_value is None or column.is_baseline
                 else value - base_value
             )
-            verdict = statuses.get(column.run_id, {}).get((task, metric)) if not subgroup else None
-            cell = Cell(
-                value, delta, status=None if verdict is None else str(verdict.get("status"))
+            verdict = (
+                self.statuses.get(column.run_id, {}).get((task, metric)) if not subgroup else None
             )
+            cell = Cell(value, delta, status=None if verdict is None else verdict.status.value)
             if column.is_current:
-                cell = _current_cell(cell, verdict, data, task, metric, subgroup or None, pairs)
+                cell = self._current_cell(cell, verdict, task, metric, subgroup)
             cells.append(cell)
-        oriented = 1.0 if current_metric.higher_is_better else -1.0
-        current = cells[-1]
-        alert = current.delta is not None and -oriented * current.delta > margin
-        rows.append(
-            Row(
-                task,
-                str(metric),
-                subgroup or None,
-                current_metric.higher_is_better is not False,
-                threshold is not None and not subgroup,
-                margin,
-                tuple(cells),
-                _trend([c.value for c in cells], oriented, margin),
-                alert,
-                current_metric.n if not subgroup else None,
-            )
+        return cells
+
+    def _current_cell(
+        self, cell: Cell, verdict: Verdict | None, task: str, metric: str, subgroup: str | None
+    ) -> Cell:
+        """This run's cell: the gate's own comparison where it gated the row; for a subgroup,
+        a paired comparison of that subgroup's examples."""
+        c = None if verdict is None else verdict.comparison
+        if verdict is not None and c is not None and math.isfinite(c.delta):
+            ci = None if any(math.isnan(x) for x in c.ci) else c.ci
+            return Cell(cell.value, c.delta, ci, verdict.p, cell.status)
+        baseline = self.data.baseline
+        if subgroup is None or baseline is None or task not in baseline.run:
+            return cell
+        now_task: TaskResult = self.data.outcome.run[task]
+        base_task: TaskResult = baseline.run[task]
+        base_metric = base_task.metrics.get(metric)
+        if base_metric is None:
+            return cell
+        if (task, metric) not in self.pairs:  # one pairing per metric, shared by its subgroups
+            self.pairs[(task, metric)] = paired_docs(
+                now_task.metrics[metric], now_task, base_metric, base_task
+            )[0]
+        mine = [
+            (b, c)
+            for doc, b, c in self.pairs[(task, metric)]
+            if now_task.subgroups.get(doc) == subgroup
+        ]
+        if len(mine) < 2:
+            return cell
+        comparison = stats.compare(
+            [b for b, _ in mine],
+            [c for _, c in mine],
+            paired=True,
+            higher_is_better=now_task.metrics[metric].higher_is_better is not False,
         )
+        return Cell(cell.value, comparison.delta, comparison.ci, comparison.p_value, None)
+
+
+def _direction(threshold: MetricThreshold | None, metric: MetricResult) -> bool:
+    declared = None if threshold is None else threshold.higher_is_better
+    return (metric.higher_is_better if declared is None else declared) is not False
+
+
+def _columns(data: ReportInput) -> tuple[list[GateOutcome], list[Column]]:
+    """The runs shown (the window, plus the baseline if it fell out of it) and their columns."""
+    window = list(data.history)[-data.report.history :]
+    baseline_id = data.baseline.run_id if data.baseline else None
+    if data.baseline is not None and all(r.run_id != baseline_id for r in window):
+        window = [data.baseline, *window]  # the baseline's column is always shown
+    columns = [Column.of(r, is_baseline=r.run_id == baseline_id) for r in window]
+    columns.append(Column.of(data.outcome, is_current=True))
+    return window, columns
+
+
+def build_matrix(data: ReportInput) -> Matrix:
+    import pandas as pd
+
+    window, columns = _columns(data)
+    current = data.outcome
+    gated = _by_metric_key(current.run, current.verdicts)
+    long = [row for r in window for row in _long_rows(r.run_id, r.run, set(gated))]
+    long += _long_rows(current.run_id, current.run, set(gated))
+    frame = pd.DataFrame(long, columns=["run", "task", "metric", "subgroup", "value"])
+    wide = frame.pivot_table(
+        index=["task", "metric", "subgroup"], columns="run", values="value", aggfunc="first"
+    ).reindex(columns=[c.run_id for c in columns])
+    statuses = {r.run_id: _by_metric_key(r.run, r.verdicts) for r in window}
+    statuses[current.run_id] = gated
+    builder = _Builder(
+        data, columns, wide.to_numpy(dtype=float, na_value=math.nan), gated, statuses
+    )
+    rows = [
+        row
+        for i, (task, metric, subgroup) in enumerate(wide.index)
+        if (row := builder.row(i, task, metric, subgroup)) is not None
+    ]
     rows.sort(
         key=lambda r: (not r.gated and r.subgroup is None, r.task, r.metric, r.subgroup or "")
     )
-    flips = task_flips(data.run, data.baseline, data.thresholds)
+    baseline = None if data.baseline is None else data.baseline.run
+    flips = task_flips(current.run, baseline, data.thresholds)
     return Matrix(tuple(columns), tuple(_group_rows(rows)), tuple(flips))
 
 
@@ -326,52 +352,6 @@ def _number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(number) else number
-
-
-def _current_cell(
-    cell: Cell,
-    verdict: Mapping[str, Any] | None,
-    data: ReportInput,
-    task: str,
-    metric: str,
-    subgroup: str | None,
-    pairs_cache: dict[tuple[str, str], list[tuple[int, float, float]]],
-) -> Cell:
-    """This run's cell: the gate's own comparison where it gated the row; for a subgroup, a
-    paired comparison of that subgroup's examples."""
-    if verdict is not None and verdict.get("delta") is not None:
-        ci = verdict.get("delta_ci") or [None, None]
-        return Cell(
-            cell.value,
-            float(verdict["delta"]),
-            None if None in ci else (float(ci[0]), float(ci[1])),
-            verdict.get("p_adjusted")
-            if verdict.get("p_adjusted") is not None
-            else verdict.get("p_value"),
-            cell.status,
-        )
-    if subgroup is None or data.baseline is None or task not in data.baseline.run:
-        return cell
-    now_task: TaskResult = data.run[task]
-    base_task: TaskResult = data.baseline.run[task]
-    base_metric = base_task.metrics.get(metric)
-    if base_metric is None:
-        return cell
-    if (task, metric) not in pairs_cache:  # one pairing per metric, shared by its subgroups
-        pairs_cache[(task, metric)] = paired_docs(
-            now_task.metrics[metric], now_task, base_metric, base_task
-        )[0]
-    pairs = pairs_cache[(task, metric)]
-    mine = [(b, c) for doc, b, c in pairs if now_task.subgroups.get(doc) == subgroup]
-    if len(mine) < 2:
-        return cell
-    comparison = stats.compare(
-        [b for b, _ in mine],
-        [c for _, c in mine],
-        paired=True,
-        higher_is_better=now_task.metrics[metric].higher_is_better is not False,
-    )
-    return Cell(cell.value, comparison.delta, comparison.ci, comparison.p_value, None)
 
 
 def _trend(values: Sequence[float | None], oriented: float, margin: float) -> str:

@@ -1,0 +1,17 @@
+"""The built-in backend as a plugin: registered by pytest-mlgate, consulted last, so any
+conftest or plugin that returns a backend from ``pytest_mlgate_make_backend`` wins."""
+
+from __future__ import annotations
+
+import pluggy
+
+from pytest_mlgate.backend import Backend, BackendSpec
+
+hookimpl = pluggy.HookimplMarker("pytest")
+
+
+@hookimpl(trylast=True)
+def pytest_mlgate_make_backend(spec: BackendSpec) -> Backend:
+    from pytest_mlgate.backend.lmeval import LmEvalBackend
+
+    return LmEvalBackend(spec)

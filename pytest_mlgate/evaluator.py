@@ -1,0 +1,128 @@
+"""The evaluator: one checkpoint's results for a session, memoized and cached.
+
+It owns the backend (created on first need), the memo of what was evaluated, the failures (a
+broken checkpoint is tried once, not once per item) and the result cache. It decides nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest
+from pytest_mlgate.cache import ResultCache, cache_key
+from pytest_mlgate.checkpoint import fingerprint_checkpoint
+from pytest_mlgate.config import SuiteConfig
+from pytest_mlgate.errors import BackendError, MlgateError
+from pytest_mlgate.results import EvalRun
+
+
+@dataclass
+class Evaluator:
+    spec: BackendSpec
+    suite: SuiteConfig  #: n-shot, sample and seed of every request
+    batch: tuple[str, ...]  #: the tasks the first evaluation runs together
+    make_backend: Callable[[BackendSpec], Backend]
+    cache_folder: Path | None = None  #: None: never cached
+    on_evaluated: Callable[[EvalRun], None] = lambda run: None
+    _backend: Backend | None = None
+    _cache: ResultCache | None = None
+    _run: EvalRun = field(default_factory=lambda: EvalRun({}))
+    _failed: dict[str, MlgateError] = field(default_factory=dict)
+    _fingerprint: str | None = None
+    _cache_keys: dict[tuple[tuple[str, ...], str], str] = field(default_factory=dict)
+    _cache_reads: dict[str, EvalRun | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Only a backend that says its results depend on nothing but what the key covers.
+        if self.cache_folder is not None and getattr(self.backend(), "cacheable", False):
+            self._cache = ResultCache(self.cache_folder)
+
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = self.make_backend(self.spec)
+        return self._backend
+
+    @property
+    def run(self) -> EvalRun:
+        """Everything evaluated so far."""
+        return self._run
+
+    @property
+    def failed(self) -> bool:
+        return bool(self._failed)
+
+    def evaluate(self, tasks: Iterable[str]) -> EvalRun:
+        """Results for ``tasks``. The first call evaluates the whole batch; a task outside it
+        costs one more. Failures are remembered and raised again, not retried."""
+        wanted = list(dict.fromkeys(tasks))
+        for task in wanted:
+            if task in self._failed:
+                raise self._failed[task]
+        todo = [t for t in wanted if t not in self._run]
+        if todo:
+            batch = [
+                t
+                for t in dict.fromkeys([*self.batch, *todo])
+                if t not in self._run and t not in self._failed
+            ]
+            self._evaluate_batch(batch)
+        return self._run.subset(wanted)
+
+    def _evaluate_batch(self, batch: list[str]) -> None:
+        request = self._request(batch)
+        key = self._key(request) if self._cache is not None else None
+        cached = self._cached_run(key)
+        try:
+            run = cached if cached is not None else self.backend().evaluate(request)
+        except MlgateError as exc:
+            self._failed.update(dict.fromkeys(batch, exc))
+            raise
+        except Exception as exc:  # CUDA OOM, a bug in a custom backend...: once, not per item
+            failure = BackendError(f"{type(exc).__name__}: {exc}")
+            failure.__cause__ = exc
+            self._failed.update(dict.fromkeys(batch, failure))
+            raise failure from exc
+        if self._cache is not None and key is not None and cached is None:
+            self._cache.put(key, run)
+        self.on_evaluated(run)
+        self._run = self._run.merged(run)
+
+    def _request(self, tasks: Iterable[str]) -> EvalRequest:
+        return EvalRequest(tuple(tasks), self.suite.num_fewshot, self.suite.sample, self.suite.seed)
+
+    def fingerprint(self) -> str:
+        """The checkpoint's fingerprint, computed once (memoized across runs by the cache)."""
+        if self._fingerprint is None:
+            self._fingerprint = (
+                self._cache.fingerprint(self.spec.checkpoint)
+                if self._cache is not None
+                else fingerprint_checkpoint(self.spec.checkpoint).fingerprint
+            )
+        return self._fingerprint
+
+    def _key(self, request: EvalRequest) -> str:
+        shots = request.num_fewshot
+        memo = (request.tasks, repr(sorted(shots.items()) if isinstance(shots, Mapping) else shots))
+        if memo not in self._cache_keys:  # hashing the task sources reads their files
+            self._cache_keys[memo] = cache_key(self.spec, request, self.fingerprint())
+        return self._cache_keys[memo]
+
+    def _cached_run(self, key: str | None) -> EvalRun | None:
+        if key is None or self._cache is None:
+            return None
+        if key not in self._cache_reads:  # read (and decoded) once, however often asked
+            self._cache_reads[key] = self._cache.get(key)
+        return self._cache_reads[key]
+
+    def cached(self) -> bool:
+        """Whether the first batch is answered by the cache (then no model, no lm-eval)."""
+        if self._cache is None:
+            return False
+        return self._cached_run(self._key(self._request(self.batch))) is not None
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None

@@ -1,0 +1,101 @@
+"""The gate's options, declared once for the pytest plugin (``--mlgate-NAME``) and the ``mlgate``
+command (``--NAME``), and their values as one frozen object.
+
+Plain Python: :func:`add_options` takes any ``addoption``-like callable (pytest's option group,
+or an argparse parser), pytest-benchmark style.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_mlgate.config import DEFAULT_CONFIG_NAME, DEFAULT_SUITE
+
+DEFAULT_REPORT = "mlgate-report.html"
+
+
+@dataclass(frozen=True)
+class Option:
+    metavar: str | None  #: None: a flag (store_true)
+    help: str
+
+
+OPTIONS: dict[str, Option] = {
+    "config": Option(
+        "PATH", f"the gate's config file (default: {DEFAULT_CONFIG_NAME} at the repository root)"
+    ),
+    "checkpoint": Option(
+        "PATH_OR_ID", "checkpoint to evaluate (overrides $MLGATE_CHECKPOINT and [model] checkpoint)"
+    ),
+    "suite": Option(
+        "NAME|auto",
+        f"which [suites.NAME] to run with -m eval (default: {DEFAULT_SUITE}); auto: the trigger "
+        "matrix picks it from what changed since --mlgate-changed-from",
+    ),
+    "changed_from": Option(
+        "REF", "git ref whose merge base with HEAD the changes are counted from (for auto)"
+    ),
+    "report": Option(
+        "PATH", f"where -m eval writes the HTML report (default: {DEFAULT_REPORT}; '' for none)"
+    ),
+    "json": Option("PATH", "write results and verdicts as JSON"),
+    "markdown": Option(
+        "PATH",
+        "write the Markdown summary (for a PR comment); it is also appended to "
+        "$GITHUB_STEP_SUMMARY when that is set",
+    ),
+    "store": Option(
+        "PATH_OR_URI", "the run history: a folder or file:// URI (default: [gate] store, .mlgate)"
+    ),
+    "baseline": Option(
+        "BRANCH_OR_RUN_ID",
+        "compare with this recorded run, or the latest on this branch "
+        "(default: the latest run on [gate] baseline)",
+    ),
+    "no_cache": Option(
+        None,
+        "evaluate even when the result cache holds this exact evaluation (and store nothing)",
+    ),
+    "record": Option(
+        None, "append this run (results, per-example scores, manifest) to the history"
+    ),
+}
+
+
+def flag(name: str, prefix: str) -> str:
+    """``store`` -> ``--mlgate-store`` (prefix ``mlgate-``) or ``--store`` (prefix '')."""
+    return f"--{prefix}{name.replace('_', '-')}"
+
+
+def add_options(
+    addoption: Callable[..., Any], prefix: str, names: Iterable[str] = tuple(OPTIONS)
+) -> None:
+    """Declare ``names`` through ``addoption`` (pytest's ``group.addoption`` or argparse's
+    ``add_argument``): one definition for the plugin and the command line."""
+    for name in names:
+        option = OPTIONS[name]
+        if option.metavar is None:
+            addoption(flag(name, prefix), action="store_true", help=option.help)
+        else:
+            addoption(flag(name, prefix), metavar=option.metavar, help=option.help)
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    """The options' values for one run, wherever they came from (pytest or the CLI)."""
+
+    cwd: Path  #: where the command ran: relative option paths resolve from here
+    config: str | None = None
+    checkpoint: str | None = None
+    suite: str = DEFAULT_SUITE
+    changed_from: str | None = None
+    report: str | None = DEFAULT_REPORT  #: None or '': no HTML report
+    json: str | None = None
+    markdown: str | None = None
+    store: str | None = None
+    baseline: str | None = None
+    no_cache: bool = False
+    record: bool = False

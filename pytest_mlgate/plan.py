@@ -1,0 +1,180 @@
+"""The plan of a gated run: config + options -> frozen specs, built in one place.
+
+A plan says *what* to gate, against what and where, without doing it: checkpoints are
+locations (not yet resolved or fingerprinted), the store a URI (not yet opened), the baseline a
+spec (not yet looked up). :mod:`pytest_mlgate.resolve` does that I/O. Who uses which part:
+
+- the plugin: all of it (:func:`choose_suite` at collection, :func:`plan_gate` once items are
+  selected);
+- ``mlgate history`` / ``compare`` / ``report``: :func:`plan_history` (store, baseline spec,
+  ``[gate]`` and ``[report]`` settings);
+- ``mlgate plan``: :func:`choose_suite` (the trigger matrix).
+
+The only I/O here is ``git diff`` for ``--mlgate-suite auto``: which suite runs decides which
+items exist.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_mlgate import triggers
+from pytest_mlgate.config import (
+    GateConfig,
+    MetricThreshold,
+    MlgateConfig,
+    ReportConfig,
+    SuiteConfig,
+)
+from pytest_mlgate.errors import CheckpointError, ConfigError, GitError
+from pytest_mlgate.options import GateOptions
+
+CHECKPOINT_ENV = "MLGATE_CHECKPOINT"
+
+
+@dataclass(frozen=True)
+class CheckpointSpec:
+    """A checkpoint to evaluate, as the user named it."""
+
+    role: str  #: "candidate" (the one gated); room for "reference" and "anchor"
+    location: str  #: a folder (relative to ``base``) or a hub id
+    origin: str  #: where it was named: --mlgate-checkpoint, $MLGATE_CHECKPOINT, [model] checkpoint
+    base: Path  #: the folder a relative path is relative to
+
+
+@dataclass(frozen=True)
+class SuiteChoice:
+    suite: SuiteConfig
+    trigger: triggers.Plan | None = None  #: the trigger matrix's decision, for --mlgate-suite auto
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    location: str  #: a folder path or a URI
+    root: Path  #: the folder a relative path is relative to
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    wanted: str | None  #: --mlgate-baseline: a run id or a branch (None: the default)
+    branch: str  #: [gate] baseline: the branch whose latest run is the default baseline
+
+
+@dataclass(frozen=True)
+class HistoryPlan:
+    store: StoreSpec
+    baseline: BaselineSpec
+    settings: GateConfig
+    report: ReportConfig
+
+
+@dataclass(frozen=True)
+class Outputs:
+    html: Path | None
+    json: Path | None
+    markdown: Path | None
+
+
+@dataclass(frozen=True)
+class GatePlan:
+    config: MlgateConfig
+    suite: SuiteChoice
+    candidate: CheckpointSpec
+    thresholds: tuple[MetricThreshold, ...]  #: the gated metrics selected for this run
+    tasks: tuple[str, ...]  #: every task the session evaluates in its first batch
+    history: HistoryPlan
+    record: bool
+    cache: Path | None  #: the result cache folder (None: off)
+    outputs: Outputs
+    cwd: Path
+
+    @property
+    def checkpoints(self) -> tuple[CheckpointSpec, ...]:
+        """Every checkpoint the run evaluates (the candidate; later a reference and an anchor)."""
+        return (self.candidate,)
+
+    @property
+    def record_hint(self) -> str:
+        """The command that records a baseline for this plan's suite."""
+        return f"pytest -m eval --mlgate-suite {self.suite.suite.name} --mlgate-record"
+
+
+def choose_suite(config: MlgateConfig, options: GateOptions) -> SuiteChoice:
+    """The named suite, or for ``auto`` the one the trigger matrix picks from what changed."""
+    if options.suite != "auto":
+        return SuiteChoice(config.suite(options.suite))
+    ref = options.changed_from
+    if not ref:
+        raise ConfigError("--mlgate-suite auto needs --mlgate-changed-from REF (e.g. origin/main)")
+    try:
+        changed = triggers.changed_paths(ref, config.root)
+    except GitError as exc:
+        raise ConfigError(f"--mlgate-changed-from {ref}: {exc}") from None
+    decision = triggers.plan(changed, config.triggers, list(config.suites))
+    return SuiteChoice(config.suite(decision.suite), decision)
+
+
+def plan_history(config: MlgateConfig | None, options: GateOptions) -> HistoryPlan:
+    """Where the history is and which run is the baseline (the config's defaults when there is
+    no config file: ``mlgate history --store PATH`` works anywhere)."""
+    settings = config.gate if config is not None else GateConfig()
+    root = options.cwd if options.store or config is None else config.root
+    return HistoryPlan(
+        store=StoreSpec(options.store or settings.store, root),
+        baseline=BaselineSpec(options.baseline, settings.baseline),
+        settings=settings,
+        report=config.report if config is not None else ReportConfig(),
+    )
+
+
+def candidate_checkpoint(config: MlgateConfig, options: GateOptions) -> CheckpointSpec:
+    """--mlgate-checkpoint, then $MLGATE_CHECKPOINT (both relative to the cwd), then [model]."""
+    named = (
+        (options.checkpoint, "--mlgate-checkpoint", options.cwd),
+        (os.environ.get(CHECKPOINT_ENV) or None, f"${CHECKPOINT_ENV}", options.cwd),
+        (config.model.checkpoint, "[model] checkpoint", config.root),
+    )
+    for location, origin, base in named:
+        if location:
+            return CheckpointSpec("candidate", location, origin, base)
+    raise CheckpointError(
+        f"no checkpoint to evaluate: set [model] checkpoint in {config.path}, "
+        f"pass --mlgate-checkpoint PATH_OR_ID, or set {CHECKPOINT_ENV}"
+    )
+
+
+def plan_gate(
+    config: MlgateConfig,
+    options: GateOptions,
+    *,
+    suite: SuiteChoice | None = None,
+    thresholds: Sequence[MetricThreshold] | None = None,
+    marker_tasks: Sequence[Sequence[str]] = (),
+) -> GatePlan:
+    """The whole plan. ``thresholds``: the gated metrics selected (default: all of the suite's);
+    ``marker_tasks``: the tasks the selected ``@pytest.mark.eval`` tests ask for."""
+    choice = suite or choose_suite(config, options)
+    selected = (
+        tuple(thresholds) if thresholds is not None else config.thresholds_for(choice.suite.tasks)
+    )
+    tasks = (*choice.suite.tasks, *(t for named in marker_tasks for t in named))
+    cache = config.gate.cache and not options.no_cache
+    return GatePlan(
+        config=config,
+        suite=choice,
+        candidate=candidate_checkpoint(config, options),
+        thresholds=selected,
+        tasks=tuple(dict.fromkeys(tasks)),
+        history=plan_history(config, options),
+        record=options.record,
+        cache=(config.root / config.gate.cache).resolve() if cache else None,
+        outputs=Outputs(
+            html=options.cwd / options.report if options.report else None,
+            json=options.cwd / options.json if options.json else None,
+            markdown=options.cwd / options.markdown if options.markdown else None,
+        ),
+        cwd=options.cwd,
+    )
