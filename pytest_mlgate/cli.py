@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pytest_mlgate.config import DEFAULT_CONFIG_NAME, MlgateConfig, load_config
 from pytest_mlgate.errors import MlgateError, StoreError, UsageProblem
@@ -218,62 +219,75 @@ def _unit_interval(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlgate", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+Commands = Any  # argparse's subparsers action (its class is private)
 
-    demo = commands.add_parser(
-        "demo", help="build tiny demo checkpoints offline and run the gate on them end to end"
+
+def _command(
+    commands: Commands, name: str, help: str, handler: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    command: argparse.ArgumentParser = commands.add_parser(name, help=help)
+    command.set_defaults(handler=handler)
+    return command
+
+
+def _store_options(command: argparse.ArgumentParser) -> None:
+    """--config and --store, declared as the plugin declares --mlgate-config / --mlgate-store."""
+    add_options(command.add_argument, "", ("config", "store"))
+    command.set_defaults(config=DEFAULT_CONFIG_NAME)
+
+
+def _add_setup_commands(commands: Commands) -> None:
+    demo = _command(
+        commands,
+        "demo",
+        "build tiny demo checkpoints offline and run the gate on them end to end",
+        _demo,
     )
     demo.add_argument("--dir", default="mlgate-demo", help="scratch repo (default: mlgate-demo)")
     demo.add_argument("--rebuild", action="store_true", help="retrain existing checkpoints")
-    demo.set_defaults(handler=_demo)
-
-    tasks = commands.add_parser("tasks", help="list the shipped tasks, or export them for lm_eval")
-    tasks.add_argument("--export", metavar="DIR", help="write task YAMLs with absolute data paths")
-    tasks.set_defaults(handler=_tasks)
-
-    check = commands.add_parser("check", help="validate a thresholds.toml")
-    check.add_argument("config", nargs="?", default=DEFAULT_CONFIG_NAME)
-    check.set_defaults(handler=_check)
-
-    def store_options(command: argparse.ArgumentParser) -> None:
-        add_options(command.add_argument, "", ("config", "store"))
-        command.set_defaults(config=DEFAULT_CONFIG_NAME)
-
-    history = commands.add_parser("history", help="list recorded runs and their gated values")
-    store_options(history)
-    history.add_argument("--branch", help="only runs recorded on this branch")
-    history.add_argument("--limit", type=int, default=20, help="the last N runs (0: all)")
-    history.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    history.set_defaults(handler=_history)
-
-    compare = commands.add_parser(
-        "compare", help="compare RUN_B with RUN_A as the gate compares a run with its baseline"
+    tasks = _command(
+        commands, "tasks", "list the shipped tasks, or export them for lm_eval", _tasks
     )
-    store_options(compare)
-    compare.add_argument("run_a", metavar="RUN_A", help="the baseline run id")
-    compare.add_argument("run_b", metavar="RUN_B", help="the run id to judge")
-    compare.add_argument("--max-drop", type=float, help="override [gate] max_drop")
-    compare.set_defaults(handler=_compare)
-
-    init = commands.add_parser(
-        "init", help="write thresholds.toml and the GitHub Actions eval workflows into a repo"
+    tasks.add_argument("--export", metavar="DIR", help="write task YAMLs with absolute data paths")
+    check = _command(commands, "check", "validate a thresholds.toml", _check)
+    check.add_argument("config", nargs="?", default=DEFAULT_CONFIG_NAME)
+    init = _command(
+        commands,
+        "init",
+        "write thresholds.toml and the GitHub Actions eval workflows into a repo",
+        _init,
     )
     init.add_argument("--dir", default=".", help="the repository root (default: .)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
-    init.set_defaults(handler=_init)
-
-    plan = commands.add_parser("plan", help="which suite the trigger matrix picks, and why")
+    plan = _command(commands, "plan", "which suite the trigger matrix picks, and why", _plan)
     plan.add_argument("--changed-from", required=True, metavar="REF", help="e.g. origin/main")
     add_options(plan.add_argument, "", ("config",))
     plan.set_defaults(config=DEFAULT_CONFIG_NAME)
-    plan.set_defaults(handler=_plan)
 
-    report = commands.add_parser(
-        "report", help="regenerate the HTML report of a recorded run, without any eval"
+
+def _add_history_commands(commands: Commands) -> None:
+    history = _command(commands, "history", "list recorded runs and their gated values", _history)
+    _store_options(history)
+    history.add_argument("--branch", help="only runs recorded on this branch")
+    history.add_argument("--limit", type=int, default=20, help="the last N runs (0: all)")
+    history.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    compare = _command(
+        commands,
+        "compare",
+        "compare RUN_B with RUN_A as the gate compares a run with its baseline",
+        _compare,
     )
-    store_options(report)
+    _store_options(compare)
+    compare.add_argument("run_a", metavar="RUN_A", help="the baseline run id")
+    compare.add_argument("run_b", metavar="RUN_B", help="the run id to judge")
+    compare.add_argument("--max-drop", type=float, help="override [gate] max_drop")
+    report = _command(
+        commands,
+        "report",
+        "regenerate the HTML report of a recorded run, without any eval",
+        _report,
+    )
+    _store_options(report)
     report.add_argument(
         "--run", dest="run_id", help="the run to report (default: the latest recorded)"
     )
@@ -282,10 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--history", type=int, help="recorded runs shown as columns")
     report.add_argument("--output", default="mlgate-report.html", help="the HTML file")
     report.add_argument("--markdown", metavar="PATH", help="also write the Markdown summary")
-    report.set_defaults(handler=_report)
 
-    power = commands.add_parser(
-        "power", help="the smallest accuracy drop n examples can detect (paired McNemar)"
+
+def _add_power_command(commands: Commands) -> None:
+    power = _command(
+        commands,
+        "power",
+        "the smallest accuracy drop n examples can detect (paired McNemar)",
+        _power,
     )
     power.add_argument("--n", type=int, required=True, help="examples per run")
     power.add_argument("--p", type=_unit_interval, required=True, help="baseline accuracy")
@@ -295,7 +313,14 @@ def build_parser() -> argparse.ArgumentParser:
     power.add_argument(
         "--discordance", type=_unit_interval, help="share of examples that flip between runs"
     )
-    power.set_defaults(handler=_power)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlgate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_setup_commands(commands)
+    _add_history_commands(commands)
+    _add_power_command(commands)
     return parser
 
 

@@ -161,3 +161,14 @@ def test_identical_runs_without_variance_are_never_significant(higher_is_better:
     assert stats.paired_normal(zeros, zeros, higher_is_better)[0] == 1.0
     worse = np.ones(3) if not higher_is_better else -np.ones(3)
     assert stats.paired_normal(zeros, worse, higher_is_better)[0] == 0.0
+
+
+@pytest.mark.parametrize(("drop", "p", "share"), [(0.02, 0.7, None), (0.03, 0.87, 0.05)])
+def test_examples_needed_is_the_smallest_n_that_detects_the_drop(
+    drop: float, p: float, share: float | None
+) -> None:
+    n = stats.examples_needed(drop, p, discordance=share)
+    assert n is not None
+    assert stats.minimum_detectable_drop(n, p, discordance=share) <= drop
+    assert stats.minimum_detectable_drop(n - 1, p, discordance=share) > drop
+    assert stats.examples_needed(1e-6, p, most=1000) is None  # beyond what the search allows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -13,7 +14,7 @@ import pytest
 from pytest_mlgate.errors import RecordError, SkippedRecordWarning, StoreError
 from pytest_mlgate.gate import GateOutcome
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
-from pytest_mlgate.store import new_run_id, open_store
+from pytest_mlgate.store import IndexEntry, new_run_id, open_store
 from pytest_mlgate.store.codec import dumps_outcome
 from pytest_mlgate.store.folder import FolderStore
 from tests.outcomes import outcome
@@ -274,3 +275,71 @@ def test_indexed_run_whose_file_is_gone_falls_back(tmp_path: Path) -> None:
     (tmp_path / "runs" / f"{lost.run_id}.json").unlink()
     with pytest.warns(SkippedRecordWarning, match="indexed but its record file is missing"):
         assert store.latest("main").run_id == kept.run_id  # type: ignore[union-attr]
+
+
+def test_queries_answer_from_the_index_without_reading_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FolderStore(tmp_path)
+    runs = []
+    for day in range(1, 9):
+        branch = "main" if day % 2 else "pr"
+        record = outcome(
+            f"run-{day}",
+            make_run([1.0, 0.0]),
+            timestamp=f"2026-11-{day:02d}T00:00:00+00:00",
+            branch=branch,
+            commit=f"c{day}",
+            fingerprint="sha256:same" if day < 5 else "sha256:new",
+        )
+        store.append(record)
+        runs.append(record)
+    partial = outcome("shard", make_run([1.0]), timestamp="2026-11-30T00:00:00+00:00")
+    store.append_entry(partial, dataclasses.replace(IndexEntry.of(partial), partial=True))
+    loads: list[str] = []
+    original = FolderStore.load
+
+    def counting_load(self: FolderStore, run_id: str) -> GateOutcome:
+        loads.append(run_id)
+        return original(self, run_id)
+
+    monkeypatch.setattr(FolderStore, "load", counting_load)
+    assert [e.run_id for e in store.last(2, "main")] == ["run-5", "run-7"]
+    assert [e.run_id for e in store.last(3)] == ["run-6", "run-7", "run-8"]
+    assert [e.run_id for e in store.last(2, "main", before="run-5")] == ["run-1", "run-3"]
+    assert [e.run_id for e in store.find(commit="c4")] == ["run-4"]
+    assert [e.run_id for e in store.find(fingerprint="sha256:new", branch="pr")] == [
+        "run-6",
+        "run-8",
+    ]
+    entry = store.get("run-3")
+    assert entry is not None
+    assert entry.status is None
+    assert entry.fingerprint == "sha256:same"
+    assert store.get("shard") is None  # a partial run is never a baseline or a listed run
+    assert "shard" not in [e.run_id for e in store.entries()]
+    assert loads == []  # every answer came from the index
+    assert store.latest("main") is not None
+    assert loads == ["run-7"]
+
+
+def test_the_index_is_read_once_until_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FolderStore(tmp_path)
+    store.append(make_record("main", "2026-11-01T00:00:00+00:00"))
+    reads: list[int] = []
+    original = FolderStore._read_entries
+
+    def counting_read(self: FolderStore) -> list[IndexEntry]:
+        reads.append(1)
+        return original(self)
+
+    monkeypatch.setattr(FolderStore, "_read_entries", counting_read)
+    for _ in range(5):
+        store.entries()
+        store.last(1, "main")
+    assert len(reads) == 1
+    store.append(make_record("main", "2026-11-02T00:00:00+00:00"))  # another recorder appends
+    assert len(store.entries()) == 2
+    assert len(reads) == 2

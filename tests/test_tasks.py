@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate.tasks import TASKS_DIR, _authoring, materialize_tasks, shipped_task_names
+from pytest_mlgate.tasks import TASKS_DIR, materialize_tasks, shipped_task_names
+from tools import author_tasks
 
 TURKISH_LETTERS = set("çğıİöşü")
 
@@ -58,7 +59,7 @@ def test_text_is_turkish() -> None:
 
 
 def test_generator_reproduces_the_shipped_files(tmp_path: Path) -> None:
-    _authoring.write_all(tmp_path)
+    author_tasks.write_all(tmp_path)
     for task in shipped_task_names():
         shipped = (TASKS_DIR / task / "test.jsonl").read_bytes()
         assert (tmp_path / task / "test.jsonl").read_bytes() == shipped, task

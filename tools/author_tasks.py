@@ -5,9 +5,10 @@ Builds ``mlgate_tr_mc/test.jsonl`` (four-way multiple choice) and ``mlgate_tr_ma
 template and wording here was written for pytest-mlgate; no text is copied from another dataset.
 Randomness comes only from ``random.Random`` with fixed seeds, so a rerun is byte-identical.
 
-Regenerate the files next to this module with::
+A development tool: it lives outside the package (the wheel ships only the data it wrote).
+Regenerate the shipped files with::
 
-    python -m pytest_mlgate.tasks._authoring
+    python -m tools.author_tasks
 
 Suffixed forms of names, cities and nouns are written out by hand in the tables; the small
 morphology helpers below re-derive them and ``_self_check`` fails loudly if the two disagree.
@@ -1903,4 +1904,6 @@ def write_all(tasks_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    write_all(Path(__file__).parent)
+    from pytest_mlgate.tasks import TASKS_DIR
+
+    write_all(TASKS_DIR)

@@ -1,0 +1,1 @@
+"""Development tools of pytest-mlgate (not shipped in the wheel)."""
