@@ -90,11 +90,13 @@ class GatePlan:
     cache: Path | None  #: the result cache folder (None: off)
     outputs: Outputs
     cwd: Path
+    #: a second checkpoint evaluated on the same documents (head to head); None: none
+    reference: CheckpointSpec | None = None
 
     @property
     def checkpoints(self) -> tuple[CheckpointSpec, ...]:
-        """Every checkpoint the run evaluates (the candidate; later a reference and an anchor)."""
-        return (self.candidate,)
+        """Every checkpoint the run evaluates, the candidate first."""
+        return tuple(c for c in (self.candidate, self.reference) if c is not None)
 
     @property
     def record_hint(self) -> str:

@@ -76,6 +76,19 @@ def test_round_trip_keeps_per_example_scores_and_hashes(tmp_path: Path) -> None:
     assert len(text) < len(as_lists) / 2  # bits, float32 and 64-bit hashes, not JSON lists
 
 
+def count_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the records FolderStore reads from now on."""
+    loads: list[str] = []
+    original = FolderStore.load
+
+    def counting_load(self: FolderStore, run_id: str) -> GateOutcome:
+        loads.append(run_id)
+        return original(self, run_id)
+
+    monkeypatch.setattr(FolderStore, "load", counting_load)
+    return loads
+
+
 def test_latest_is_per_branch_and_newest(tmp_path: Path) -> None:
     store = FolderStore(tmp_path)
     old = make_record("main", "2026-11-20T00:00:00+00:00")
@@ -96,14 +109,7 @@ def test_baseline_lookup_reads_the_index_not_every_record(
     store = FolderStore(tmp_path)
     for day in range(1, 30):
         store.append(make_record("main", f"2026-11-{day:02d}T00:00:00+00:00"))
-    loads: list[str] = []
-    original = FolderStore.load
-
-    def counting_load(self: FolderStore, run_id: str) -> GateOutcome:
-        loads.append(run_id)
-        return original(self, run_id)
-
-    monkeypatch.setattr(FolderStore, "load", counting_load)
+    loads = count_loads(monkeypatch)
     assert store.latest("main") is not None
     assert len(loads) == 1
 
@@ -296,14 +302,7 @@ def test_queries_answer_from_the_index_without_reading_records(
         runs.append(record)
     partial = outcome("shard", make_run([1.0]), timestamp="2026-11-30T00:00:00+00:00")
     store.append_entry(partial, dataclasses.replace(IndexEntry.of(partial), partial=True))
-    loads: list[str] = []
-    original = FolderStore.load
-
-    def counting_load(self: FolderStore, run_id: str) -> GateOutcome:
-        loads.append(run_id)
-        return original(self, run_id)
-
-    monkeypatch.setattr(FolderStore, "load", counting_load)
+    loads = count_loads(monkeypatch)
     assert [e.run_id for e in store.last(2, "main")] == ["run-5", "run-7"]
     assert [e.run_id for e in store.last(3)] == ["run-6", "run-7", "run-8"]
     assert [e.run_id for e in store.last(2, "main", before="run-5")] == ["run-1", "run-3"]
