@@ -69,7 +69,7 @@ def measure(
             for _ in range(3):
                 start = time.perf_counter()
                 data = report_from_store(
-                    store, GateConfig(), baseline_id=f"run{runs - 2:05d}", history=shown
+                    store, GateConfig(), baseline_id=store.entries()[-2].run_id, history=shown
                 )
                 html = render_html(data)
                 times.append(time.perf_counter() - start)

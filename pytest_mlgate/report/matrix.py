@@ -200,6 +200,9 @@ class _Builder:
     statuses: dict[str, dict[tuple[str, str], Verdict]]
     pairs: dict[tuple[str, str], list[tuple[int, float, float]]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.baseline_column = next((i for i, c in enumerate(self.columns) if c.is_baseline), None)
+
     def row(self, row_index: int, task: str, metric: str, subgroup: str) -> Row | None:
         current_tasks = self.data.outcome.run.tasks
         if task not in current_tasks or metric not in current_tasks[task].metrics:
@@ -230,7 +233,7 @@ class _Builder:
         )
 
     def _cells(self, row_index: int, task: str, metric: str, subgroup: str | None) -> list[Cell]:
-        base_index = next((i for i, c in enumerate(self.columns) if c.is_baseline), None)
+        base_index = self.baseline_column
         base_value = None if base_index is None else _number(self.values[row_index, base_index])
         cells = []
         for i, column in enumerate(self.columns):

@@ -151,11 +151,11 @@ def decode_scores(blob: object, what: str) -> tuple[float, ...]:
         if len(raw) != (count + 7) // 8:
             raise RecordError(f"{what}: {len(raw)} bytes cannot hold {count} bits")
         bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))[:count]
-        return tuple(float(b) for b in bits.tolist())
+        return tuple(bits.astype(np.float64).tolist())
     if blob.get("encoding") == "f64":
         if len(raw) != 8 * count:
             raise RecordError(f"{what}: {len(raw)} bytes are not {count} float64 values")
-        return tuple(float(v) for v in np.frombuffer(raw, dtype="<f8").tolist())
+        return tuple(np.frombuffer(raw, dtype="<f8").tolist())
     raise RecordError(f"{what}.encoding: expected 'bits' or 'f64'")
 
 
@@ -167,7 +167,7 @@ def _decode_ids(text: object, what: str) -> tuple[int, ...]:
     raw = _unb64(text, what)
     if len(raw) % 4:
         raise RecordError(f"{what}: length {len(raw)} is not a multiple of 4")
-    return tuple(int(v) for v in np.frombuffer(raw, dtype="<i4").tolist())
+    return tuple(np.frombuffer(raw, dtype="<i4").tolist())
 
 
 def _task_doc_ids(task: TaskResult) -> tuple[int, ...]:
