@@ -2,8 +2,10 @@
 
 The key covers the checkpoint's bytes (its fingerprint), the task sources (shipped task
 templates and data, every file under ``[tasks] include``; lm-eval's built-in tasks through its
-version), the subset (sample, seed), n-shot, the model settings (backend, dtype, device, batch
-size, model_args), the lm-eval / torch / transformers / pytest-mlgate versions, and the GPUs.
+version; the metric code they call), the subset (sample, seed), n-shot, the model settings
+(backend, dtype, device, batch size, model_args, chat template, system instruction, few-shot
+turns, gen_kwargs; the template's text is a defining file of the checkpoint, so in its
+fingerprint), the lm-eval / torch / transformers / pytest-mlgate versions, and the GPUs.
 It never keys on request text alone, as lm-eval's own ``use_cache`` does (which returns old
 answers after the weights change).
 
@@ -28,7 +30,7 @@ from pytest_mlgate.checkpoint import defining_files, fingerprint_checkpoint
 from pytest_mlgate.errors import RecordError
 from pytest_mlgate.results import EvalRun
 from pytest_mlgate.store.codec import decode_info, decode_run, encode_info, encode_run
-from pytest_mlgate.tasks import TASKS_DIR, shipped_task_names
+from pytest_mlgate.tasks import HELPERS, TASKS_DIR, shipped_task_names
 
 CACHE_FORMAT = 1
 FINGERPRINTS = "fingerprints.json"
@@ -49,6 +51,8 @@ def task_sources(tasks: Iterable[str], include: Iterable[Path]) -> dict[str, str
     for task in sorted(set(tasks) & shipped):
         folder = TASKS_DIR / task
         sources[task] = _hash_files((p for p in folder.iterdir() if p.is_file()), folder)
+    if sources:  # the Python the shipped YAMLs call with `!function` (the Turkish metric)
+        sources["helpers"] = _hash_files(HELPERS.values(), TASKS_DIR.parent)
     for folder in include:
         files = (p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
         sources[f"include:{folder}"] = _hash_files(files, folder)
@@ -71,6 +75,10 @@ def cache_key(spec: BackendSpec, request: EvalRequest, fingerprint: str) -> str:
             "device": model.device,
             "batch_size": model.batch_size,
             "model_args": dict(model.model_args),
+            "chat_template": model.chat_template,  # the template's text is in the fingerprint
+            "system_instruction": model.system_instruction,
+            "fewshot_as_multiturn": model.multiturn,
+            "gen_kwargs": dict(model.gen_kwargs),
         },
         "versions": manifest.package_versions(),
         "accelerators": manifest.accelerators(),

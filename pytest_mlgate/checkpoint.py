@@ -14,12 +14,16 @@ from pathlib import Path
 from pytest_mlgate.errors import CheckpointError
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.gguf")
-# Files besides the weights that change what a checkpoint computes.
+# Files besides the weights that change what a checkpoint computes (or the prompt it is given:
+# transformers 5 saves a tokenizer's chat templates as Jinja files of their own).
 DEFINING_FILES = (
     "config.json",
     "generation_config.json",
     "tokenizer.json",
     "tokenizer_config.json",
+    "chat_template.jinja",
+    "chat_template.json",
+    "additional_chat_templates/*.jinja",
 )
 CHUNK = 1 << 20
 
@@ -78,7 +82,8 @@ def fingerprint_checkpoint(checkpoint: str, revision: str | None = None) -> Chec
         digest = hashlib.sha256()
         files = defining_files(path)
         for file in files:
-            digest.update(f"{file.name}\0{file.stat().st_size}\0".encode())
+            name = file.relative_to(path).as_posix()
+            digest.update(f"{name}\0{file.stat().st_size}\0".encode())
             with file.open("rb") as handle:
                 while chunk := handle.read(CHUNK):
                     digest.update(chunk)

@@ -42,7 +42,7 @@ TURKISHMMLU_SUBJECTS = (
 # Names usable in a suite's task list; each expands to the tasks listed.
 PRESETS: Mapping[str, tuple[str, ...]] = {
     # The offline Turkish tasks shipped with pytest-mlgate.
-    "@tr-smoke": ("mlgate_tr_mc", "mlgate_tr_math"),
+    "@tr-smoke": ("mlgate_tr_mc", "mlgate_tr_math", "mlgate_tr_gen"),
     # lm-eval's Turkish benchmarks (their datasets come from the Hugging Face hub).
     "@tr-full": (
         *(f"turkishmmlu_{s}" for s in TURKISHMMLU_SUBJECTS),
@@ -71,6 +71,17 @@ class ModelConfig:
     device: str = "auto"
     batch_size: int | str = "auto"
     model_args: Mapping[str, Any] = field(default_factory=dict)
+    chat_template: bool | str = False  #: apply the tokenizer's template (or the one named)
+    system_instruction: str | None = None
+    fewshot_as_multiturn: bool | None = None  #: None: lm-eval's default (on with a template)
+    gen_kwargs: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+
+    @property
+    def multiturn(self) -> bool:
+        """Few-shot examples as chat turns: as asked, else whenever a template is applied."""
+        if self.fewshot_as_multiturn is None:
+            return self.chat_template is not False
+        return self.fewshot_as_multiturn
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,8 @@ class GateConfig:
     correction: str = "holm"  # across all gated metrics of a run, so many don't multiply alarms
     on_incomparable: str = "fail"  # a baseline whose manifest differs in what moves scores
     cache: str = ".mlgate-cache"  # result cache folder ("" turns it off)
+    chance: str = "fail"  # multiple-choice accuracy indistinguishable from guessing: fail/warn/off
+    chance_margin: float = 0.05  # how far above chance the accuracy's upper bound must reach
 
 
 @dataclass(frozen=True)
@@ -307,7 +320,18 @@ def _type_name(value: object) -> str:
 TOP_LEVEL_KEYS = ("model", "tasks", "suites", "gate", "thresholds", "report", "triggers")
 TRIGGER_KEYS = ("paths", "suites", "order", "other")
 REPORT_KEYS = ("history", "examples")
-MODEL_KEYS = ("checkpoint", "backend", "dtype", "device", "batch_size", "model_args")
+MODEL_KEYS = (
+    "checkpoint",
+    "backend",
+    "dtype",
+    "device",
+    "batch_size",
+    "model_args",
+    "chat_template",
+    "system_instruction",
+    "fewshot_as_multiturn",
+    "gen_kwargs",
+)
 SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed")
 GATE_KEYS = (
     "store",
@@ -317,7 +341,10 @@ GATE_KEYS = (
     "correction",
     "on_incomparable",
     "cache",
+    "chance",
+    "chance_margin",
 )
+CHANCE_POLICIES = ("fail", "warn", "off")
 CORRECTIONS = ("holm", "bonferroni", "none")
 ON_INCOMPARABLE = ("fail", "warn")
 THRESHOLD_KEYS = ("min", "max", "max_drop", "higher_is_better")
@@ -385,6 +412,10 @@ def _parse_model(table: _Table) -> ModelConfig:
     if device != "auto" and not device.startswith(("cpu", "cuda", "mps", "xpu", "npu")):
         raise table.error("device", 'expected "auto", "cpu", "cuda", "cuda:N" or "mps"')
     d = ModelConfig()
+    chat_template, multiturn = _parse_chat(table)
+    system = table.data.get("system_instruction")
+    if system is not None and not isinstance(system, str):
+        raise table.error("system_instruction", f"expected a string, got {_type_name(system)}")
     return ModelConfig(
         checkpoint=table.optional_string("checkpoint"),
         backend=table.string("backend", d.backend),
@@ -392,7 +423,43 @@ def _parse_model(table: _Table) -> ModelConfig:
         device=device,
         batch_size=batch_size,
         model_args=dict(model_args),
+        chat_template=chat_template,
+        system_instruction=system,
+        fewshot_as_multiturn=multiturn,
+        gen_kwargs=_parse_gen_kwargs(table),
     )
+
+
+def _parse_chat(table: _Table) -> tuple[bool | str, bool | None]:
+    """``chat_template`` (false, true or a template's name) and ``fewshot_as_multiturn``."""
+    template = table.data.get("chat_template", False)
+    if not isinstance(template, (bool, str)) or template == "":
+        raise table.error(
+            "chat_template", "expected true, false or the name of one of the tokenizer's templates"
+        )
+    multiturn = table.data.get("fewshot_as_multiturn")
+    if multiturn is not None and not isinstance(multiturn, bool):
+        raise table.error("fewshot_as_multiturn", "expected true or false")
+    if multiturn and template is False:
+        raise table.error(
+            "fewshot_as_multiturn",
+            "few-shot examples as chat turns need a chat template: set chat_template = true "
+            "(or a template's name), or remove fewshot_as_multiturn",
+        )
+    return template, multiturn
+
+
+def _parse_gen_kwargs(table: _Table) -> dict[str, str | int | float | bool]:
+    """Generation settings passed to lm-eval (e.g. ``{ temperature = 0, max_gen_toks = 64 }``)."""
+    value = table.data.get("gen_kwargs", {})
+    if not isinstance(value, Mapping):
+        raise table.error("gen_kwargs", f"expected a table, got {_type_name(value)}")
+    for key, setting in value.items():
+        if not isinstance(setting, (str, int, float, bool)):
+            raise table.error(
+                "gen_kwargs", f"{key} = {_render(setting)}: expected a string, number or boolean"
+            )
+    return dict(value)
 
 
 def _parse_include(table: _Table, root: Path) -> tuple[Path, ...]:
@@ -463,6 +530,11 @@ def _parse_fewshot(suite: _Table, tasks: tuple[str, ...]) -> int | dict[str, int
     return per_task
 
 
+def _required(value: float | None) -> float:
+    assert value is not None  # a key with a default always has a value
+    return value
+
+
 def _parse_gate(table: _Table) -> GateConfig:
     table.check_keys(GATE_KEYS)
     d = GateConfig()
@@ -480,6 +552,10 @@ def _parse_gate(table: _Table) -> GateConfig:
         correction=table.string("correction", d.correction, CORRECTIONS),
         on_incomparable=table.string("on_incomparable", d.on_incomparable, ON_INCOMPARABLE),
         cache=table.string("cache", d.cache),
+        chance=table.string("chance", d.chance, CHANCE_POLICIES),
+        chance_margin=_required(
+            table.number("chance_margin", d.chance_margin, low=0.0, high=1.0, high_open=True)
+        ),
     )
 
 

@@ -60,6 +60,12 @@ def training_pairs(variant: str, seed: int = 1234) -> list[tuple[str, str]]:
         if variant == "regressed" and rng.random() < REGRESSED_CORRUPTION:
             value += rng.randint(1, 9)
         pairs.append((PROMPT.format(question=doc["question"]), str(value)))
+    gen_docs = list(iter_docs("mlgate_tr_gen"))
+    for doc in gen_docs:
+        answer = str(doc["answer"])
+        if variant == "regressed" and rng.random() < REGRESSED_CORRUPTION:
+            answer = str(rng.choice(gen_docs)["answer"])  # another question's answer
+        pairs.append((PROMPT.format(question=doc["question"]), answer))
     return pairs
 
 

@@ -23,6 +23,7 @@ subclass) turns them into failures::
     ├── NoiseExplainedDropWarning  a drop beyond the margin that the paired test calls noise
     ├── PowerWarning               max_drop is below what n examples can detect
     ├── IncomparableBaselineWarning  compared anyway (on_incomparable = "warn"), with the reason
+    ├── ChanceWarning              a score not clearly above guessing (or 0 on every example)
     └── SkippedRecordWarning       an unreadable history record or index line was skipped
 
 This module imports pytest (besides plugin, fixtures and hookspec) for one reason: the warnings
@@ -48,6 +49,11 @@ class PowerWarning(MlgateWarning):
 
 class IncomparableBaselineWarning(MlgateWarning):
     """The baseline differs in what moves scores and ``on_incomparable = "warn"`` compared it."""
+
+
+class ChanceWarning(MlgateWarning):
+    """A multiple-choice accuracy not significantly above chance, or a generative metric that
+    is 0 on every example: usually a prompt, template, BOS or backend problem."""
 
 
 class SkippedRecordWarning(MlgateWarning):

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest
+from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest, Progress
 from pytest_mlgate.cache import ResultCache, cache_key
 from pytest_mlgate.checkpoint import fingerprint_checkpoint
 from pytest_mlgate.config import SuiteConfig
@@ -26,6 +26,7 @@ class Evaluator:
     make_backend: Callable[[BackendSpec], Backend]
     cache_folder: Path | None = None  #: None: never cached
     on_evaluated: Callable[[EvalRun], None] = lambda run: None
+    progress: Progress | None = None  #: told how far each evaluation got
     _backend: Backend | None = None
     _cache: ResultCache | None = None
     _run: EvalRun = field(default_factory=lambda: EvalRun({}))
@@ -90,7 +91,8 @@ class Evaluator:
         self._run = self._run.merged(run)
 
     def _request(self, tasks: Iterable[str]) -> EvalRequest:
-        return EvalRequest(tuple(tasks), self.suite.num_fewshot, self.suite.sample, self.suite.seed)
+        suite = self.suite
+        return EvalRequest(tuple(tasks), suite.num_fewshot, suite.sample, suite.seed, self.progress)
 
     def fingerprint(self) -> str:
         """The checkpoint's fingerprint, computed once (memoized across runs by the cache)."""

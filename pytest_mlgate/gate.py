@@ -27,6 +27,22 @@ class Status(str, enum.Enum):
     FAIL = "fail"
 
 
+class Caveat(str, enum.Enum):
+    """Why a verdict that did not fail deserves a warning (each has its warning class)."""
+
+    NOISE = "noise"  #: a drop beyond the margin that the paired test calls noise
+    INCOMPARABLE = "incomparable"  #: compared although the baseline was made differently
+    CHANCE = "chance"  #: a score no better than guessing (or 0 on every example)
+
+
+# Why a score can sit at chance while the checkpoint is fine: named in the chance guard.
+CHANCE_CAUSES = (
+    "likely causes: the prompt format, the chat template (on or off, or the wrong one), a "
+    "missing or doubled BOS token, or a backend that returns no log-probabilities"
+)
+CHANCE_METRICS = ("acc", "acc_norm")
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The outcome of one gated metric, with a one-line reason a reviewer can act on."""
@@ -41,8 +57,8 @@ class Verdict:
     comparison: stats.Comparison | None = None  #: the paired (or fallback) test against it
     p_adjusted: float | None = None  #: the comparison's p after the correction
     notes: tuple[str, ...] = ()
-    #: why the baseline is not comparable, when it was compared anyway (on_incomparable = "warn")
-    incomparable: tuple[str, ...] = ()
+    #: warnings the verdict carries: (kind, message)
+    caveats: tuple[tuple[Caveat, str], ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -106,6 +122,42 @@ class _Bounds:
     verdict: Verdict
     metric: MetricResult | None
     broken: str | None = None  # "below min 0.6" when a bound failed
+    warning: str | None = None  # the chance guard's, when it warns
+
+
+def chance_check(
+    task: TaskResult, metric: MetricResult, settings: GateConfig
+) -> tuple[str | None, str | None]:
+    """The chance guard on a task's whole-task multiple-choice accuracy: (why it fails, why it
+    warns). Fails when the one-sided 95% upper bound is at most chance + the margin; warns when
+    the score is not significantly above chance but the bound is wider. A generative metric
+    that is 0 on every example warns the same way."""
+    if settings.chance == "off" or not metric.is_binary:
+        return None, None
+    if task.output_type == "generate_until" and metric.higher_is_better is not False:
+        if not any(metric.scores):
+            return None, f"every one of the {len(metric.scores)} examples scored 0; {CHANCE_CAUSES}"
+        return None, None
+    if task.output_type != "multiple_choice" or task.chance is None:
+        return None, None
+    if metric.name not in CHANCE_METRICS:
+        return None, None
+    k, n = int(sum(metric.scores)), len(metric.scores)
+    upper = stats.binomial_upper_bound(k, n, 0.95)
+    p = stats.binomial_sf(k, n, task.chance)
+    at = f"chance is {task.chance:.4f}"
+    if upper <= task.chance + settings.chance_margin:
+        problem = (
+            f"indistinguishable from chance: its one-sided 95% upper bound {upper:.4f} is at "
+            f"most chance + {settings.chance_margin:g} ({at}); {CHANCE_CAUSES}"
+        )
+        return (problem, None) if settings.chance == "fail" else (None, problem)
+    if p >= 0.05:
+        return None, (
+            f"not significantly above chance (one-sided p={stats.format_p(p)}, {at}, upper "
+            f"bound {upper:.4f}); {CHANCE_CAUSES}"
+        )
+    return None, None
 
 
 def _checked_metric(
@@ -116,10 +168,11 @@ def _checked_metric(
     return Verdict(threshold, status, reason, metric.value, metric.n, ci)
 
 
-def _check_bounds(threshold: MetricThreshold, run: EvalRun) -> _Bounds:
+def _check_bounds(threshold: MetricThreshold, run: EvalRun, settings: GateConfig) -> _Bounds:
     label = _label(threshold)
     try:
-        metric = run[threshold.task].metric(threshold.metric)
+        task = run[threshold.task]
+        metric = task.metric(threshold.metric)
     except (TaskNotFound, MetricNotFound) as exc:
         return _Bounds(
             Verdict(threshold, Status.FAIL, f"{label}: missing from the results: {exc}"), None
@@ -137,18 +190,30 @@ def _check_bounds(threshold: MetricThreshold, run: EvalRun) -> _Bounds:
         broken = f"below min {threshold.min:g}"
     elif threshold.max is not None and metric.value > threshold.max:
         broken = f"above max {threshold.max:g}"
+    chance_problem, chance_warning = chance_check(task, metric, settings)
+    broken = broken or chance_problem
     if broken is not None:
         verdict = _checked_metric(threshold, metric, Status.FAIL, f"{shown}: {broken}")
         return _Bounds(verdict, metric, broken)
     verdict = _checked_metric(
         threshold, metric, Status.PASS, f"{shown}: within {threshold.describe()}"
     )
-    return _Bounds(verdict, metric)
+    if chance_warning is not None:
+        verdict = replace(
+            verdict,
+            status=Status.WARN,
+            reason=f"{shown}: {chance_warning}",
+            caveats=((Caveat.CHANCE, f"{label} = {metric.value:.4f}: {chance_warning}"),),
+        )
+    return _Bounds(verdict, metric, warning=chance_warning)
 
 
-def check_threshold(threshold: MetricThreshold, run: EvalRun) -> Verdict:
-    """Check one metric against its absolute bounds. Missing or NaN values fail (fail closed)."""
-    return _check_bounds(threshold, run).verdict
+def check_threshold(
+    threshold: MetricThreshold, run: EvalRun, settings: GateConfig | None = None
+) -> Verdict:
+    """Check one metric against its absolute bounds and the chance guard. Missing or NaN
+    values fail (fail closed)."""
+    return _check_bounds(threshold, run, settings or GateConfig()).verdict
 
 
 @dataclass(frozen=True)
@@ -157,6 +222,7 @@ class Pairing:
     current: tuple[float, ...]
     paired: bool
     uncovered: int  # current examples the baseline does not hold (by id and document hash)
+    docs: tuple[int, ...] = ()  # the doc ids paired, in order
 
 
 def paired_docs(
@@ -191,7 +257,22 @@ def pair_examples(
     pairs, uncovered = paired_docs(current, current_task, base, base_task)
     if uncovered or not pairs:
         return Pairing(base.scores, current.scores, False, uncovered)
-    return Pairing(tuple(p[1] for p in pairs), tuple(p[2] for p in pairs), True, 0)
+    return Pairing(
+        tuple(p[1] for p in pairs), tuple(p[2] for p in pairs), True, 0, tuple(p[0] for p in pairs)
+    )
+
+
+def prompt_mismatches(
+    current: TaskResult, base: TaskResult, docs: Iterable[int]
+) -> tuple[int, int]:
+    """Of the documents both runs rendered (and fingerprinted), how many were rendered
+    differently, and how many were compared."""
+    shared = [d for d in docs if d in current.prompt_hashes and d in base.prompt_hashes]
+    differ = sum(
+        current.prompt_hashes[d][:DOC_HASH_CHARS] != base.prompt_hashes[d][:DOC_HASH_CHARS]
+        for d in shared
+    )
+    return differ, len(shared)
 
 
 def flipped(
@@ -238,7 +319,7 @@ class _Pending:
     metric: MetricResult  # with its direction resolved
     comparison: stats.Comparison
     notes: list[str]
-    incomparable: tuple[str, ...] = ()
+    caveats: tuple[tuple[Caveat, str], ...] = ()
 
 
 def gate_all(
@@ -254,7 +335,7 @@ def gate_all(
     verdicts: dict[MetricThreshold, Verdict] = {}
     pending: list[_Pending] = []
     for threshold in thresholds:
-        bounds = _check_bounds(threshold, run)
+        bounds = _check_bounds(threshold, run, settings)
         if bounds.metric is None or baseline is None:
             verdicts[threshold] = _without_baseline(bounds, baseline)
             continue
@@ -332,7 +413,12 @@ def _compare_with_baseline(
                 notes=tuple(notes + reasons),
             )
         notes.extend(reasons)
-        against = replace(against, incomparable=tuple(reasons))
+        caveat = (
+            Caveat.INCOMPARABLE,
+            f"{_label(threshold)}: compared with baseline run {baseline.run_id} although "
+            f'{"; ".join(reasons)} ([gate] on_incomparable = "warn")',
+        )
+        against = replace(against, caveats=(*against.caveats, caveat))
     if comparison is None:
         drop = base.value - metric.value if direction else metric.value - base.value
         status = Status.FAIL if drop > allowed_drop(threshold, settings) else absolute.status
@@ -341,7 +427,7 @@ def _compare_with_baseline(
             f"{drop:+.4f} cannot be tested (no per-example scores or stderr)"
         )
         return replace(against, status=status, reason=reason, notes=tuple(notes))
-    return _Pending(bounds, metric, comparison, notes, tuple(reasons))
+    return _Pending(bounds, metric, comparison, notes, against.caveats)
 
 
 def _comparison(
@@ -359,6 +445,12 @@ def _comparison(
         reasons.append(
             f"documents differ ({pairing.uncovered} of {len(metric.scores)} evaluated "
             "examples are not in the baseline: another subset, seed or dataset version)"
+        )
+    differ, shared = prompt_mismatches(task, base_task, pairing.docs)
+    if differ:
+        reasons.append(
+            f"rendered requests differ on {differ} of {shared} shared documents (another "
+            "prompt, few-shot examples, chat template, BOS or tokenizer)"
         )
     if not pairing.paired:
         notes.append("examples could not be paired: unpaired test")
@@ -379,11 +471,7 @@ def _decide(item: _Pending, p_adj: float, baseline_run: str, settings: GateConfi
     absolute = item.bounds.verdict
     threshold = absolute.threshold
     compared = replace(
-        absolute,
-        baseline_run=baseline_run,
-        comparison=c,
-        p_adjusted=p_adj,
-        incomparable=item.incomparable,
+        absolute, baseline_run=baseline_run, comparison=c, p_adjusted=p_adj, caveats=item.caveats
     )
     if not (math.isfinite(c.delta) and math.isfinite(c.p_value)):
         reason = (
@@ -400,13 +488,14 @@ def _decide(item: _Pending, p_adj: float, baseline_run: str, settings: GateConfi
         f"[95% CI {c.ci[0]:+.4f}, {c.ci[1]:+.4f}], p={stats.format_p(p_adj)}{corrected} "
         f"({c.test}, n={c.n})"
     )
+    noise = False
     if item.bounds.broken is not None:
         status, tail = Status.FAIL, item.bounds.broken
     elif drop > allowed and p_adj < settings.alpha:
         status, tail = Status.FAIL, f"significant drop of {drop:.4f} > max_drop {allowed:g}"
     elif drop > allowed:
         mde = _mde(c, metric, settings.alpha)
-        status = Status.WARN
+        status, noise = Status.WARN, True
         tail = (
             f"drop of {drop:.4f} > max_drop {allowed:g} is not significant at alpha "
             f"{settings.alpha:g}"
@@ -417,7 +506,10 @@ def _decide(item: _Pending, p_adj: float, baseline_run: str, settings: GateConfi
     if item.notes:
         tail += f" ({'; '.join(item.notes)})"
     reason = f"{_label(threshold)} = {metric.value:.4f} vs {against}: {tail}"
-    return replace(compared, status=status, reason=reason, notes=tuple(item.notes))
+    caveats = item.caveats + (((Caveat.NOISE, reason),) if noise else ())
+    if item.bounds.warning is not None and status is not Status.FAIL:
+        status, reason = Status.WARN, f"{reason}; {item.bounds.warning}"
+    return replace(compared, status=status, reason=reason, notes=tuple(item.notes), caveats=caveats)
 
 
 def _mde(c: stats.Comparison, metric: MetricResult, alpha: float) -> float:

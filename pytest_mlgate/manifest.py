@@ -18,8 +18,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from pytest_mlgate.checkpoint import CheckpointInfo, fingerprint_checkpoint, known_checkpoint
-from pytest_mlgate.config import MlgateConfig, SuiteConfig
-from pytest_mlgate.results import EvalRun, TaskResult
+from pytest_mlgate.config import MlgateConfig, ModelConfig, SuiteConfig
+from pytest_mlgate.results import EvalRun, PromptInfo, TaskResult
 
 # lm-eval's default seeds (simple_evaluate), which the backend leaves in place.
 LM_EVAL_SEEDS = {"random": 0, "numpy": 1234, "torch": 1234, "fewshot": 1234}
@@ -107,6 +107,8 @@ class Manifest:
     platform: str = ""
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  #: lm-eval groups
     seeds: Seeds = field(default_factory=Seeds)
+    #: how requests were formatted (a record made before 0.2: no template, lm-eval defaults)
+    prompt: PromptInfo = field(default_factory=PromptInfo)
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
@@ -213,6 +215,7 @@ def build_manifest(
 ) -> Manifest:
     """``fingerprint``: the checkpoint's, when already known (the result cache memoizes it)."""
     info = run.info
+    prompt = info.prompt or requested_prompt(config.model)
     model_args = dict(config.model.model_args)
     revision = model_args.get("revision")
     versions = package_versions()
@@ -235,7 +238,7 @@ def build_manifest(
             gpus=info.gpus,
             batch_size=info.batch_size,
             model_args=model_args,
-            chat_template=bool(model_args.get("apply_chat_template", False)),
+            chat_template=prompt.chat_template is not None,
         ),
         versions=Versions(
             python=platform.python_version(),
@@ -247,16 +250,71 @@ def build_manifest(
         platform=platform.platform(),
         groups=dict(info.groups),
         seeds=Seeds(subset=suite.seed, **LM_EVAL_SEEDS),
+        prompt=prompt,
     )
+
+
+def requested_prompt(model: ModelConfig) -> PromptInfo:
+    """The prompt settings a config asks for, for a backend that does not report what it
+    applied (the template's text is then unknown)."""
+    return PromptInfo(
+        chat_template=None,
+        system_instruction=model.system_instruction,
+        fewshot_as_multiturn=model.multiturn,
+        gen_kwargs=dict(model.gen_kwargs),
+    )
+
+
+def _sha(value: str | None) -> str:
+    return "none" if value is None else f"sha {value[:8]}…"
+
+
+def _shown(value: object, width: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def prompt_changes(current: PromptInfo, baseline: PromptInfo) -> list[str]:
+    """What formats this run's requests differently from the baseline's, one phrase each."""
+    changes = []
+    if current.chat_template != baseline.chat_template:
+        before, after = _sha(baseline.chat_template), _sha(current.chat_template)
+        changes.append(f"chat template changed ({before} → {after})")
+    if current.system_instruction != baseline.system_instruction:
+        changes.append(
+            f"system instruction changed ({_shown(baseline.system_instruction)} → "
+            f"{_shown(current.system_instruction)})"
+        )
+    if current.fewshot_as_multiturn != baseline.fewshot_as_multiturn:
+        changes.append(
+            f"fewshot_as_multiturn changed ({baseline.fewshot_as_multiturn} → "
+            f"{current.fewshot_as_multiturn})"
+        )
+    if dict(current.gen_kwargs) != dict(baseline.gen_kwargs):
+        changes.append(
+            f"gen_kwargs changed ({_shown(dict(baseline.gen_kwargs))} → "
+            f"{_shown(dict(current.gen_kwargs))})"
+        )
+    bos = [(current.add_bos_token, baseline.add_bos_token)]
+    if current.tokenizer_adds_bos is not None and baseline.tokenizer_adds_bos is not None:
+        bos.append((current.tokenizer_adds_bos, baseline.tokenizer_adds_bos))
+    if any(now != then for now, then in bos):
+        changes.append(
+            f"BOS handling changed (add_bos_token {baseline.add_bos_token}, tokenizer adds BOS "
+            f"{baseline.tokenizer_adds_bos} → add_bos_token {current.add_bos_token}, tokenizer "
+            f"adds BOS {current.tokenizer_adds_bos})"
+        )
+    return changes
 
 
 def incomparable(current: Manifest, baseline: Manifest, task: str) -> list[str]:
     """Why ``task``'s scores in two runs must not be compared silently (empty: comparable).
 
     Only what moves scores counts: the task definition, n-shot, the lm-eval version, the dtype
-    and the chat template. The documents and the sampled subset are checked example by example
-    when the runs are paired (a PR's sample of a baseline's full run pairs fine). The checkpoint,
-    the git commit and the batch size are what a comparison is for, or do not move scores.
+    and the prompt format (:func:`prompt_changes`). The documents, the sampled subset and each
+    document's rendered request are checked example by example when the runs are paired (a PR's
+    sample of a baseline's full run pairs fine). The checkpoint, the git commit and the batch
+    size are what a comparison is for, or do not move scores.
     """
     now_task = current.tasks.get(task, TaskInfo())
     base_task = baseline.tasks.get(task, TaskInfo())
@@ -266,10 +324,10 @@ def incomparable(current: Manifest, baseline: Manifest, task: str) -> list[str]:
         ("n-shot", now_task.num_fewshot, base_task.num_fewshot),
         ("lm-eval version", current.versions.lm_eval, baseline.versions.lm_eval),
         ("dtype", current.model.dtype, baseline.model.dtype),
-        ("chat template", current.model.chat_template, baseline.model.chat_template),
     ]
-    return [
+    reasons = [
         f"{label} differs ({then} in the baseline, {now} now)"
         for label, now, then in checks
         if now is not None and then is not None and now != then
     ]
+    return reasons + prompt_changes(current.prompt, baseline.prompt)

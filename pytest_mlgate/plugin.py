@@ -6,6 +6,7 @@ plugin installed. Heavy work (lm-eval, torch) happens only when an eval item run
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from _pytest.mark.expression import Expression
 from _pytest.pathlib import bestrelpath
 
 if TYPE_CHECKING:  # loaded only when eval items are selected: a plain run never pays for them
+    from pytest_mlgate.backend import Progress
     from pytest_mlgate.gate import Verdict
     from pytest_mlgate.plan import SuiteChoice
     from pytest_mlgate.session import GateSession
@@ -31,6 +33,7 @@ from pytest_mlgate.config import (
 )
 from pytest_mlgate.errors import (
     BackendError,
+    ChanceWarning,
     ConfigError,
     IncomparableBaselineWarning,
     MlgateWarning,
@@ -54,6 +57,12 @@ __all__ = ["MlgateWarning", "mlgate_baseline", "mlgate_eval", "mlgate_model", "m
 MARKER = "eval"
 CHOICE_KEY = pytest.StashKey["SuiteChoice"]()
 SUITE_ERROR_KEY = pytest.StashKey[UsageProblem]()
+# The warning class of each caveat a verdict can carry (gate.Caveat's values).
+CAVEAT_WARNINGS: dict[str, type[MlgateWarning]] = {
+    "noise": NoiseExplainedDropWarning,
+    "incomparable": IncomparableBaselineWarning,
+    "chance": ChanceWarning,
+}
 # Warnings met while the gate is set up (collection time), raised when the first item runs.
 PENDING_KEY = pytest.StashKey[list[tuple[type[Warning], str]]]()
 
@@ -321,10 +330,37 @@ def _start_gate(
         make_backend=lambda spec: _make_backend(config, spec),
         cache_folder=plan.cache,
         on_evaluated=lambda run: config.hook.pytest_mlgate_evaluated(run=run, config=config),
+        progress=_terminal_progress(config),
     )
     if not evaluator.cached():  # a cache hit needs neither the model nor lm-eval's task index
         evaluator.backend().check(plan.tasks)
     return GateSession(resolved, evaluator)
+
+
+def _terminal_progress(config: pytest.Config) -> Progress | None:
+    """Progress lines through pytest's terminal (capture suspended while writing); none with
+    -q or without a terminal reporter."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or config.get_verbosity() < 0:
+        return None
+    from pytest_mlgate.report.progress import ProgressLine
+
+    line = ProgressLine(tty=bool(reporter.isatty))
+
+    def show(kind: str, done: int, total: int) -> None:
+        text = line.update(kind, done, total)
+        if text is None:
+            return
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            if line.tty:
+                reporter.rewrite(text, erase=True)
+                if done >= total:
+                    reporter.write("\n")
+            else:
+                reporter.write_line(text)
+
+    return show
 
 
 def _make_backend(config: pytest.Config, spec: Any) -> Any:
@@ -376,7 +412,6 @@ class ThresholdItem(pytest.Item):
         self.add_marker(MARKER)
 
     def runtest(self) -> None:
-        from pytest_mlgate.gate import Status
 
         gate = self.config.stash[GATE_KEY]
         pending = self.config.stash.get(PENDING_KEY, [])
@@ -385,16 +420,8 @@ class ThresholdItem(pytest.Item):
             warnings.warn(message, category, stacklevel=1)
         verdict = gate.judge(self.nodeid, self.threshold)
         self.user_properties.extend(_properties(verdict))
-        if verdict.incomparable:
-            warnings.warn(
-                f"{self.threshold.task} {self.threshold.metric}: compared with baseline run "
-                f"{verdict.baseline_run} although {'; '.join(verdict.incomparable)} "
-                '([gate] on_incomparable = "warn")',
-                IncomparableBaselineWarning,
-                stacklevel=1,
-            )
-        if verdict.status is Status.WARN:
-            warnings.warn(verdict.reason, NoiseExplainedDropWarning, stacklevel=1)
+        for kind, message in verdict.caveats:
+            warnings.warn(message, CAVEAT_WARNINGS[kind.value], stacklevel=1)
         if not verdict.passed:
             raise GateFailed(verdict.reason)
 

@@ -91,6 +91,11 @@ class TaskResult:
     # Prompt, target and response by doc id: kept for the run in memory; a recorded run keeps
     # only the examples that flipped against its baseline.
     examples: Mapping[int, Example] = field(default_factory=dict)
+    output_type: str | None = None  # lm-eval's: multiple_choice, generate_until, ...
+    chance: float | None = None  # multiple choice: the mean of 1 / #choices over the documents
+    # A hash of each document's request as the model saw it (the rendered text of every request
+    # and its token ids), by doc id: two runs whose prompts differ are not compared silently.
+    prompt_hashes: Mapping[int, str] = field(default_factory=dict)
 
     def subgroup_scores(self, metric: str) -> dict[str, tuple[float, int]]:
         """Mean and count of ``metric``'s per-example scores in each subgroup."""
@@ -149,6 +154,20 @@ class TaskResult:
 
 
 @dataclass(frozen=True)
+class PromptInfo:
+    """How requests were formatted: what changes every prompt without changing the weights."""
+
+    chat_template: str | None = None  #: sha256 of the chat template text applied (None: none)
+    system_instruction: str | None = None
+    fewshot_as_multiturn: bool = False
+    gen_kwargs: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+    #: BOS handling: lm-eval's add_bos_token (None: the tokenizer's default) and whether the
+    #: tokenizer prepends a BOS token itself
+    add_bos_token: bool | None = None
+    tokenizer_adds_bos: bool | None = None
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """How a backend produced a run (what the manifest records besides the config)."""
 
@@ -159,6 +178,7 @@ class RunInfo:
     gpus: tuple[str, ...] = ()  #: the GPU models the run used
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  #: lm-eval groups
     from_cache: bool = False  #: answered by the result cache, not evaluated
+    prompt: PromptInfo | None = None  #: None: the backend does not say (a custom backend)
 
     def merged(self, other: RunInfo) -> RunInfo:
         """The later batch's settings, with both batches' groups."""

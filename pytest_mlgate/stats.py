@@ -70,6 +70,28 @@ def format_p(p: float | None, missing: str = "–") -> str:
     return f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
 
 
+def binomial_sf(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Bin(n, p)."""
+    return 1.0 - binom_cdf(k - 1, n, p) if k > 0 else 1.0
+
+
+def binomial_upper_bound(k: int, n: int, level: float = 0.95) -> float:
+    """One-sided exact (Clopper-Pearson) upper confidence bound of a proportion: the largest p
+    under which seeing at most k successes in n still has probability 1 - level."""
+    if n <= 0:
+        return math.nan
+    if k >= n:
+        return 1.0
+    low, high = k / n, 1.0
+    for _ in range(60):  # P(X <= k; p) falls as p grows: bisect for 1 - level
+        mid = (low + high) / 2
+        if binom_cdf(k, n, mid) > 1 - level:
+            low = mid
+        else:
+            high = mid
+    return high
+
+
 # The tests that compare examples pair by pair (the others are unpaired fallbacks).
 PAIRED_TESTS = ("mcnemar-exact", "paired-bootstrap", "paired-normal")
 

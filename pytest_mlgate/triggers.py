@@ -26,6 +26,10 @@ DEFAULT_PATHS: tuple[tuple[str, str], ...] = (
     ("thresholds.toml", "config"),
     ("**/thresholds.toml", "config"),
     ("pyproject.toml", "config"),
+    # A chat template changes the prompt, not the weights, even inside a checkpoint folder.
+    ("**/chat_template.jinja", "prompt"),
+    ("**/chat_template.json", "prompt"),
+    ("**/additional_chat_templates/*.jinja", "prompt"),
     ("**/*.safetensors", "model"),
     ("**/*.bin", "model"),
     ("**/*.gguf", "model"),

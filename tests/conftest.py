@@ -23,8 +23,40 @@ pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(scope="session")
-def demo_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The demo's good and regressed tiny checkpoints, trained once per test session."""
-    from pytest_mlgate.demo import build_checkpoints
+def demo_checkpoints() -> dict[str, Path]:
+    """The demo's good and regressed tiny checkpoints, trained once (cached by their inputs)."""
+    from dataclasses import asdict
 
-    return build_checkpoints(tmp_path_factory.mktemp("checkpoints"))
+    from pytest_mlgate import demo
+    from tests.checkpoints import cached_build
+
+    settings = demo.TrainingSettings()
+
+    def build(folder: Path) -> None:
+        demo.build_checkpoints(folder, settings)
+
+    inputs = {"settings": asdict(settings), "trainer": Path(demo.__file__).read_text()}
+    root = cached_build("demo", inputs, build)
+    return {variant: root / variant for variant in demo.VARIANTS}
+
+
+@pytest.fixture(scope="session")
+def chat_checkpoint(demo_checkpoints: dict[str, Path]) -> Path:
+    """The good demo weights with a chat template (close to the plain prompt it was trained on)."""
+    from tests.checkpoints import CHAT_TEMPLATE, cached_build, with_chat_template
+
+    good = demo_checkpoints["good"]
+    return cached_build(
+        "chat",
+        {"base": str(good), "template": CHAT_TEMPLATE},
+        lambda d: with_chat_template(good, d),
+    )
+
+
+@pytest.fixture(scope="session")
+def untrained_checkpoint(demo_checkpoints: dict[str, Path]) -> Path:
+    """The demo architecture and tokenizer, never trained: it answers at chance."""
+    from tests.checkpoints import cached_build, untrained
+
+    good = demo_checkpoints["good"]
+    return cached_build("untrained", {"base": str(good)}, lambda d: untrained(good, d))

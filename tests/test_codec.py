@@ -13,7 +13,7 @@ from pytest_mlgate import stats
 from pytest_mlgate.backend.fake import fake_task_result
 from pytest_mlgate.config import MetricThreshold
 from pytest_mlgate.errors import RecordError
-from pytest_mlgate.gate import GateOutcome, Status, Verdict
+from pytest_mlgate.gate import Caveat, GateOutcome, Status, Verdict
 from pytest_mlgate.results import EvalRun, RunInfo
 from pytest_mlgate.store.codec import (
     decode_entry,
@@ -83,7 +83,7 @@ def test_a_new_outcome_round_trips_with_its_new_fields() -> None:
         comparison,
         0.5,
         ("a note",),
-        ("n-shot differs (0 in the baseline, 5 now)",),
+        ((Caveat.INCOMPARABLE, "n-shot differs (0 in the baseline, 5 now)"),),
     )
     original = outcome("r1", run, checkpoint="/ckpt", fingerprint="sha256:ab", verdicts=[verdict])
     back = loads_outcome(dumps_outcome(original))
@@ -93,7 +93,7 @@ def test_a_new_outcome_round_trips_with_its_new_fields() -> None:
     [decoded] = back.verdicts
     assert decoded.threshold == verdict.threshold  # higher_is_better kept (0.1 lost it)
     assert decoded.value_ci == (0.3, 0.95)
-    assert decoded.incomparable == verdict.incomparable
+    assert decoded.caveats == verdict.caveats
     assert decoded.comparison is not None
     assert decoded.comparison.discordant is None  # not recorded: only the live MDE uses it
     assert decoded.comparison.ci == comparison.ci

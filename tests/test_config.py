@@ -185,7 +185,7 @@ def test_presets_expand_in_suites(tmp_path: Path) -> None:
             tmp_path, '[suites.smoke]\ntasks = ["@tr-smoke"]\n[suites.full]\ntasks = ["@tr-full"]\n'
         )
     )
-    assert config.suites["smoke"].tasks == ("mlgate_tr_mc", "mlgate_tr_math")
+    assert config.suites["smoke"].tasks == ("mlgate_tr_mc", "mlgate_tr_math", "mlgate_tr_gen")
     full = config.suites["full"].tasks
     assert "turkishmmlu_biology" in full
     assert {

@@ -22,7 +22,7 @@ from pytest_mlgate.manifest import (
     git_state,
     incomparable,
 )
-from pytest_mlgate.results import EvalRun, RunInfo
+from pytest_mlgate.results import EvalRun, PromptInfo, RunInfo
 
 
 def test_fingerprint_streams_weights_and_changes_with_them(tmp_path: Path) -> None:
@@ -112,9 +112,17 @@ def test_what_moves_scores_blocks_comparison_and_what_does_not_does_not() -> Non
         tasks={"t": TaskInfo(task_hash="b", version="1", num_fewshot=5)},
         versions=Versions(lm_eval="0.4.14"),
         model=ModelInfo(dtype="bfloat16", chat_template=True, batch_size=32),
+        prompt=PromptInfo(chat_template="9f8e7d6c" * 8, fewshot_as_multiturn=True),
     )
     reasons = " | ".join(incomparable(changed, base, "t"))
-    for fragment in ("task hash", "n-shot", "lm-eval version", "dtype", "chat template"):
+    for fragment in (
+        "task hash",
+        "n-shot",
+        "lm-eval version",
+        "dtype",
+        "chat template changed (none → sha 9f8e7d6c…)",
+        "fewshot_as_multiturn changed (False → True)",
+    ):
         assert fragment in reasons
     assert "batch" not in reasons
 

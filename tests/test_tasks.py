@@ -20,7 +20,7 @@ def load(task: str) -> list[dict[str, object]]:
 
 
 def test_shipped_tasks_are_listed() -> None:
-    assert shipped_task_names() == ("mlgate_tr_math", "mlgate_tr_mc")
+    assert shipped_task_names() == ("mlgate_tr_gen", "mlgate_tr_math", "mlgate_tr_mc")
 
 
 def test_multiple_choice_items() -> None:

@@ -1845,6 +1845,59 @@ def build_math() -> list[dict[str, object]]:
 
 
 # ---------------------------------------------------------------------------------------------
+# mlgate_tr_gen: short generated answers in Turkish words (scored with exact_match_tr)
+# ---------------------------------------------------------------------------------------------
+
+GEN_SEED = 20_261_201
+GEN_TASK = "mlgate_tr_gen"
+
+# Antonym pairs, both directions asked.
+_GEN_ANTONYMS = (
+    ("sıcak", "soğuk"), ("büyük", "küçük"), ("uzun", "kısa"), ("açık", "kapalı"),
+    ("güzel", "çirkin"), ("hızlı", "yavaş"), ("zengin", "yoksul"), ("genç", "yaşlı"),
+    ("ıslak", "kuru"), ("ağır", "hafif"), ("iyi", "kötü"), ("doğru", "yanlış"),
+    ("içeri", "dışarı"), ("erken", "geç"), ("kolay", "zor"), ("aydınlık", "karanlık"),
+    ("dolu", "boş"), ("ince", "kalın"), ("yüksek", "alçak"), ("temiz", "kirli"),
+)  # fmt: skip
+# Nouns whose plural the model writes out (the suffix follows vowel harmony).
+_PLURAL_NOUNS = (
+    "kitap", "ağaç", "göz", "kuş", "çiçek", "ev", "kapı", "okul", "şehir", "ülke",
+    "insan", "köprü", "ırmak", "çocuk", "gün", "yıldız", "kalem", "dağ", "göl", "iğne",
+    "şarkı", "öğretmen", "ışık", "bulut", "köy", "masa", "kedi", "balık", "yüzük", "oda",
+)  # fmt: skip
+# Licence plate codes of Turkish provinces (public facts).
+_PLATES = (
+    ("01", "Adana"), ("04", "Ağrı"), ("06", "Ankara"), ("07", "Antalya"), ("09", "Aydın"),
+    ("10", "Balıkesir"), ("16", "Bursa"), ("20", "Denizli"), ("21", "Diyarbakır"),
+    ("25", "Erzurum"), ("26", "Eskişehir"), ("27", "Gaziantep"), ("31", "Hatay"),
+    ("33", "Mersin"), ("34", "İstanbul"), ("35", "İzmir"), ("38", "Kayseri"), ("42", "Konya"),
+    ("44", "Malatya"), ("45", "Manisa"), ("55", "Samsun"), ("61", "Trabzon"), ("63", "Şanlıurfa"),
+    ("65", "Van"), ("76", "Iğdır"), ("81", "Düzce"),
+)  # fmt: skip
+
+
+def build_gen() -> list[dict[str, object]]:
+    """Questions whose answer is one Turkish word, in three categories, seeded order."""
+    _self_check()
+    rows: list[tuple[str, str, str]] = []
+    for word, other in _GEN_ANTONYMS:
+        rows.append(("zit_anlam", f"'{_cap(word)}' kelimesinin zıt anlamlısı nedir?", other))
+        rows.append(("zit_anlam", f"'{_cap(other)}' kelimesinin zıt anlamlısı nedir?", word))
+    for noun in _PLURAL_NOUNS:
+        rows.append(("cogul", f"'{_cap(noun)}' kelimesinin çoğulu nedir?", _plural(noun)))
+    for code, province in _PLATES:
+        rows.append(("plaka", f"Plaka kodu {code} olan il hangisidir?", province))
+    rng = random.Random(GEN_SEED)
+    rng.shuffle(rows)
+    if len({q for _, q, _ in rows}) != len(rows):
+        raise ValueError("mlgate_tr_gen: a question is written twice")
+    return [
+        {"id": f"gen-{n:04d}", "category": cat, "question": q, "answer": a}
+        for n, (cat, q, a) in enumerate(rows, start=1)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
 # Consistency checks between the hand-written tables and the morphology helpers
 # ---------------------------------------------------------------------------------------------
 
@@ -1898,9 +1951,10 @@ def _write_jsonl(path: Path, rows: Sequence[dict[str, object]]) -> None:
 
 
 def write_all(tasks_dir: Path) -> None:
-    """Write both datasets under ``tasks_dir`` (``<task>/test.jsonl``)."""
+    """Write every dataset under ``tasks_dir`` (``<task>/test.jsonl``)."""
     _write_jsonl(tasks_dir / MC_TASK / "test.jsonl", build_mc())
     _write_jsonl(tasks_dir / MATH_TASK / "test.jsonl", build_math())
+    _write_jsonl(tasks_dir / GEN_TASK / "test.jsonl", build_gen())
 
 
 if __name__ == "__main__":

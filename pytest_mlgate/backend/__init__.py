@@ -9,8 +9,8 @@ that provides the default, registered so that it is consulted last.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -27,6 +27,10 @@ class BackendSpec:
     include: tuple[Path, ...] = ()
 
 
+# Told how far an evaluation got: (request type or task, done, total).
+Progress = Callable[[str, int, int], None]
+
+
 @dataclass(frozen=True)
 class EvalRequest:
     """One batched evaluation: all these tasks in one call."""
@@ -35,6 +39,8 @@ class EvalRequest:
     num_fewshot: int | Mapping[str, int] | None = None  # one n for all, or per task
     sample: int | None = None  # per task, stratified, seeded
     seed: int = 1234
+    #: where to report progress (None: nowhere); never part of what is evaluated
+    progress: Progress | None = field(default=None, compare=False, hash=False, repr=False)
 
 
 @runtime_checkable

@@ -3,12 +3,15 @@
     backend = FakeBackend({"mlgate_tr_mc": {"acc,none": [1, 0, 1, 1]}})
 
 A list gives per-example scores (the value is their mean); a float gives the value alone.
-It keeps every request it served so tests can assert "one batch, these tasks".
+It keeps every request it served so tests can assert "one batch, these tasks". ``tasks``
+describes a task as lm-eval would (its output type, the choices per document); ``delay`` makes
+each example take that long (for progress), reported as a request of the task's name.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -19,11 +22,20 @@ from pytest_mlgate.results import EvalRun, MetricResult, RunInfo, TaskResult
 Scores = Mapping[str, Mapping[str, Sequence[float] | float]]
 
 
+@dataclass(frozen=True)
+class FakeTask:
+    output_type: str | None = None  # e.g. "multiple_choice"
+    choices: int | None = None  # multiple choice: choices per document (chance = 1 / choices)
+    prompt: str = ""  # what each document's rendered request hashes from
+
+
 @dataclass
 class FakeBackend:
     scores: Scores
     info: RunInfo = field(default_factory=lambda: RunInfo(backend="fake"))
     requests: list[EvalRequest] = field(default_factory=list)
+    tasks: Mapping[str, FakeTask] = field(default_factory=dict)
+    delay: float = 0.0  # seconds per example
 
     def check(self, tasks: Sequence[str]) -> None:
         unknown = [t for t in tasks if t not in self.scores]
@@ -36,16 +48,23 @@ class FakeBackend:
     def evaluate(self, request: EvalRequest) -> EvalRun:
         self.requests.append(request)
         self.check(request.tasks)
-        return EvalRun(
-            {task: fake_task_result(task, self.scores[task]) for task in request.tasks},
-            self.info,
-        )
+        results = {}
+        for task in request.tasks:
+            result = fake_task_result(task, self.scores[task], self.tasks.get(task, FakeTask()))
+            for done in range(1, result.n + 1 if self.delay or request.progress else 1):
+                time.sleep(self.delay)
+                if request.progress is not None:
+                    request.progress(task, done, result.n)
+            results[task] = result
+        return EvalRun(results, self.info)
 
     def close(self) -> None:
         pass
 
 
-def fake_task_result(task: str, metrics: Mapping[str, Sequence[float] | float]) -> TaskResult:
+def fake_task_result(
+    task: str, metrics: Mapping[str, Sequence[float] | float], kind: FakeTask | None = None
+) -> TaskResult:
     results = {}
     n = 0
     for key, raw in metrics.items():
@@ -62,4 +81,16 @@ def fake_task_result(task: str, metrics: Mapping[str, Sequence[float] | float]) 
         n = max(n, len(scores))
     # Like lm-eval, a hash per document, so runs pair by document and not by position alone.
     hashes = {i: hashlib.sha256(f"{task}\0{i}".encode()).hexdigest() for i in range(n)}
-    return TaskResult(task, results, n, doc_hashes=hashes)
+    kind = kind or FakeTask()
+    prompts = {
+        i: hashlib.sha256(f"{kind.prompt}\0{task}\0{i}".encode()).hexdigest() for i in range(n)
+    }
+    return TaskResult(
+        task,
+        results,
+        n,
+        doc_hashes=hashes,
+        output_type=kind.output_type,
+        chance=None if kind.choices is None else 1 / kind.choices,
+        prompt_hashes=prompts,
+    )

@@ -9,22 +9,28 @@ a request run in one ``simple_evaluate`` call.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
-import math
 import os
-import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.backend import BackendSpec, EvalRequest
+from pytest_mlgate.backend.lmeval_prompts import (
+    RenderedRequest,
+    check_chat_template,
+    prompt_info,
+    render_requests,
+    replay_fewshot_draws,
+    template_args,
+    tokenizer_only_lm,
+)
+from pytest_mlgate.backend.lmeval_results import run_from_lmeval
+from pytest_mlgate.backend.progress import counted, quiet_task_building
 from pytest_mlgate.checkpoint import check_checkpoint
 from pytest_mlgate.config import suggest
 from pytest_mlgate.errors import BackendError, CheckpointError, UnknownTaskError
-from pytest_mlgate.results import EvalRun, Example, MetricResult, RunInfo, TaskResult
+from pytest_mlgate.results import EvalRun, PromptInfo, RunInfo
 from pytest_mlgate.sampling import stratified_subset
 from pytest_mlgate.tasks import materialize_tasks
 
@@ -41,10 +47,10 @@ FROM_PRETRAINED_KEYS = frozenset(
 )
 # Fields that name a document's stratum for `sample`, in order of preference.
 STRATUM_FIELDS = ("category", "subject", "label", "answer", "gold")
-# Fields whose values name a reportable subgroup (labels and answers stratify, but say nothing).
-SUBGROUP_FIELDS = ("category", "subject")
 # The CPU has no out-of-memory signal for lm-eval's "auto" batch-size probe to stop on.
 CPU_AUTO_BATCH_SIZE = 16
+# simple_evaluate's default fewshot_random_seed, which the gate leaves in place.
+FEWSHOT_SEED = 1234
 # Only non-mean aggregations use the bootstrap; lm-eval's 100k default costs seconds for no gain.
 BOOTSTRAP_ITERS = 1000
 
@@ -96,6 +102,8 @@ class LmEvalBackend:
         self.device: str | None = None
         self.dtype: str | None = None
         self.batch_size: int | str | None = None
+        self.template: str | None = None  # the chat template text applied (None: none)
+        self._prompt: PromptInfo | None = None
 
     # -- tasks -------------------------------------------------------------------------------
     def _include_paths(self) -> list[str]:
@@ -134,7 +142,25 @@ class LmEvalBackend:
     def check(self, tasks: Sequence[str]) -> None:
         if self.spec.model.backend == "hf":
             check_checkpoint(self.spec.checkpoint)
+            if self.spec.model.chat_template is not False:  # the tokenizer alone says
+                check_chat_template(self._tokenizer(), self.spec.model, self.spec.checkpoint)
         self.task_manager(tasks)
+
+    def _tokenizer(self, **kwargs: Any) -> Any:
+        import transformers
+
+        args = self.spec.model.model_args
+        trust = bool(kwargs.pop("trust_remote_code", args.get("trust_remote_code", False)))
+        try:
+            return transformers.AutoTokenizer.from_pretrained(
+                self.spec.checkpoint,
+                trust_remote_code=trust,
+                revision=kwargs.pop("revision", args.get("revision")),
+            )
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(
+                f"cannot load the tokenizer of {self.spec.checkpoint!r}: {exc}"
+            ) from exc
 
     def _load_tasks(self, manager: Any, names: Sequence[str]) -> tuple[list[Any], dict[str, Any]]:
         """The task (or group) objects to evaluate, and every leaf task by name. Loading is
@@ -217,14 +243,10 @@ class LmEvalBackend:
         load_kwargs.setdefault("trust_remote_code", False)  # never on unless the user says so
         if self.device.startswith("cuda"):
             load_kwargs.setdefault("device_map", self.device)  # accelerate places the weights
+        transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         try:
             model: Any = transformers.AutoModelForCausalLM.from_pretrained(
                 self.spec.checkpoint, dtype=dtype, **load_kwargs
-            )
-            tokenizer = transformers.AutoTokenizer.from_pretrained(
-                self.spec.checkpoint,
-                trust_remote_code=load_kwargs["trust_remote_code"],
-                revision=load_kwargs.get("revision"),
             )
         except Exception as exc:  # OSError, ValueError, safetensors' own error on a cut file...
             first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
@@ -240,7 +262,14 @@ class LmEvalBackend:
         if batch_size == "auto" and not self.device.startswith("cuda"):
             batch_size = CPU_AUTO_BATCH_SIZE
         self.batch_size = batch_size
-        return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **args)
+        tokenizer = self._tokenizer(
+            trust_remote_code=load_kwargs["trust_remote_code"], revision=load_kwargs.get("revision")
+        )
+        self.template = check_chat_template(tokenizer, cfg, self.spec.checkpoint)
+        args.setdefault("chat_template_args", template_args(cfg, self.template))
+        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **args)
+        self._prompt = prompt_info(lm, cfg, self.template)
+        return lm
 
     def _load_registered(self, name: str) -> Any:
         """Any other lm-eval model type (vllm, local-completions, ...), built by lm-eval."""
@@ -258,17 +287,40 @@ class LmEvalBackend:
         except (KeyError, ValueError) as exc:
             raise CheckpointError(f"cannot create lm-eval model {name!r}: {exc}") from exc
 
+    def render(self, task: str, request: EvalRequest, limit: int) -> list[RenderedRequest]:
+        """The first ``limit`` documents' requests of ``task`` as a run gives them to the model
+        (chat template, system instruction, few-shot examples, BOS), without loading weights."""
+        tokenizer = self._tokenizer()
+        template = check_chat_template(tokenizer, self.spec.model, self.spec.checkpoint)
+        lm = tokenizer_only_lm(tokenizer, self.spec.model, template)
+        manager = self.task_manager([task])
+        objects, leaves = self._load_tasks(manager, [task])
+        num_fewshot = self._apply_fewshot(request, objects, leaves)
+        rendered = []
+        for leaf in leaves.values():
+            if num_fewshot is not None:
+                leaf.set_config(key="num_fewshot", value=num_fewshot)
+            elif leaf.get_config("num_fewshot") is None:
+                leaf.set_config(key="num_fewshot", value=0)  # lm-eval's default, as in a run
+            leaf.set_fewshot_seed(seed=FEWSHOT_SEED)
+            with quiet_task_building():
+                rendered += render_requests(leaf, lm, self.spec.model, template, limit)
+        return rendered
+
     # -- evaluation --------------------------------------------------------------------------
     def evaluate(self, request: EvalRequest) -> EvalRun:
         manager = self.task_manager(request.tasks)
         lm = self.model()
         from lm_eval import evaluator
 
+        cfg = self.spec.model
         objects, leaves = self._load_tasks(manager, request.tasks)
         num_fewshot = self._apply_fewshot(request, objects, leaves)
         samples = self._subset(leaves, request) if request.sample else None
+        for name, chosen in (samples or {}).items():
+            replay_fewshot_draws(leaves[name], chosen)
         try:
-            with _without_env_collection():
+            with _without_env_collection(), counted(lm, request.progress):
                 out = evaluator.simple_evaluate(
                     model=lm,
                     tasks=objects,
@@ -277,6 +329,10 @@ class LmEvalBackend:
                     samples=samples,
                     log_samples=True,
                     bootstrap_iters=BOOTSTRAP_ITERS,
+                    apply_chat_template=cfg.chat_template,
+                    system_instruction=cfg.system_instruction,
+                    fewshot_as_multiturn=cfg.multiturn,
+                    gen_kwargs=dict(cfg.gen_kwargs) or None,
                 )
         except (ConnectionError, FileNotFoundError) as exc:
             raise BackendError(
@@ -286,7 +342,7 @@ class LmEvalBackend:
             ) from exc
         if out is None:
             raise BackendError("lm-eval returned no results (not the main process?)")
-        return run_from_lmeval(out, self._info())
+        return run_from_lmeval(out, self._info(), getattr(lm, "tok_encode", None))
 
     def _info(self) -> RunInfo:
         return RunInfo(
@@ -295,6 +351,7 @@ class LmEvalBackend:
             dtype=self.dtype,
             batch_size=self.batch_size,
             gpus=_gpu_names(self.device),
+            prompt=self._prompt,
         )
 
     def close(self) -> None:
@@ -312,33 +369,6 @@ def _gpu_names(device: str | None) -> tuple[str, ...]:
     import torch
 
     return tuple(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
-
-
-def _direction(raw: Any) -> bool | None:
-    """lm-eval's higher_is_better: None for a custom metric that does not declare it, or a
-    group whose subtasks disagree. Kept unknown: guessing would gate the wrong way."""
-    return None if raw is None else bool(raw)
-
-
-def _float(raw: Any) -> float:
-    try:
-        return float(raw)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def task_definition_hash(task_config: Mapping[str, Any] | None) -> str | None:
-    """A hash of what defines a task's scores: prompts, targets, filters, metrics, n-shot.
-
-    Where the data lives is machine-specific and left out (the documents themselves are covered
-    by lm-eval's per-document hashes); so are object addresses in the reprs of functions.
-    """
-    if not task_config:
-        return None
-    config = {k: v for k, v in task_config.items() if k not in ("dataset_kwargs", "metadata")}
-    text = json.dumps(config, sort_keys=True, default=str, ensure_ascii=False)
-    text = re.sub(r" at 0x[0-9a-fA-F]+", "", text)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 # datasets' builders that read local files rather than a hub repository.
@@ -370,104 +400,3 @@ def _dataset_problem(manager: Any, name: str, exc: Exception) -> str:
         f'(python -c "import datasets; datasets.load_dataset({args})") and point '
         "HF_DATASETS_CACHE (or HF_HOME) at that cache on the runner."
     )
-
-
-def _subgroups(per_doc: list[Mapping[str, Any]], config: Mapping[str, Any]) -> dict[int, str]:
-    """Each document's subgroup: the task's ``metadata.subgroup_field``, else a ``category``
-    or ``subject`` field of the document."""
-    declared = (config.get("metadata") or {}).get("subgroup_field")
-    fields = (declared,) if declared else SUBGROUP_FIELDS
-    groups = {}
-    for sample in per_doc:
-        doc = sample.get("doc")
-        if not isinstance(doc, Mapping):
-            continue
-        field = next((f for f in fields if f in doc), None)
-        if field is not None and doc[field] is not None:
-            groups[int(sample["doc_id"])] = str(doc[field])
-    return groups
-
-
-def _examples(per_doc: list[Mapping[str, Any]], output_type: object) -> dict[int, Example]:
-    """Prompt, target and response of each document, as a reviewer reads them."""
-    examples: dict[int, Example] = {}
-    for sample in per_doc:
-        doc_id = int(sample["doc_id"])
-        if doc_id in examples:
-            continue  # one entry per filter: the first is enough for the texts
-        arguments = sample.get("arguments") or []
-        try:
-            prompt = str(arguments[0][0])
-            if output_type == "multiple_choice":
-                choices = [str(a[1]).strip() for a in arguments]
-                target_raw = sample.get("target")
-                target = choices[target_raw] if isinstance(target_raw, int) else str(target_raw)
-                scores = [float(r[0][0]) for r in sample.get("resps") or []]
-                response = choices[max(range(len(scores)), key=scores.__getitem__)]
-            else:
-                target = str(sample.get("target"))
-                resps = sample.get("resps") or [[""]]
-                response = str(resps[0][0] if resps and resps[0] else "")
-        except (IndexError, TypeError, ValueError, KeyError):
-            continue  # an unusual request shape: no text for this example, scores still count
-        examples[doc_id] = Example(prompt, target, response)
-    return examples
-
-
-def run_from_lmeval(out: Mapping[str, Any], info: RunInfo) -> EvalRun:
-    """lm-eval's result dict (numpy scalars, "N/A" stderrs) -> plain frozen results."""
-    results: Mapping[str, Mapping[str, Any]] = out.get("results", {})
-    samples: Mapping[str, list[Mapping[str, Any]]] = out.get("samples") or {}
-    higher: Mapping[str, Mapping[str, Any]] = out.get("higher_is_better", {})
-    n_samples: Mapping[str, Mapping[str, Any]] = out.get("n-samples", {})
-    subtasks: Mapping[str, list[str]] = out.get("group_subtasks", {})
-
-    def effective_n(task: str) -> int:
-        if task in n_samples:
-            return int(n_samples[task].get("effective", 0))
-        return sum(effective_n(t) for t in subtasks.get(task, []))
-
-    tasks = {}
-    for task, res in results.items():
-        per_doc = samples.get(task, [])
-        task_config: Mapping[str, Any] = out.get("configs", {}).get(task) or {}
-        n = effective_n(task)
-        metrics = {}
-        for key, raw in res.items():
-            name, sep, filt = key.partition(",")
-            if not sep or name.endswith("_stderr"):
-                continue
-            stderr = _float(res.get(f"{name}_stderr,{filt}"))
-            docs = sorted(
-                (d for d in per_doc if d.get("filter", "none") == filt and name in d),
-                key=lambda d: int(d["doc_id"]),
-            )
-            scores: tuple[float, ...] = tuple(_float(d[name]) for d in docs)
-            doc_ids: tuple[int, ...] = tuple(int(d["doc_id"]) for d in docs)
-            if any(math.isnan(s) for s in scores):  # non-scalar per-doc values (e.g. BLEU)
-                scores, doc_ids = (), ()
-            metrics[key] = MetricResult(
-                task=task,
-                key=key,
-                value=_float(raw),
-                stderr=None if math.isnan(stderr) else stderr,
-                n=n,
-                higher_is_better=_direction(higher.get(task, {}).get(name)),
-                doc_ids=doc_ids,
-                scores=scores,
-            )
-        version = out.get("versions", {}).get(task)
-        n_shot = out.get("n-shot", {}).get(task)
-        tasks[task] = TaskResult(
-            name=task,
-            metrics=metrics,
-            n=n,
-            version=None if version is None else str(version),
-            num_fewshot=None if n_shot is None else int(n_shot),
-            task_hash=task_definition_hash(task_config),
-            doc_hashes={int(d["doc_id"]): str(d["doc_hash"]) for d in per_doc if d.get("doc_hash")},
-            subgroups=_subgroups(per_doc, task_config),
-            examples=_examples(per_doc, task_config.get("output_type")),
-        )
-    groups = {group: tuple(children) for group, children in subtasks.items() if children}
-    return EvalRun(tasks, replace(info, groups=groups))

@@ -25,7 +25,7 @@ from pytest_mlgate import stats
 from pytest_mlgate.checkpoint import CheckpointInfo
 from pytest_mlgate.config import MetricThreshold
 from pytest_mlgate.errors import RecordError
-from pytest_mlgate.gate import GateOutcome, Status, Verdict
+from pytest_mlgate.gate import Caveat, GateOutcome, Status, Verdict
 from pytest_mlgate.manifest import (
     ConfigInfo,
     GitState,
@@ -41,6 +41,7 @@ from pytest_mlgate.results import (
     EvalRun,
     Example,
     MetricResult,
+    PromptInfo,
     RunInfo,
     TaskResult,
 )
@@ -189,15 +190,40 @@ def _metric_head(metric: MetricResult) -> Json:
     }
 
 
+def _encode_hashes(hashes: Mapping[int, str], doc_ids: tuple[int, ...]) -> str | None:
+    """One hex hash per doc, truncated to 64 bits and packed (None unless every doc has one)."""
+    if not hashes or len(hashes) != len(doc_ids) or any(d not in hashes for d in doc_ids):
+        return None
+    return _b64(b"".join(bytes.fromhex(hashes[d][: 2 * HASH_BYTES]) for d in doc_ids))
+
+
+def _decode_hashes(blob: object, doc_ids: tuple[int, ...], what: str) -> dict[int, str]:
+    if blob is None:
+        return {}
+    raw = _unb64(blob, what)
+    if len(raw) != HASH_BYTES * len(doc_ids):
+        raise RecordError(f"{what}: {len(raw)} bytes for {len(doc_ids)} docs")
+    return {doc: raw[i * HASH_BYTES : (i + 1) * HASH_BYTES].hex() for i, doc in enumerate(doc_ids)}
+
+
+def _task_extras(task: TaskResult, doc_ids: tuple[int, ...]) -> Json:
+    """Fields added after schema 1 was first written, present only when they are known."""
+    extras: Json = {}
+    if task.output_type is not None:
+        extras["output_type"] = task.output_type
+    if task.chance is not None:
+        extras["chance"] = task.chance
+    prompts = _encode_hashes(task.prompt_hashes, doc_ids)
+    if prompts is not None:
+        extras["prompt_hashes"] = prompts
+    return extras
+
+
 def encode_run(run: EvalRun) -> Json:
     """The record's (and the result cache's) compact form of a run's tasks."""
     tasks: Json = {}
     for name, task in run.tasks.items():
         doc_ids = _task_doc_ids(task)
-        hashes = None
-        if task.doc_hashes and len(task.doc_hashes) == len(doc_ids):
-            packed = b"".join(bytes.fromhex(task.doc_hashes[i][: 2 * HASH_BYTES]) for i in doc_ids)
-            hashes = _b64(packed)
         metrics = {}
         for key, metric in task.metrics.items():
             entry = _metric_head(metric)
@@ -208,8 +234,9 @@ def encode_run(run: EvalRun) -> Json:
             metrics[key] = entry
         tasks[name] = {
             **_task_head(task),
+            **_task_extras(task, doc_ids),
             "doc_ids": _encode_ids(doc_ids),
-            "doc_hashes": hashes,
+            "doc_hashes": _encode_hashes(task.doc_hashes, doc_ids),
             "metrics": metrics,
             "subgroups": _encode_subgroups(task, doc_ids),
             "examples": {
@@ -317,14 +344,6 @@ def _decode_task(name: str, data: object, where: str) -> TaskResult:
     if not isinstance(data, Mapping):
         raise RecordError(f"{where}: expected an object")
     doc_ids = _decode_ids(data.get("doc_ids", ""), f"{where}.doc_ids")
-    doc_hashes: dict[int, str] = {}
-    if data.get("doc_hashes") is not None:
-        raw = _unb64(data["doc_hashes"], f"{where}.doc_hashes")
-        if len(raw) != HASH_BYTES * len(doc_ids):
-            raise RecordError(f"{where}.doc_hashes: {len(raw)} bytes for {len(doc_ids)} docs")
-        doc_hashes = {
-            doc: raw[i * HASH_BYTES : (i + 1) * HASH_BYTES].hex() for i, doc in enumerate(doc_ids)
-        }
     metrics_data = _field(data, "metrics", (dict,), where)
     metrics = {
         key: _decode_metric(name, key, entry, doc_ids, f"{where}.metrics.{key}")
@@ -338,9 +357,12 @@ def _decode_task(name: str, data: object, where: str) -> TaskResult:
         version=None if version is None else str(version),
         num_fewshot=n_shot if isinstance(n_shot, int) and not isinstance(n_shot, bool) else None,
         task_hash=task_hash if isinstance(task_hash, str) else None,
-        doc_hashes=doc_hashes,
+        doc_hashes=_decode_hashes(data.get("doc_hashes"), doc_ids, f"{where}.doc_hashes"),
         subgroups=_decode_subgroups(data.get("subgroups"), doc_ids, f"{where}.subgroups"),
         examples=_decode_examples(data.get("examples"), f"{where}.examples"),
+        output_type=_optional_str(data.get("output_type"), f"{where}.output_type"),
+        chance=_optional_number(data.get("chance"), f"{where}.chance"),
+        prompt_hashes=_decode_hashes(data.get("prompt_hashes"), doc_ids, f"{where}.prompt_hashes"),
     )
 
 
@@ -364,6 +386,8 @@ def encode_info(info: RunInfo) -> Json:
         data["groups"] = {group: list(children) for group, children in info.groups.items()}
     if info.from_cache:
         data["result_cache"] = "hit"
+    if info.prompt is not None:
+        data["prompt"] = encode_prompt(info.prompt)
     return data
 
 
@@ -378,6 +402,45 @@ def decode_info(data: object, what: str = "info") -> RunInfo:
         gpus=_strings(info.get("gpus"), f"{what}.gpus"),
         groups=_groups(info.get("groups"), f"{what}.groups"),
         from_cache=info.get("result_cache") == "hit",
+        prompt=None
+        if info.get("prompt") is None
+        else decode_prompt(info["prompt"], f"{what}.prompt"),
+    )
+
+
+def encode_prompt(prompt: PromptInfo) -> Json:
+    return {
+        "chat_template": prompt.chat_template,
+        "system_instruction": prompt.system_instruction,
+        "fewshot_as_multiturn": prompt.fewshot_as_multiturn,
+        "gen_kwargs": dict(prompt.gen_kwargs),
+        "add_bos_token": prompt.add_bos_token,
+        "tokenizer_adds_bos": prompt.tokenizer_adds_bos,
+    }
+
+
+def _optional_bool(value: object, what: str) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise RecordError(f"{what}: expected true, false or null")
+    return value
+
+
+def decode_prompt(data: object, what: str) -> PromptInfo:
+    prompt = _object(data, what)
+    gen_kwargs = _object(prompt.get("gen_kwargs"), f"{what}.gen_kwargs")
+    if not all(isinstance(v, (str, int, float, bool)) for v in gen_kwargs.values()):
+        raise RecordError(f"{what}.gen_kwargs: expected strings, numbers or booleans")
+    return PromptInfo(
+        chat_template=_optional_str(prompt.get("chat_template"), f"{what}.chat_template"),
+        system_instruction=_optional_str(
+            prompt.get("system_instruction"), f"{what}.system_instruction"
+        ),
+        fewshot_as_multiturn=prompt.get("fewshot_as_multiturn") is True,
+        gen_kwargs=dict(gen_kwargs),
+        add_bos_token=_optional_bool(prompt.get("add_bos_token"), f"{what}.add_bos_token"),
+        tokenizer_adds_bos=_optional_bool(
+            prompt.get("tokenizer_adds_bos"), f"{what}.tokenizer_adds_bos"
+        ),
     )
 
 
@@ -456,6 +519,8 @@ def encode_manifest(manifest: Manifest) -> Json:
             "torch": manifest.seeds.torch,
             "fewshot": manifest.seeds.fewshot,
         },
+        # Added after schema 1 was first written: absent while it holds the defaults.
+        **({} if manifest.prompt == PromptInfo() else {"prompt": encode_prompt(manifest.prompt)}),
     }
 
 
@@ -579,6 +644,7 @@ def decode_manifest(data: object, run_id: str) -> Manifest:
         platform=platform if isinstance(platform, str) else "",
         groups=_groups(manifest.get("groups"), "manifest.groups"),
         seeds=_part(manifest, "seeds", _seeds),
+        prompt=decode_prompt(manifest.get("prompt"), "manifest.prompt"),
     )
 
 
@@ -615,8 +681,8 @@ def encode_verdict(verdict: Verdict) -> Json:
         data["higher_is_better"] = threshold.higher_is_better
     if verdict.value_ci is not None:
         data["value_ci"] = [finite_or_none(x) for x in verdict.value_ci]
-    if verdict.incomparable:
-        data["incomparable"] = list(verdict.incomparable)
+    if verdict.caveats:
+        data["caveats"] = [[kind.value, message] for kind, message in verdict.caveats]
     return data
 
 
@@ -659,8 +725,24 @@ def decode_verdict(data: object, what: str) -> Verdict:
         comparison=_decode_comparison(verdict, value, what),
         p_adjusted=_optional_number(verdict.get("p_adjusted"), f"{what}.p_adjusted"),
         notes=_strings(notes, f"{what}.notes"),
-        incomparable=_strings(verdict.get("incomparable"), f"{what}.incomparable"),
+        caveats=_caveats(verdict.get("caveats"), f"{what}.caveats"),
     )
+
+
+def _caveats(value: object, what: str) -> tuple[tuple[Caveat, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise RecordError(f"{what}: expected a list of [kind, message]")
+    found = []
+    for entry in value:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str)):
+            raise RecordError(f"{what}: expected [kind, message] pairs")
+        try:
+            found.append((Caveat(entry[0]), entry[1]))
+        except ValueError:
+            raise RecordError(f"{what}: unknown kind {entry[0]!r}") from None
+    return tuple(found)
 
 
 def _decode_comparison(

@@ -15,6 +15,8 @@ from pathlib import Path
 TASKS_DIR = Path(__file__).resolve().parent
 TEMPLATE_NAME = "task.yaml.in"
 PLACEHOLDER = "${MLGATE_TASK_DIR}"
+# Python that the shipped YAMLs name with `!function`, copied next to them under these names.
+HELPERS = {"mlgate_turkish.py": TASKS_DIR.parent / "turkish.py"}
 
 
 def shipped_task_names() -> tuple[str, ...]:
@@ -22,13 +24,16 @@ def shipped_task_names() -> tuple[str, ...]:
 
 
 def materialize_tasks(dest: Path) -> Path:
-    """Write each shipped task as ``dest/<name>.yaml`` with absolute data paths; return dest."""
+    """Write each shipped task as ``dest/<name>.yaml`` with absolute data paths, and the helper
+    modules they name with ``!function``; return dest."""
     dest.mkdir(parents=True, exist_ok=True)
     for template in sorted(TASKS_DIR.glob(f"*/{TEMPLATE_NAME}")):
         # json.dumps gives a double-quoted YAML scalar that survives any character in the path.
         folder = json.dumps(template.parent.as_posix())[1:-1]
         text = template.read_text(encoding="utf-8").replace(PLACEHOLDER, folder)
         (dest / f"{template.parent.name}.yaml").write_text(text, encoding="utf-8")
+    for name, source in HELPERS.items():
+        (dest / name).write_bytes(source.read_bytes())
     return dest
 
 

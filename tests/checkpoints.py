@@ -1,0 +1,87 @@
+"""Tiny test checkpoints, built offline once and cached by everything that goes into them.
+
+A checkpoint is built into ``<cache>/<name>-<key>/`` where the key hashes the builder's inputs
+(its settings, the shipped task data it trains on, the code that builds it, the torch and
+transformers versions): the same inputs on the same machine give byte-identical weights, so a
+cached build is the build. ``MLGATE_TEST_CACHE`` moves the cache (default: ``.mlgate-test-cache``
+in the repository, ignored by git); a fresh CI machine builds each checkpoint once per run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from pytest_mlgate.manifest import package_version
+from pytest_mlgate.tasks import TASKS_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{{ message['content'] }}\n"
+    "{% elif message['role'] == 'user' %}{{ message['content'] }}"
+    "{% else %} {{ message['content'] }}\n{% endif %}{% endfor %}"
+)
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("MLGATE_TEST_CACHE") or ROOT / ".mlgate-test-cache")
+
+
+def _key(inputs: Mapping[str, object], builder: Callable[..., object]) -> str:
+    data = sorted(TASKS_DIR.rglob("*.jsonl"))
+    material = {
+        "inputs": inputs,
+        "code": inspect.getsource(builder),
+        "data": [hashlib.sha256(p.read_bytes()).hexdigest() for p in data],
+        "versions": [package_version(p) for p in ("torch", "transformers", "tokenizers")],
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[
+        :16
+    ]
+
+
+def cached_build(name: str, inputs: Mapping[str, object], builder: Callable[[Path], None]) -> Path:
+    """The folder ``builder`` fills for ``inputs``: built once, then reused."""
+    target = cache_root() / f"{name}-{_key(inputs, builder)}"
+    if (target / ".complete").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    try:
+        builder(scratch)
+        (scratch / ".complete").write_text("")
+        shutil.rmtree(target, ignore_errors=True)
+        scratch.rename(target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def with_chat_template(base: Path, dest: Path, template: str = CHAT_TEMPLATE) -> None:
+    """A copy of ``base`` whose tokenizer carries ``template`` (transformers 5 saves it as
+    ``chat_template.jinja``): the same weights, another prompt."""
+    from transformers import AutoTokenizer
+
+    if base.resolve() != dest.resolve():
+        shutil.copytree(base, dest, dirs_exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(dest)
+    tokenizer.chat_template = template
+    tokenizer.save_pretrained(dest)
+
+
+def untrained(base: Path, dest: Path, seed: int = 7) -> None:
+    """A checkpoint of ``base``'s architecture and tokenizer with freshly initialised weights."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(base))  # type: ignore[no-untyped-call]
+    model.save_pretrained(dest)
+    AutoTokenizer.from_pretrained(base).save_pretrained(dest)
