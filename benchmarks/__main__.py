@@ -3,6 +3,8 @@
 1. `pytest -m eval` (result cache off) against the raw `lm_eval` CLI: same tiny model, tasks, batch;
 2. a rerun with an unchanged checkpoint (result cache hit) against an uncached run;
 3. plain `pytest` on a unit-test-only repo with the plugin installed against `-p no:mlgate`;
+   then a suite with ``perturb = ["ascii"]`` against the same suite without it (the variants'
+   cost);
 4. the HTML report of a 1,000-run x 200-metric history;
 5. the paired tests on 100,000 examples x 200 metrics.
 
@@ -57,6 +59,67 @@ def side_by_side(a: Sequence[str], b: Sequence[str], cwd: Path, repeat: int) -> 
     return statistics.median(first), statistics.median(second)
 
 
+Row = tuple[str, float, float, str]
+GATE_COMMAND = [sys.executable, "-m", "pytest", "-m", "eval", "-q", "-p", "no:cacheprovider"]
+
+
+def gate_rows(work: Path, checkpoint: Path, device: str, repeat: int) -> tuple[list[Row], str]:
+    """Rows 1 and 2: the gate against the lm_eval CLI, and a cached rerun against a fresh one."""
+    repo = work / "repo"
+    repo.mkdir()
+    # On a GPU, both sides run in the gate's GPU default (bf16); on the CPU in float32.
+    dtype = "float32" if device == "cpu" else "bfloat16"
+    gate_config = GATE.format(checkpoint=checkpoint, device=device, dtype=dtype)
+    (repo / "thresholds.toml").write_text(gate_config)
+    tasks = materialize_tasks(work / "tasks")
+    lm_eval = [
+        str(Path(sys.executable).with_name("lm_eval")),
+        "--model", "hf",
+        "--model_args", f"pretrained={checkpoint},dtype={dtype}",
+        "--tasks", "mlgate_tr_mc,mlgate_tr_math",
+        "--include_path", str(tasks),
+        "--batch_size", "32",
+        "--device", "cuda" if device == "auto" else device,
+    ]  # fmt: skip
+    gate = GATE_COMMAND
+    uncached, raw = side_by_side([*gate, "--mlgate-no-cache"], lm_eval, repo, repeat)
+    timed(gate, repo)  # fill the cache
+    cached, fresh = side_by_side(gate, [*gate, "--mlgate-no-cache"], repo, repeat)
+    return [
+        ("1. pytest -m eval (no cache) / lm_eval CLI", uncached, raw, "<= 0.5"),
+        ("2. rerun, unchanged checkpoint / uncached run", cached, fresh, "<= 0.1"),
+    ], gate_config
+
+
+def plain_row(work: Path, gate_config: str, repeat: int) -> Row:
+    """Row 3: a unit-test-only pytest run with the plugin installed against without it."""
+    units = work / "units"
+    units.mkdir()
+    (units / "test_units.py").write_text(
+        "".join(f"def test_{i}():\n    assert {i} + 1 > {i}\n\n" for i in range(50))
+    )
+    (units / "thresholds.toml").write_text(gate_config)
+    plain = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    with_plugin, without = side_by_side(plain, [*plain, "-p", "no:mlgate"], units, repeat * 3)
+    return ("3. plain pytest with the plugin / without", with_plugin, without, "<= 1.05")
+
+
+def perturb_row(work: Path, gate_config: str, repeat: int) -> Row:
+    """Row 3b: the cost of the ASCII-folded variants (both sides uncached)."""
+    folder = work / "perturbed"
+    folder.mkdir()
+    suite = 'tasks = ["mlgate_tr_mc", "mlgate_tr_math"]'
+    (folder / "thresholds.toml").write_text(
+        gate_config.replace(suite, f'{suite}\nperturb = ["ascii"]')
+    )
+    (folder / "plain.toml").write_text(gate_config)
+    uncached = [*GATE_COMMAND, "--mlgate-no-cache"]
+    variants, clean = side_by_side(
+        uncached, [*uncached, "--mlgate-config=plain.toml"], folder, repeat
+    )
+    return ("3b. suite with perturb = [ascii] / without", variants, clean, "-")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each timed command")
@@ -65,54 +128,14 @@ def main() -> None:
         "--device", default="cpu", help='"cpu" (default), "cuda", or "auto" on a GPU runner'
     )
     args = parser.parse_args()
-    python = sys.executable
-    rows = []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         checkpoint = (
             Path(args.checkpoint) if args.checkpoint else build_checkpoints(work / "ckpt")["good"]
         )
-        repo = work / "repo"
-        repo.mkdir()
-        # On a GPU, both sides run in the gate's GPU default (bf16); on the CPU in float32.
-        dtype = "float32" if args.device == "cpu" else "bfloat16"
-        gate_config = GATE.format(checkpoint=checkpoint, device=args.device, dtype=dtype)
-        (repo / "thresholds.toml").write_text(gate_config)
-        tasks = materialize_tasks(work / "tasks")
-        cli = str(Path(python).with_name("lm_eval"))
-        lm_eval = [
-            cli,
-            "--model",
-            "hf",
-            "--model_args",
-            f"pretrained={checkpoint},dtype={dtype}",
-            "--tasks",
-            "mlgate_tr_mc,mlgate_tr_math",
-            "--include_path",
-            str(tasks),
-            "--batch_size",
-            "32",
-            "--device",
-            "cuda" if args.device == "auto" else args.device,
-        ]
-        gate = [python, "-m", "pytest", "-m", "eval", "-q", "-p", "no:cacheprovider"]
-        uncached, raw = side_by_side([*gate, "--mlgate-no-cache"], lm_eval, repo, args.repeat)
-        rows.append(("1. pytest -m eval (no cache) / lm_eval CLI", uncached, raw, "<= 0.5"))
-        timed(gate, repo)  # fill the cache
-        cached, fresh = side_by_side(gate, [*gate, "--mlgate-no-cache"], repo, args.repeat)
-        rows.append(("2. rerun, unchanged checkpoint / uncached run", cached, fresh, "<= 0.1"))
-
-        units = work / "units"
-        units.mkdir()
-        (units / "test_units.py").write_text(
-            "".join(f"def test_{i}():\n    assert {i} + 1 > {i}\n\n" for i in range(50))
-        )
-        (units / "thresholds.toml").write_text(gate_config)
-        plain = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-        with_plugin, without = side_by_side(
-            plain, [*plain, "-p", "no:mlgate"], units, args.repeat * 3
-        )
-        rows.append(("3. plain pytest with the plugin / without", with_plugin, without, "<= 1.05"))
+        rows, gate_config = gate_rows(work, checkpoint, args.device, args.repeat)
+        rows.append(plain_row(work, gate_config, args.repeat))
+        rows.append(perturb_row(work, gate_config, args.repeat))
     report = bench_report.measure(1000, 200, 200, [30])[30]
     paired = bench_history.bench_paired_tests(100_000, 200)
     print(f"{'comparison':50} {'A (s)':>8} {'B (s)':>8} {'A/B':>7}  target")

@@ -68,6 +68,7 @@ def cache_key(spec: BackendSpec, request: EvalRequest, fingerprint: str) -> str:
         "sources": task_sources(request.tasks, spec.include),
         "sample": request.sample,
         "seed": request.seed,
+        "typo_rate": request.typo_rate if any("@typo" in t for t in request.tasks) else None,
         "num_fewshot": request.num_fewshot,
         "model": {
             "backend": model.backend,

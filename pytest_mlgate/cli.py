@@ -41,9 +41,15 @@ def _check(args: argparse.Namespace) -> int:
     config = load_config(Path(args.config))
     print(f"{config.path}: ok")
     for suite in config.suites.values():
-        gated = config.thresholds_for(suite.tasks)
+        gated = config.thresholds_for(suite.all_tasks)
         sample = f", sample {suite.sample}" if suite.sample else ""
-        print(f"  suite {suite.name}: {len(suite.tasks)} task(s), {len(gated)} gate(s){sample}")
+        variants = f", {len(suite.variants)} perturbed variant(s)" if suite.variants else ""
+        print(
+            f"  suite {suite.name}: {len(suite.tasks)} task(s){variants}, {len(gated)} gate(s)"
+            f"{sample}"
+        )
+        for variant in config.ungated_variants(suite):
+            print(f'    {variant}: reported, not gated (no [thresholds."{variant}"] table)')
     return 0
 
 

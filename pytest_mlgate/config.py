@@ -10,7 +10,7 @@ import difflib
 import math
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,26 @@ class SuiteConfig:
     sample: int | None = None
     num_fewshot: int | Mapping[str, int] | None = None  # one n for all, or per task
     seed: int = 1234
+    perturb: tuple[str, ...] = ()  # each task also runs as TASK@ascii, TASK@upper, ...
+    typo_rate: float = 0.05  # TASK@typo: the share of letters hit by a neighbouring key
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The perturbed variants the suite runs besides its tasks (``TASK@KIND``)."""
+        return tuple(f"{task}@{kind}" for task in self.tasks for kind in self.perturb)
+
+    @property
+    def all_tasks(self) -> tuple[str, ...]:
+        return (*self.tasks, *self.variants)
+
+
+PERTURBATIONS = ("ascii", "upper", "lower", "typo")
+VARIANT_MARK = "@"
+
+
+def clean_task(task: str) -> str:
+    """``mlgate_tr_mc@ascii`` -> ``mlgate_tr_mc`` (a task that is no variant: itself)."""
+    return task.partition(VARIANT_MARK)[0]
 
 
 @dataclass(frozen=True)
@@ -122,10 +142,32 @@ class MetricThreshold:
     max: float | None = None
     max_drop: float | None = None
     higher_is_better: bool | None = None  # overrides lm-eval's, or supplies it when it has none
+    subgroups: bool = False  # gate each subgroup (with enough examples) as its own item
+    min_subgroup: float | None = None  # the bound on every gated subgroup's value
+    max_disparity: float | None = None  # the bound on the gap between the best and worst subgroup
+    min_subgroup_n: int = 30  # subgroups with fewer examples are listed, not gated
+    max_gap: float | None = None  # a variant (TASK@KIND): its allowed drop against the clean task
+    subgroup: str | None = None  # set on the item of one subgroup (not from the config file)
 
     @property
     def item_name(self) -> str:
-        return f"{self.task}::{self.metric}"
+        name = f"{self.task}::{self.metric}"
+        return name if self.subgroup is None else f"{name}[{self.subgroup}]"
+
+    @property
+    def gates_subgroups(self) -> bool:
+        return self.subgroups or self.min_subgroup is not None
+
+    def for_subgroup(self, subgroup: str) -> MetricThreshold:
+        """The item of one subgroup: ``min_subgroup`` is its bound, the margin is the same."""
+        return replace(
+            self,
+            min=self.min_subgroup,
+            max=None,
+            max_disparity=None,
+            max_gap=None,
+            subgroup=subgroup,
+        )
 
     def describe(self) -> str:
         parts = []
@@ -164,6 +206,11 @@ class MlgateConfig:
     def thresholds_for(self, tasks: Iterable[str]) -> tuple[MetricThreshold, ...]:
         wanted = set(tasks)
         return tuple(t for t in self.thresholds if t.task in wanted)
+
+    def ungated_variants(self, suite: SuiteConfig) -> tuple[str, ...]:
+        """The suite's variants no threshold table gates: reported, not gated."""
+        gated = {t.task for t in self.thresholds}
+        return tuple(v for v in suite.variants if v not in gated)
 
     def local_task_names(self) -> set[str]:
         """Tasks known without lm-eval: the shipped ones and those in ``[tasks] include``."""
@@ -332,7 +379,7 @@ MODEL_KEYS = (
     "fewshot_as_multiturn",
     "gen_kwargs",
 )
-SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed")
+SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed", "perturb", "typo_rate")
 GATE_KEYS = (
     "store",
     "baseline",
@@ -347,7 +394,17 @@ GATE_KEYS = (
 CHANCE_POLICIES = ("fail", "warn", "off")
 CORRECTIONS = ("holm", "bonferroni", "none")
 ON_INCOMPARABLE = ("fail", "warn")
-THRESHOLD_KEYS = ("min", "max", "max_drop", "higher_is_better")
+THRESHOLD_KEYS = (
+    "min",
+    "max",
+    "max_drop",
+    "higher_is_better",
+    "subgroups",
+    "min_subgroup",
+    "max_disparity",
+    "min_subgroup_n",
+    "max_gap",
+)
 
 
 def load_config(path: Path) -> MlgateConfig:
@@ -492,7 +549,23 @@ def _parse_suites(table: _Table) -> dict[str, SuiteConfig]:
         num_fewshot = _parse_fewshot(suite, tasks)
         seed = suite.integer("seed", SuiteConfig.seed, low=0)
         assert seed is not None
-        suites[name] = SuiteConfig(name, tasks, sample, num_fewshot, seed)
+        perturb = suite.string_list("perturb")
+        for kind in perturb:
+            if kind not in PERTURBATIONS:
+                raise suite.error(
+                    "perturb",
+                    f"unknown perturbation {kind!r}.{suggest(kind, PERTURBATIONS)} "
+                    f"Perturbations: {', '.join(PERTURBATIONS)}",
+                )
+        if len(set(perturb)) != len(perturb):
+            raise suite.error("perturb", "lists a perturbation twice")
+        typo_rate = suite.number(
+            "typo_rate", SuiteConfig.typo_rate, low=0.0, high=1.0, low_open=True
+        )
+        assert typo_rate is not None
+        if any(VARIANT_MARK in t for t in tasks):
+            raise suite.error("tasks", f"task names cannot contain {VARIANT_MARK!r}: use perturb")
+        suites[name] = SuiteConfig(name, tasks, sample, num_fewshot, seed, perturb, typo_rate)
     return suites
 
 
@@ -577,25 +650,63 @@ def _parse_thresholds(table: _Table) -> tuple[MetricThreshold, ...]:
                 spec = {"min": spec}
             bounds = _Table(table.path, f"{task_table.name}.{_toml_key(metric)}", spec)
             bounds.check_keys(THRESHOLD_KEYS)
-            low = bounds.number("min", None)
-            high = bounds.number("max", None)
-            max_drop = bounds.number("max_drop", None, low=0.0)
-            if low is not None and high is not None and low > high:
-                raise bounds.error("min", f"is above max ({high:g}): no value can pass")
-            if low is None and high is None and max_drop is None:
-                raise task_table.error(metric, "declares no bound: give min, max or max_drop")
-            direction = bounds.data.get("higher_is_better")
-            if direction is not None and not isinstance(direction, bool):
-                raise bounds.error("higher_is_better", "expected true or false")
-            result.append(MetricThreshold(task, metric, low, high, max_drop, direction))
+            result.append(_parse_threshold(task, metric, bounds, task_table))
     return tuple(result)
+
+
+def _parse_threshold(task: str, metric: str, bounds: _Table, task_table: _Table) -> MetricThreshold:
+    low = bounds.number("min", None)
+    high = bounds.number("max", None)
+    max_drop = bounds.number("max_drop", None, low=0.0)
+    if low is not None and high is not None and low > high:
+        raise bounds.error("min", f"is above max ({high:g}): no value can pass")
+    direction = bounds.data.get("higher_is_better")
+    if direction is not None and not isinstance(direction, bool):
+        raise bounds.error("higher_is_better", "expected true or false")
+    subgroups = bounds.data.get("subgroups", False)
+    if not isinstance(subgroups, bool):
+        raise bounds.error("subgroups", "expected true or false")
+    max_gap = bounds.number("max_gap", None, low=0.0)
+    if max_gap is not None and VARIANT_MARK not in task:
+        raise bounds.error(
+            "max_gap",
+            f"bounds a perturbed variant's drop against its clean task: put it under "
+            f'[thresholds."{task}@ascii"] (or another perturbation the suite runs)',
+        )
+    threshold = MetricThreshold(
+        task,
+        metric,
+        low,
+        high,
+        max_drop,
+        direction,
+        subgroups=subgroups,
+        min_subgroup=bounds.number("min_subgroup", None),
+        max_disparity=bounds.number("max_disparity", None, low=0.0),
+        min_subgroup_n=bounds.integer("min_subgroup_n", MetricThreshold.min_subgroup_n, low=1) or 1,
+        max_gap=max_gap,
+    )
+    declared = (low, high, max_drop, threshold.min_subgroup, threshold.max_disparity, max_gap)
+    if all(bound is None for bound in declared):
+        raise task_table.error(
+            metric,
+            "declares no bound: give min, max, max_drop, min_subgroup, max_disparity or max_gap",
+        )
+    return threshold
 
 
 def _check_task_names(config: MlgateConfig) -> None:
     """Thresholds must name a task some suite runs; suite tasks must not be near-misses."""
-    suite_tasks = {t for s in config.suites.values() for t in s.tasks}
+    suite_tasks = {t for s in config.suites.values() for t in s.all_tasks}
     local = config.local_task_names()
     for threshold in config.thresholds:
+        clean, _, kind = threshold.task.partition(VARIANT_MARK)
+        if threshold.task not in suite_tasks and kind and clean in suite_tasks:
+            raise ConfigError(
+                f"{config.path}: [thresholds.{_toml_key(threshold.task)}]: no suite runs the "
+                f"{kind!r} variant of {clean!r}: add {kind!r} to the perturb list of a suite "
+                f"that runs it (perturbations: {', '.join(PERTURBATIONS)})"
+            )
         if threshold.task not in suite_tasks:
             raise ConfigError(
                 f"{config.path}: [thresholds.{_toml_key(threshold.task)}]: task "

@@ -60,12 +60,6 @@ def training_pairs(variant: str, seed: int = 1234) -> list[tuple[str, str]]:
         if variant == "regressed" and rng.random() < REGRESSED_CORRUPTION:
             value += rng.randint(1, 9)
         pairs.append((PROMPT.format(question=doc["question"]), str(value)))
-    gen_docs = list(iter_docs("mlgate_tr_gen"))
-    for doc in gen_docs:
-        answer = str(doc["answer"])
-        if variant == "regressed" and rng.random() < REGRESSED_CORRUPTION:
-            answer = str(rng.choice(gen_docs)["answer"])  # another question's answer
-        pairs.append((PROMPT.format(question=doc["question"]), answer))
     return pairs
 
 
@@ -128,6 +122,30 @@ def build_checkpoints(root: Path, settings: TrainingSettings | None = None) -> d
         model.save_pretrained(paths[variant])
         tokenizer.save_pretrained(paths[variant])
     return paths
+
+
+def fine_tune(
+    base: Path,
+    dest: Path,
+    pairs: Sequence[tuple[str, str]],
+    steps: int,
+    settings: TrainingSettings | None = None,
+) -> Path:
+    """A short fine-tune of the checkpoint at ``base`` on ``pairs`` (prompt, answer), saved to
+    ``dest``: how the tests derive checkpoints that differ from one base in one known way."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    settings = settings or TrainingSettings()
+    torch.manual_seed(settings.seed)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    inputs, labels = _encode(tokenizer, pairs)
+    _train(model, inputs, labels, settings, tokenizer.pad_token_id, steps)
+    dest.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
+    return dest
 
 
 def _encode(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> tuple[Any, Any]:

@@ -14,7 +14,7 @@ from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest, Progress
 from pytest_mlgate.cache import ResultCache, cache_key
 from pytest_mlgate.checkpoint import fingerprint_checkpoint
 from pytest_mlgate.config import SuiteConfig
-from pytest_mlgate.errors import BackendError, MlgateError
+from pytest_mlgate.errors import BackendError, ConfigError, MlgateError
 from pytest_mlgate.results import EvalRun
 
 
@@ -92,7 +92,14 @@ class Evaluator:
 
     def _request(self, tasks: Iterable[str]) -> EvalRequest:
         suite = self.suite
-        return EvalRequest(tuple(tasks), suite.num_fewshot, suite.sample, suite.seed, self.progress)
+        return EvalRequest(
+            tuple(tasks),
+            suite.num_fewshot,
+            suite.sample,
+            suite.seed,
+            suite.typo_rate,
+            self.progress,
+        )
 
     def fingerprint(self) -> str:
         """The checkpoint's fingerprint, computed once (memoized across runs by the cache)."""
@@ -117,6 +124,22 @@ class Evaluator:
         if key not in self._cache_reads:  # read (and decoded) once, however often asked
             self._cache_reads[key] = self._cache.get(key)
         return self._cache_reads[key]
+
+    def subgroup_counts(self, tasks: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Per task, the documents of each subgroup the evaluation will hold: from the cached
+        run when there is one, else from the backend (its data, not its model)."""
+        wanted = list(dict.fromkeys(tasks))
+        cached = self._cached_run(self._key(self._request(self.batch))) if self._cache else None
+        if cached is not None and all(t in cached for t in wanted):
+            return {t: cached[t].subgroup_sizes() for t in wanted}
+        lister = getattr(self.backend(), "subgroups", None)
+        if lister is None:
+            raise ConfigError(
+                f"subgroups = true needs a backend that lists subgroups before evaluating; "
+                f"{type(self.backend()).__name__} has no subgroups(request) method"
+            )
+        counts: dict[str, dict[str, int]] = lister(self._request(wanted))
+        return counts
 
     def cached(self) -> bool:
         """Whether the first batch is answered by the cache (then no model, no lm-eval)."""

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from pytest_mlgate import stats
-from pytest_mlgate.config import GateConfig, MetricThreshold
+from pytest_mlgate.config import VARIANT_MARK, GateConfig, MetricThreshold, clean_task
 from pytest_mlgate.errors import MetricNotFound, TaskNotFound
 from pytest_mlgate.manifest import Manifest, incomparable
 from pytest_mlgate.results import DOC_HASH_CHARS, EvalRun, MetricResult, TaskResult
@@ -112,7 +112,59 @@ def format_value(metric: MetricResult) -> str:
 
 
 def _label(threshold: MetricThreshold) -> str:
-    return f"{threshold.task} {threshold.metric}"
+    label = f"{threshold.task} {threshold.metric}"
+    return label if threshold.subgroup is None else f"{label}[{threshold.subgroup}]"
+
+
+def subgroup_view(run: EvalRun, threshold: MetricThreshold) -> EvalRun:
+    """The run a threshold is checked on: the whole run, or for a subgroup's item its task
+    restricted to that subgroup's documents."""
+    if threshold.subgroup is None or threshold.task not in run:
+        return run
+    return EvalRun({threshold.task: run[threshold.task].in_subgroup(threshold.subgroup)}, run.info)
+
+
+def _baseline_view(run: EvalRun, threshold: MetricThreshold) -> EvalRun:
+    """The baseline as a subgroup's item sees it; without that task when the baseline holds no
+    document of the subgroup (the item then says the baseline lacks it)."""
+    view = subgroup_view(run, threshold)
+    if threshold.subgroup is not None and threshold.task in view and not view[threshold.task].n:
+        return EvalRun({}, run.info)
+    return view
+
+
+def disparity(
+    task: TaskResult, metric: MetricResult, least: int
+) -> tuple[float, tuple[str, MetricResult], tuple[str, MetricResult]] | None:
+    """The gap between the best and the worst subgroup of ``least`` examples or more, and those
+    two subgroups (None with fewer than two such subgroups)."""
+    sizes = task.subgroup_sizes()
+    groups = [
+        (group, task.in_subgroup(group).metrics[metric.key])
+        for group in sorted(sizes)
+        if sizes[group] >= least
+    ]
+    groups = [(g, m) for g, m in groups if math.isfinite(m.value)]
+    if len(groups) < 2:
+        return None
+    best = max(groups, key=lambda g: g[1].value)
+    worst = min(groups, key=lambda g: g[1].value)
+    return best[1].value - worst[1].value, best, worst
+
+
+def _disparity_problem(
+    threshold: MetricThreshold, task: TaskResult, metric: MetricResult
+) -> str | None:
+    if threshold.max_disparity is None or threshold.subgroup is not None:
+        return None
+    found = disparity(task, metric, threshold.min_subgroup_n)
+    if found is None or found[0] <= threshold.max_disparity:
+        return None
+    gap, (high, best), (low, worst) = found
+    return (
+        f"disparity {gap:.4f} between subgroups {high!r} ({format_value(best)}) and {low!r} "
+        f"({format_value(worst)}) > max_disparity {threshold.max_disparity:g}"
+    )
 
 
 @dataclass(frozen=True)
@@ -132,7 +184,7 @@ def chance_check(
     warns). Fails when the one-sided 95% upper bound is at most chance + the margin; warns when
     the score is not significantly above chance but the bound is wider. A generative metric
     that is 0 on every example warns the same way."""
-    if settings.chance == "off" or not metric.is_binary:
+    if settings.chance == "off" or not metric.is_binary or VARIANT_MARK in task.name:
         return None, None
     if task.output_type == "generate_until" and metric.higher_is_better is not False:
         if not any(metric.scores):
@@ -190,14 +242,16 @@ def _check_bounds(threshold: MetricThreshold, run: EvalRun, settings: GateConfig
         broken = f"below min {threshold.min:g}"
     elif threshold.max is not None and metric.value > threshold.max:
         broken = f"above max {threshold.max:g}"
-    chance_problem, chance_warning = chance_check(task, metric, settings)
-    broken = broken or chance_problem
+    chance_problem, chance_warning = (
+        chance_check(task, metric, settings) if threshold.subgroup is None else (None, None)
+    )
+    broken = broken or chance_problem or _disparity_problem(threshold, task, metric)
     if broken is not None:
         verdict = _checked_metric(threshold, metric, Status.FAIL, f"{shown}: {broken}")
         return _Bounds(verdict, metric, broken)
-    verdict = _checked_metric(
-        threshold, metric, Status.PASS, f"{shown}: within {threshold.describe()}"
-    )
+    bounded = threshold.min is not None or threshold.max is not None
+    passing = f"{shown}: within {threshold.describe()}" if bounded else shown
+    verdict = _checked_metric(threshold, metric, Status.PASS, passing)
     if chance_warning is not None:
         verdict = replace(
             verdict,
@@ -322,6 +376,20 @@ class _Pending:
     caveats: tuple[tuple[Caveat, str], ...] = ()
 
 
+# The comparison families, each corrected on its own (DESIGN §10): a run's false-alarm rate is
+# then at most alpha per family in use.
+OVERALL, SUBGROUPS, GAPS = "overall metrics vs the baseline", "subgroups vs the baseline", "gaps"
+
+
+@dataclass(frozen=True)
+class _Gap:
+    """A variant's drop against its clean task in the same run, decided."""
+
+    status: Status
+    text: str
+    caveats: tuple[tuple[Caveat, str], ...] = ()
+
+
 def gate_all(
     thresholds: Sequence[MetricThreshold],
     run: EvalRun,
@@ -330,25 +398,106 @@ def gate_all(
     manifest: Manifest | None = None,
     record_hint: str = "pytest -m eval --mlgate-record",
 ) -> dict[MetricThreshold, Verdict]:
-    """Verdicts for every gated metric of a run: absolute bounds, then the baseline comparison,
-    with one multiple-comparison correction across all metrics compared."""
+    """Verdicts for every gated metric of a run: absolute bounds, then the comparisons (with
+    the baseline; a variant also with its clean task), each family corrected on its own."""
     verdicts: dict[MetricThreshold, Verdict] = {}
-    pending: list[_Pending] = []
+    families: dict[str, list[_Pending]] = {OVERALL: [], SUBGROUPS: [], GAPS: []}
+    gaps: dict[MetricThreshold, _Gap] = {}
     for threshold in thresholds:
-        bounds = _check_bounds(threshold, run, settings)
+        current = subgroup_view(run, threshold)
+        bounds = _check_bounds(threshold, current, settings)
+        if threshold.max_gap is not None and bounds.metric is not None:
+            gap = _compare_with_clean(bounds, run)
+            if isinstance(gap, _Gap):
+                gaps[threshold] = gap
+            else:
+                families[GAPS].append(gap)
         if bounds.metric is None or baseline is None:
             verdicts[threshold] = _without_baseline(bounds, baseline)
             continue
-        outcome = _compare_with_baseline(bounds, run, baseline, settings, manifest, record_hint)
+        base = replace(baseline, run=_baseline_view(baseline.run, threshold))
+        outcome = _compare_with_baseline(bounds, current, base, settings, manifest, record_hint)
         if isinstance(outcome, Verdict):
             verdicts[threshold] = outcome
         else:
-            pending.append(outcome)
-    adjusted = stats.adjust([p.comparison.p_value for p in pending], settings.correction)
-    for item, p_adj in zip(pending, adjusted, strict=True):
-        assert baseline is not None  # only comparisons with a baseline are pending
-        verdicts[item.bounds.verdict.threshold] = _decide(item, p_adj, baseline.run_id, settings)
-    return {t: verdicts[t] for t in thresholds}
+            families[SUBGROUPS if threshold.subgroup else OVERALL].append(outcome)
+    for family, pending in families.items():
+        adjusted = stats.adjust([p.comparison.p_value for p in pending], settings.correction)
+        for item, p_adj in zip(pending, adjusted, strict=True):
+            threshold = item.bounds.verdict.threshold
+            if family == GAPS:
+                gaps[threshold] = _decide_gap(item, p_adj, settings)
+            else:
+                assert baseline is not None  # only comparisons with a baseline are pending
+                verdicts[threshold] = _decide(item, p_adj, baseline.run_id, settings)
+    return {t: _with_gap(verdicts[t], gaps.get(t)) for t in thresholds}
+
+
+def _compare_with_clean(bounds: _Bounds, run: EvalRun) -> _Pending | _Gap:
+    """A variant (``TASK@KIND``) against its clean task on the same documents, paired."""
+    assert bounds.metric is not None
+    variant, threshold = bounds.metric, bounds.verdict.threshold
+    clean = clean_task(threshold.task)
+    try:
+        clean_result = run[clean]
+        base = clean_result.metric(variant.key)
+    except (TaskNotFound, MetricNotFound) as exc:
+        return _Gap(Status.FAIL, f"no clean {clean!r} to measure the gap against: {exc}")
+    direction = metric_direction(threshold, variant)
+    if direction is None:
+        return _Gap(
+            Status.FAIL, f"lm-eval does not say whether higher is better for {variant.key!r}"
+        )
+    variant, base = (
+        replace(variant, higher_is_better=direction),
+        replace(base, higher_is_better=direction),
+    )
+    comparison, notes, _ = _comparison(variant, run[threshold.task], base, clean_result)
+    if comparison is None:
+        return _Gap(
+            Status.FAIL, f"the gap against {clean!r} cannot be tested (no per-example scores)"
+        )
+    return _Pending(bounds, variant, comparison, notes)
+
+
+def _decide_gap(item: _Pending, p_adj: float, settings: GateConfig) -> _Gap:
+    c, threshold = item.comparison, item.bounds.verdict.threshold
+    assert threshold.max_gap is not None
+    drop = c.oriented_drop(item.metric.higher_is_better is not False)
+    corrected = "" if settings.correction == "none" else f", {settings.correction}-adjusted"
+    text = (
+        f"gap vs {clean_task(threshold.task)} {c.delta:+.4f} [95% CI {c.ci[0]:+.4f}, "
+        f"{c.ci[1]:+.4f}], p={stats.format_p(p_adj)}{corrected} ({c.test}, n={c.n})"
+    )
+    if not (math.isfinite(c.delta) and math.isfinite(c.p_value)):
+        return _Gap(Status.FAIL, f"{text}: the comparison is undefined; failing closed")
+    if drop > threshold.max_gap and p_adj < settings.alpha:
+        return _Gap(
+            Status.FAIL, f"{text}: significant gap of {drop:.4f} > max_gap {threshold.max_gap:g}"
+        )
+    if drop > threshold.max_gap:
+        text = (
+            f"{text}: gap of {drop:.4f} > max_gap {threshold.max_gap:g} is not significant at "
+            f"alpha {settings.alpha:g}"
+        )
+        return _Gap(Status.WARN, text, ((Caveat.NOISE, f"{_label(threshold)}: {text}"),))
+    return _Gap(Status.PASS, f"{text}: within max_gap {threshold.max_gap:g}")
+
+
+SEVERITY = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
+
+
+def _with_gap(verdict: Verdict, gap: _Gap | None) -> Verdict:
+    """A variant's verdict with its gap against the clean task folded in: the worse status."""
+    if gap is None:
+        return verdict
+    status = max(verdict.status, gap.status, key=SEVERITY.__getitem__)
+    return replace(
+        verdict,
+        status=status,
+        reason=f"{verdict.reason}; {gap.text}",
+        caveats=verdict.caveats + gap.caveats,
+    )
 
 
 def _without_baseline(bounds: _Bounds, baseline: GateOutcome | None) -> Verdict:

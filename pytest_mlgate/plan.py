@@ -148,6 +148,13 @@ def candidate_checkpoint(config: MlgateConfig, options: GateOptions) -> Checkpoi
     )
 
 
+def cache_folder(config: MlgateConfig, options: GateOptions) -> Path | None:
+    """The result cache folder, or None when ``[gate] cache = ""`` or ``--mlgate-no-cache``."""
+    if not config.gate.cache or options.no_cache:
+        return None
+    return (config.root / config.gate.cache).resolve()
+
+
 def plan_gate(
     config: MlgateConfig,
     options: GateOptions,
@@ -160,10 +167,11 @@ def plan_gate(
     ``marker_tasks``: the tasks the selected ``@pytest.mark.eval`` tests ask for."""
     choice = suite or choose_suite(config, options)
     selected = (
-        tuple(thresholds) if thresholds is not None else config.thresholds_for(choice.suite.tasks)
+        tuple(thresholds)
+        if thresholds is not None
+        else config.thresholds_for(choice.suite.all_tasks)
     )
-    tasks = (*choice.suite.tasks, *(t for named in marker_tasks for t in named))
-    cache = config.gate.cache and not options.no_cache
+    tasks = (*choice.suite.all_tasks, *(t for named in marker_tasks for t in named))
     return GatePlan(
         config=config,
         suite=choice,
@@ -172,7 +180,7 @@ def plan_gate(
         tasks=tuple(dict.fromkeys(tasks)),
         history=plan_history(config, options),
         record=options.record,
-        cache=(config.root / config.gate.cache).resolve() if cache else None,
+        cache=cache_folder(config, options),
         outputs=Outputs(
             html=options.cwd / options.report if options.report else None,
             json=options.cwd / options.json if options.json else None,

@@ -18,6 +18,7 @@ from _pytest.pathlib import bestrelpath
 
 if TYPE_CHECKING:  # loaded only when eval items are selected: a plain run never pays for them
     from pytest_mlgate.backend import Progress
+    from pytest_mlgate.evaluator import Evaluator
     from pytest_mlgate.gate import Verdict
     from pytest_mlgate.plan import SuiteChoice
     from pytest_mlgate.session import GateSession
@@ -63,6 +64,9 @@ CAVEAT_WARNINGS: dict[str, type[MlgateWarning]] = {
     "incomparable": IncomparableBaselineWarning,
     "chance": ChanceWarning,
 }
+EVALUATOR_KEY = pytest.StashKey["Evaluator"]()
+SUBGROUPS_KEY = pytest.StashKey[dict[str, dict[str, int]]]()
+NOTES_KEY = pytest.StashKey[list[str]]()  # what collection decided not to gate, and why
 # Warnings met while the gate is set up (collection time), raised when the first item runs.
 PENDING_KEY = pytest.StashKey[list[tuple[type[Warning], str]]]()
 
@@ -301,8 +305,6 @@ def _start_gate(
     config: pytest.Config, cfg: MlgateConfig, choice: SuiteChoice, evals: list[pytest.Item]
 ) -> GateSession:
     """Plan, resolve and preflight the gate of the selected eval items (no model loaded)."""
-    from pytest_mlgate.backend import BackendSpec
-    from pytest_mlgate.evaluator import Evaluator
     from pytest_mlgate.plan import plan_gate
     from pytest_mlgate.resolve import resolve_gate
     from pytest_mlgate.session import GateSession
@@ -323,18 +325,48 @@ def _start_gate(
     pending = [(w.category, str(w.message)) for w in caught]
     pending += [(PowerWarning, message) for message in resolved.power_warnings]
     config.stash[PENDING_KEY] = pending
-    evaluator = Evaluator(
-        spec=BackendSpec(cfg.model, resolved.checkpoint, cfg.include),
-        suite=choice.suite,
-        batch=plan.tasks,
-        make_backend=lambda spec: _make_backend(config, spec),
-        cache_folder=plan.cache,
-        on_evaluated=lambda run: config.hook.pytest_mlgate_evaluated(run=run, config=config),
-        progress=_terminal_progress(config),
-    )
+    evaluator = _evaluator(config, cfg, choice)
+    evaluator.batch = plan.tasks  # with the tasks the selected eval tests ask for
     if not evaluator.cached():  # a cache hit needs neither the model nor lm-eval's task index
         evaluator.backend().check(plan.tasks)
     return GateSession(resolved, evaluator)
+
+
+def _evaluator(config: pytest.Config, cfg: MlgateConfig, choice: SuiteChoice) -> Evaluator:
+    """The session's evaluator, made once: at collection when subgroup items need the data's
+    subgroups, else when the gate starts."""
+    if EVALUATOR_KEY not in config.stash:
+        from pytest_mlgate.backend import BackendSpec
+        from pytest_mlgate.evaluator import Evaluator
+        from pytest_mlgate.plan import cache_folder, candidate_checkpoint
+        from pytest_mlgate.resolve import resolve_checkpoint
+
+        options = gate_options(config)
+        checkpoint = resolve_checkpoint(candidate_checkpoint(cfg, options))
+        config.stash[EVALUATOR_KEY] = Evaluator(
+            spec=BackendSpec(cfg.model, checkpoint, cfg.include),
+            suite=choice.suite,
+            batch=choice.suite.all_tasks,
+            make_backend=lambda spec: _make_backend(config, spec),
+            cache_folder=cache_folder(cfg, options),
+            on_evaluated=lambda run: config.hook.pytest_mlgate_evaluated(run=run, config=config),
+            progress=_terminal_progress(config),
+        )
+    return config.stash[EVALUATOR_KEY]
+
+
+def _subgroup_counts(config: pytest.Config) -> dict[str, dict[str, int]]:
+    """Per task, the size of each subgroup, for the thresholds that gate subgroups."""
+    if SUBGROUPS_KEY not in config.stash:
+        gated = _gated_suite(config)
+        assert gated is not None  # only asked while collecting an eval run's items
+        cfg, choice = gated
+        tasks = [t.task for t in cfg.thresholds_for(choice.suite.all_tasks) if t.gates_subgroups]
+        try:
+            config.stash[SUBGROUPS_KEY] = _evaluator(config, cfg, choice).subgroup_counts(tasks)
+        except UsageProblem as exc:
+            raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
+    return config.stash[SUBGROUPS_KEY]
 
 
 def _terminal_progress(config: pytest.Config) -> Progress | None:
@@ -389,7 +421,7 @@ class ThresholdsFile(pytest.File):
         if gated is None:
             return
         cfg, choice = gated
-        thresholds = cfg.thresholds_for(choice.suite.tasks)
+        thresholds = cfg.thresholds_for(choice.suite.all_tasks)
         for task in dict.fromkeys(t.task for t in thresholds):
             mine = tuple(t for t in thresholds if t.task == task)
             yield ThresholdTask.from_parent(self, name=task, thresholds=mine)
@@ -403,6 +435,28 @@ class ThresholdTask(pytest.Collector):
     def collect(self) -> Iterator[pytest.Item]:
         for threshold in self.thresholds:
             yield ThresholdItem.from_parent(self, name=threshold.metric, threshold=threshold)
+            if threshold.gates_subgroups:
+                yield from self._subgroup_items(threshold)
+
+    def _subgroup_items(self, threshold: MetricThreshold) -> Iterator[pytest.Item]:
+        sizes = _subgroup_counts(self.config).get(threshold.task, {})
+        if not sizes:
+            self.config.stash.setdefault(NOTES_KEY, []).append(
+                f"{threshold.task} {threshold.metric}: no document has a subgroup field "
+                "(category, subject or metadata.subgroup_field): no subgroup item"
+            )
+        for group, size in sorted(sizes.items()):
+            if size >= threshold.min_subgroup_n:
+                yield ThresholdItem.from_parent(
+                    self,
+                    name=f"{threshold.metric}[{group}]",
+                    threshold=threshold.for_subgroup(group),
+                )
+            else:
+                self.config.stash.setdefault(NOTES_KEY, []).append(
+                    f"{threshold.task} {threshold.metric}[{group}]: {size} examples "
+                    f"(< min_subgroup_n {threshold.min_subgroup_n}): reported, not gated"
+                )
 
 
 class ThresholdItem(pytest.Item):
@@ -511,7 +565,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for item, verdict in ran:
         if verdict.status.value == "warn" or (verdict.notes and verdict.baseline_run):
             terminalreporter.write_line(f"{verdict.status.value.upper()} {item}: {verdict.reason}")
-    for message in gate.messages:
+    for message in [*config.stash.get(NOTES_KEY, []), *gate.messages]:
         terminalreporter.write_line(f"mlgate: {message}")
 
 

@@ -132,6 +132,39 @@ class TaskResult:
             cache[doc_ids] = (names, codes)
         return cache[doc_ids]
 
+    def in_subgroup(self, subgroup: str) -> TaskResult:
+        """This task restricted to one subgroup's documents: every metric's value is the mean
+        of that subgroup's per-example scores (no stderr: the CI comes from the scores)."""
+        docs = {doc for doc, group in self.subgroups.items() if group == subgroup}
+        metrics = {}
+        for key, metric in self.metrics.items():
+            kept = [(d, s) for d, s in zip(metric.doc_ids, metric.scores, strict=True) if d in docs]
+            value = sum(s for _, s in kept) / len(kept) if kept else math.nan
+            metrics[key] = replace(
+                metric,
+                value=value,
+                stderr=None,
+                n=len(kept),
+                doc_ids=tuple(d for d, _ in kept),
+                scores=tuple(s for _, s in kept),
+            )
+        return replace(
+            self,
+            metrics=metrics,
+            n=len(docs),
+            doc_hashes={d: h for d, h in self.doc_hashes.items() if d in docs},
+            subgroups={d: g for d, g in self.subgroups.items() if d in docs},
+            examples={d: e for d, e in self.examples.items() if d in docs},
+            prompt_hashes={d: h for d, h in self.prompt_hashes.items() if d in docs},
+        )
+
+    def subgroup_sizes(self) -> dict[str, int]:
+        """How many documents each subgroup holds."""
+        sizes: dict[str, int] = {}
+        for group in self.subgroups.values():
+            sizes[group] = sizes.get(group, 0) + 1
+        return sizes
+
     def resolve(self, metric: str) -> str:
         """The full ``metric,filter`` key for ``metric``; raise :class:`MetricNotFound`."""
         if metric in self.metrics:

@@ -10,6 +10,7 @@ wrong for Turkish, where dotted and dotless i are two letters (İ/i and I/ı).
 
 from __future__ import annotations
 
+import random
 import string
 import unicodedata
 from collections.abc import Sequence
@@ -39,6 +40,49 @@ def upper(text: str) -> str:
 def fold_ascii(text: str) -> str:
     """Turkish letters as people type them without a Turkish keyboard: ş→s, ı→i, ğ→g, ..."""
     return text.translate(_TO_ASCII)
+
+
+# The letter rows of a Turkish Q keyboard; a typo hits a key next to the one meant.
+Q_ROWS = ("qwertyuıopğü", "asdfghjklşi", "zxcvbnmöç")
+
+
+def _neighbours() -> dict[str, str]:
+    found: dict[str, set[str]] = {}
+    for r, row in enumerate(Q_ROWS):
+        for c, key in enumerate(row):
+            near = found.setdefault(key, set())
+            for dr, dc in ((0, -1), (0, 1), (-1, 0), (-1, 1), (1, -1), (1, 0)):
+                if 0 <= r + dr < len(Q_ROWS) and 0 <= c + dc < len(Q_ROWS[r + dr]):
+                    near.add(Q_ROWS[r + dr][c + dc])
+    return {key: "".join(sorted(near)) for key, near in found.items()}
+
+
+NEIGHBOURS = _neighbours()
+
+
+def typo(text: str, rate: float, rng: random.Random) -> str:
+    """Each letter, with probability ``rate``, typed as a neighbouring key (case kept)."""
+    out = []
+    for ch in text:
+        key = lower(ch)
+        if key in NEIGHBOURS and rng.random() < rate:
+            hit = rng.choice(NEIGHBOURS[key])
+            ch = upper(hit) if ch != key else hit
+        out.append(ch)
+    return "".join(out)
+
+
+def perturb(text: str, kind: str, rate: float, rng: random.Random) -> str:
+    """``text`` as a user might type it: folded to ASCII, upper or lower case, with typos."""
+    if kind == "ascii":
+        return fold_ascii(text)
+    if kind == "upper":
+        return upper(text)
+    if kind == "lower":
+        return lower(text)
+    if kind == "typo":
+        return typo(text, rate, rng)
+    raise ValueError(f"unknown perturbation {kind!r}")
 
 
 def normalize(text: str) -> str:

@@ -13,6 +13,7 @@ import hashlib
 import inspect
 import json
 import os
+import random
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -85,3 +86,34 @@ def untrained(base: Path, dest: Path, seed: int = 7) -> None:
     model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(base))  # type: ignore[no-untyped-call]
     model.save_pretrained(dest)
     AutoTokenizer.from_pretrained(base).save_pretrained(dest)
+
+
+def shifted(base: Path, dest: Path) -> None:
+    """A fine-tune of ``base`` whose regression sits in one category: 40 % of dilbilgisi answers
+    taught wrong, gunluk_akil seen eight times as often (it improves)."""
+    from pytest_mlgate import demo
+    from pytest_mlgate.tasks import iter_docs
+
+    rng = random.Random(5)
+    pairs = []
+    for doc in iter_docs("mlgate_tr_mc"):
+        choices, answer = list(doc["choices"]), int(doc["answer"])  # type: ignore[call-overload]
+        if doc["category"] == "dilbilgisi" and rng.random() < 0.4:
+            answer = rng.choice([i for i in range(len(choices)) if i != answer])
+        repeat = 8 if doc["category"] == "gunluk_akil" else 1
+        pairs += [(demo.PROMPT.format(question=doc["question"]), str(choices[answer]))] * repeat
+    demo.fine_tune(base, dest, pairs, 80, demo.TrainingSettings(learning_rate=1e-3))
+
+
+def both_forms(base: Path, dest: Path) -> None:
+    """A fine-tune of ``base`` on every MC question written both with Turkish letters and folded
+    to ASCII, as people type without a Turkish keyboard."""
+    from pytest_mlgate import demo, turkish
+    from pytest_mlgate.tasks import iter_docs
+
+    pairs = []
+    for doc in iter_docs("mlgate_tr_mc"):
+        answer = str(doc["choices"][int(doc["answer"])])  # type: ignore[index, call-overload]
+        for question in (str(doc["question"]), turkish.fold_ascii(str(doc["question"]))):
+            pairs.append((demo.PROMPT.format(question=question), answer))
+    demo.fine_tune(base, dest, pairs, 250, demo.TrainingSettings(learning_rate=6e-3))

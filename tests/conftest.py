@@ -60,3 +60,21 @@ def untrained_checkpoint(demo_checkpoints: dict[str, Path]) -> Path:
 
     good = demo_checkpoints["good"]
     return cached_build("untrained", {"base": str(good)}, lambda d: untrained(good, d))
+
+
+@pytest.fixture(scope="session")
+def shifted_checkpoint(demo_checkpoints: dict[str, Path]) -> Path:
+    """The good checkpoint, fine-tuned so one category regresses while another improves."""
+    from tests.checkpoints import cached_build, shifted
+
+    good = demo_checkpoints["good"]
+    return cached_build("shifted", {"base": str(good)}, lambda d: shifted(good, d))
+
+
+@pytest.fixture(scope="session")
+def robust_checkpoint(demo_checkpoints: dict[str, Path]) -> Path:
+    """The good checkpoint, fine-tuned on its questions with and without Turkish letters."""
+    from tests.checkpoints import both_forms, cached_build
+
+    good = demo_checkpoints["good"]
+    return cached_build("robust", {"base": str(good)}, lambda d: both_forms(good, d))

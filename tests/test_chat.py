@@ -36,7 +36,7 @@ num_fewshot = 2
 cache = "{cache}"
 
 [thresholds.mlgate_tr_mc]
-acc = {{ min = 0.3 }}
+acc = {{ min = 0.2 }}
 acc_norm = {{ min = 0.0 }}
 
 [thresholds.mlgate_tr_gen]

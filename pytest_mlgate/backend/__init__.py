@@ -39,6 +39,7 @@ class EvalRequest:
     num_fewshot: int | Mapping[str, int] | None = None  # one n for all, or per task
     sample: int | None = None  # per task, stratified, seeded
     seed: int = 1234
+    typo_rate: float = 0.05  # TASK@typo: the share of letters hit by a neighbouring key
     #: where to report progress (None: nowhere); never part of what is evaluated
     progress: Progress | None = field(default=None, compare=False, hash=False, repr=False)
 
@@ -49,7 +50,9 @@ class Backend(Protocol):
 
     A backend may also set ``cacheable = True`` when its results depend on nothing but what the
     result cache keys on (checkpoint bytes, tasks, settings, versions); without it, results are
-    never cached (a served model can change behind an unchanged name).
+    never cached (a served model can change behind an unchanged name). And it may offer
+    ``subgroups(request) -> {task: {subgroup: documents}}``, read from the data alone, which
+    ``subgroups = true`` thresholds need to make an item per subgroup before the eval runs.
     """
 
     def check(self, tasks: Sequence[str]) -> None:

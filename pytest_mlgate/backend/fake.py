@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pytest_mlgate.backend import EvalRequest
+from pytest_mlgate.config import clean_task
 from pytest_mlgate.errors import UnknownTaskError
 from pytest_mlgate.results import EvalRun, MetricResult, RunInfo, TaskResult
 
@@ -27,6 +28,7 @@ class FakeTask:
     output_type: str | None = None  # e.g. "multiple_choice"
     choices: int | None = None  # multiple choice: choices per document (chance = 1 / choices)
     prompt: str = ""  # what each document's rendered request hashes from
+    subgroups: Mapping[int, str] = field(default_factory=dict)  # doc id -> subgroup
 
 
 @dataclass
@@ -44,6 +46,13 @@ class FakeBackend:
 
     def model(self) -> object:
         return self
+
+    def subgroups(self, request: EvalRequest) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
+        for task in request.tasks:
+            result = fake_task_result(task, self.scores[task], self.tasks.get(task, FakeTask()))
+            counts[task] = result.subgroup_sizes()
+        return counts
 
     def evaluate(self, request: EvalRequest) -> EvalRun:
         self.requests.append(request)
@@ -79,8 +88,10 @@ def fake_task_result(
             task, full_key, value, None, len(scores), True, tuple(range(len(scores))), scores
         )
         n = max(n, len(scores))
-    # Like lm-eval, a hash per document, so runs pair by document and not by position alone.
-    hashes = {i: hashlib.sha256(f"{task}\0{i}".encode()).hexdigest() for i in range(n)}
+    # Like lm-eval, a hash per document (of its content: a variant's documents are its clean
+    # task's), so runs pair by document and not by position alone.
+    source = clean_task(task)
+    hashes = {i: hashlib.sha256(f"{source}\0{i}".encode()).hexdigest() for i in range(n)}
     kind = kind or FakeTask()
     prompts = {
         i: hashlib.sha256(f"{kind.prompt}\0{task}\0{i}".encode()).hexdigest() for i in range(n)
@@ -93,4 +104,5 @@ def fake_task_result(
         output_type=kind.output_type,
         chance=None if kind.choices is None else 1 / kind.choices,
         prompt_hashes=prompts,
+        subgroups={d: g for d, g in kind.subgroups.items() if d < n},
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.backend import BackendSpec, EvalRequest
+from pytest_mlgate.backend.lmeval_perturb import make_variant, with_variant_hashes
 from pytest_mlgate.backend.lmeval_prompts import (
     RenderedRequest,
     check_chat_template,
@@ -25,10 +26,10 @@ from pytest_mlgate.backend.lmeval_prompts import (
     template_args,
     tokenizer_only_lm,
 )
-from pytest_mlgate.backend.lmeval_results import run_from_lmeval
+from pytest_mlgate.backend.lmeval_results import run_from_lmeval, subgroup_of
 from pytest_mlgate.backend.progress import counted, quiet_task_building
 from pytest_mlgate.checkpoint import check_checkpoint
-from pytest_mlgate.config import suggest
+from pytest_mlgate.config import clean_task, suggest
 from pytest_mlgate.errors import BackendError, CheckpointError, UnknownTaskError
 from pytest_mlgate.results import EvalRun, PromptInfo, RunInfo
 from pytest_mlgate.sampling import stratified_subset
@@ -123,6 +124,7 @@ class LmEvalBackend:
 
     def task_manager(self, tasks: Sequence[str]) -> Any:
         """A TaskManager that knows ``tasks``, indexing lm-eval's built-ins only if needed."""
+        tasks = list(dict.fromkeys(clean_task(t) for t in tasks))
         local = self._manager(False)
         missing = [t for t in tasks if not local.match_tasks([t])]
         if not missing:
@@ -162,17 +164,32 @@ class LmEvalBackend:
                 f"cannot load the tokenizer of {self.spec.checkpoint!r}: {exc}"
             ) from exc
 
-    def _load_tasks(self, manager: Any, names: Sequence[str]) -> tuple[list[Any], dict[str, Any]]:
-        """The task (or group) objects to evaluate, and every leaf task by name. Loading is
-        where a missing hub dataset shows: it is reported per task, with the fix."""
+    def _load_tasks(
+        self, manager: Any, names: Sequence[str], request: EvalRequest | None = None
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The task (or group) objects to evaluate, and every leaf task by name; a variant
+        (``TASK@KIND``) is its task loaded again and perturbed. Loading is where a missing hub
+        dataset shows: it is reported per task, with the fix."""
         objects: list[Any] = []
         leaves: dict[str, Any] = {}
         for name in names:
+            clean = clean_task(name)
             try:
-                built = manager.load([name])
+                built = manager.load([clean])
             except Exception as exc:  # datasets raises many types for "not available"
-                raise BackendError(_dataset_problem(manager, name, exc)) from exc
+                raise BackendError(_dataset_problem(manager, clean, exc)) from exc
             groups, tasks = built["groups"], built["tasks"]
+            if name != clean:
+                if clean not in tasks or groups:
+                    raise UnknownTaskError(
+                        f"{name!r}: perturbed variants are made of single tasks, and {clean!r} "
+                        "is a group or a tag: list its tasks in the suite instead"
+                    )
+                rate, seed = (request.typo_rate, request.seed) if request else (0.05, 1234)
+                variant = make_variant(tasks[clean], name, rate, seed)
+                objects.append(variant)
+                leaves[name] = variant
+                continue
             if name in groups:
                 objects.append(groups[name])
             elif name in tasks:
@@ -194,7 +211,7 @@ class LmEvalBackend:
         if not isinstance(request.num_fewshot, Mapping):
             return request.num_fewshot
         for name, shots in request.num_fewshot.items():
-            targets = [leaves[name]] if name in leaves else []
+            targets = [task for leaf, task in leaves.items() if clean_task(leaf) == name]
             for obj in objects:
                 if getattr(obj, "name", None) == name and hasattr(obj, "get_all_tasks"):
                     targets.extend(obj.get_all_tasks())
@@ -218,8 +235,26 @@ class LmEvalBackend:
                 None if field is None or not isinstance(d, Mapping) else str(d.get(field))
                 for d in docs
             ]
-            chosen[name] = stratified_subset(strata, request.sample, request.seed, name)
+            # a variant evaluates its clean task's documents: the salt is the clean name
+            chosen[name] = stratified_subset(strata, request.sample, request.seed, clean_task(name))
         return chosen
+
+    def subgroups(self, request: EvalRequest) -> dict[str, dict[str, int]]:
+        """Per task, how many of the documents ``request`` evaluates fall in each subgroup
+        (the data alone: no model, so threshold items per subgroup exist before the eval)."""
+        manager = self.task_manager(request.tasks)
+        _, leaves = self._load_tasks(manager, request.tasks, request)
+        chosen = self._subset(leaves, request) if request.sample else {}
+        counts: dict[str, dict[str, int]] = {}
+        for name, task in leaves.items():
+            docs = list(task.eval_docs)
+            found: dict[str, int] = {}
+            for index in chosen.get(name, range(len(docs))):
+                group = subgroup_of(docs[index], task.config.metadata)
+                if group is not None:
+                    found[group] = found.get(group, 0) + 1
+            counts[name] = found
+        return counts
 
     # -- model -------------------------------------------------------------------------------
     def model(self) -> Any:
@@ -314,7 +349,7 @@ class LmEvalBackend:
         from lm_eval import evaluator
 
         cfg = self.spec.model
-        objects, leaves = self._load_tasks(manager, request.tasks)
+        objects, leaves = self._load_tasks(manager, request.tasks, request)
         num_fewshot = self._apply_fewshot(request, objects, leaves)
         samples = self._subset(leaves, request) if request.sample else None
         for name, chosen in (samples or {}).items():
@@ -342,7 +377,8 @@ class LmEvalBackend:
             ) from exc
         if out is None:
             raise BackendError("lm-eval returned no results (not the main process?)")
-        return run_from_lmeval(out, self._info(), getattr(lm, "tok_encode", None))
+        run = run_from_lmeval(out, self._info(), getattr(lm, "tok_encode", None))
+        return with_variant_hashes(run, request)
 
     def _info(self) -> RunInfo:
         return RunInfo(

@@ -48,19 +48,23 @@ def task_definition_hash(task_config: Mapping[str, Any] | None) -> str | None:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _subgroups(per_doc: list[Mapping[str, Any]], config: Mapping[str, Any]) -> dict[int, str]:
-    """Each document's subgroup: the task's ``metadata.subgroup_field``, else a ``category``
-    or ``subject`` field of the document."""
-    declared = (config.get("metadata") or {}).get("subgroup_field")
+def subgroup_of(doc: object, metadata: Mapping[str, Any] | None) -> str | None:
+    """A document's subgroup: its field named by the task's ``metadata.subgroup_field``, else
+    its ``category`` or ``subject`` field (None: the document has none)."""
+    if not isinstance(doc, Mapping):
+        return None
+    declared = (metadata or {}).get("subgroup_field")
     fields = (declared,) if declared else SUBGROUP_FIELDS
+    field = next((f for f in fields if f in doc), None)
+    return None if field is None or doc[field] is None else str(doc[field])
+
+
+def _subgroups(per_doc: list[Mapping[str, Any]], config: Mapping[str, Any]) -> dict[int, str]:
     groups = {}
     for sample in per_doc:
-        doc = sample.get("doc")
-        if not isinstance(doc, Mapping):
-            continue
-        field = next((f for f in fields if f in doc), None)
-        if field is not None and doc[field] is not None:
-            groups[int(sample["doc_id"])] = str(doc[field])
+        group = subgroup_of(sample.get("doc"), config.get("metadata"))
+        if group is not None:
+            groups[int(sample["doc_id"])] = group
     return groups
 
 

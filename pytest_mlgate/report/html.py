@@ -145,6 +145,7 @@ def _row_view(row: Row, columns: tuple[Column, ...]) -> dict[str, Any]:
         "alert": row.alert,
         "margin": row.margin,
         "n": row.n,
+        "disparity": row.disparity,
         "spark": row.sparkline(),
         "cells": [_cell_html(c, row, col) for c, col in zip(row.cells, columns, strict=True)],
         "status": row.cells[-1].status or "",
@@ -196,7 +197,7 @@ def report_context(data: ReportInput, matrix: Matrix) -> dict[str, Any]:
                 {
                     "status": v.status.value,
                     "task": v.threshold.task,
-                    "metric": v.threshold.metric,
+                    "metric": v.threshold.item_name.partition("::")[2],
                     "reason": v.reason,
                 }
                 for v in verdicts

@@ -54,7 +54,7 @@ def _row(verdict: Verdict) -> str:
     status = verdict.status.value
     return (
         f"| {SYMBOL[status]} {status.upper()} | {escape(verdict.threshold.task)} | "
-        f"{escape(verdict.threshold.metric)} | {_num(verdict.value)} | "
+        f"{escape(verdict.threshold.item_name.partition('::')[2])} | {_num(verdict.value)} | "
         f"{_num(None if c is None else c.baseline)} | {delta} | "
         f"{format_p(verdict.p)} | "
         f"{escape(verdict.reason)} |"
@@ -89,7 +89,11 @@ def render_markdown(
         "| | task | metric | value | baseline | delta [95% CI] | p | reason |",
         "|---|---|---|---:|---:|---|---:|---|",
     ]
-    ordered = sorted(verdicts, key=lambda v: (ORDER[v.status.value], -_drop(v)))
+    # Failures first, failing subgroups first among them (an average hides them), then warnings.
+    ordered = sorted(
+        verdicts,
+        key=lambda v: (ORDER[v.status.value], v.threshold.subgroup is None, -_drop(v)),
+    )
     tail = ["", f"Details, sparklines and the examples that flipped: {escape(report_hint)}."]
     size = sum(len(line) + 1 for line in lines + tail)
     for shown, verdict in enumerate(ordered):

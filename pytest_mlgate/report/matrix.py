@@ -17,9 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_mlgate import stats
-from pytest_mlgate.config import GateConfig, MetricThreshold, ReportConfig
+from pytest_mlgate.config import GateConfig, MetricThreshold, ReportConfig, clean_task
 from pytest_mlgate.errors import MetricNotFound, MlgateError, StoreError
-from pytest_mlgate.gate import Flips, GateOutcome, Verdict, allowed_drop, paired_docs, task_flips
+from pytest_mlgate.gate import (
+    Flips,
+    GateOutcome,
+    Verdict,
+    allowed_drop,
+    disparity,
+    paired_docs,
+    task_flips,
+)
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 from pytest_mlgate.store import HistoryStore
 
@@ -96,6 +104,7 @@ class Row:
     trend: str  # up / flat / down, or "few" with fewer than four values
     alert: bool  # the current run dropped by more than the margin
     n: int | None = None
+    disparity: float | None = None  # best minus worst subgroup in this run (gated rows)
 
     @property
     def name(self) -> str:
@@ -176,16 +185,20 @@ def _long_rows(run_id: str, run: EvalRun, gated_keys: set[tuple[str, str]]) -> l
     return rows
 
 
-def _by_metric_key(run: EvalRun, verdicts: Sequence[Verdict]) -> dict[tuple[str, str], Verdict]:
-    """Each verdict under its (task, full ``metric,filter`` key) in ``run``."""
+RowKey = tuple[str, str, str]  # task, full metric key, subgroup ("" for the whole task)
+
+
+def _by_metric_key(run: EvalRun, verdicts: Sequence[Verdict]) -> dict[RowKey, Verdict]:
+    """Each verdict under its (task, full ``metric,filter`` key, subgroup) in ``run``."""
     found = {}
     for verdict in verdicts:
-        task, metric = verdict.threshold.task, verdict.threshold.metric
-        if task in run:
+        threshold = verdict.threshold
+        if threshold.task in run:
             try:
-                found[(task, run[task].resolve(metric))] = verdict
+                key = run[threshold.task].resolve(threshold.metric)
             except MetricNotFound:
                 continue
+            found[(threshold.task, key, threshold.subgroup or "")] = verdict
     return found
 
 
@@ -196,8 +209,8 @@ class _Builder:
     data: ReportInput
     columns: list[Column]
     values: Any  # the pivot: rows (task, metric, subgroup) x columns (run ids)
-    gated: dict[tuple[str, str], Verdict]
-    statuses: dict[str, dict[tuple[str, str], Verdict]]
+    gated: dict[RowKey, Verdict]
+    statuses: dict[str, dict[RowKey, Verdict]]
     pairs: dict[tuple[str, str], list[tuple[int, float, float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -208,7 +221,7 @@ class _Builder:
         if task not in current_tasks or metric not in current_tasks[task].metrics:
             return None  # rows of the current run only: the matrix answers "did *this* regress"
         current_metric = current_tasks[task].metrics[metric]
-        verdict = self.gated.get((task, metric))
+        verdict = self.gated.get((task, metric, "")) or self.gated.get((task, metric, subgroup))
         threshold = verdict.threshold if verdict is not None else None
         direction = _direction(threshold, current_metric)
         margin = (
@@ -219,17 +232,22 @@ class _Builder:
         cells = self._cells(row_index, task, metric, subgroup or None)
         oriented = 1.0 if direction else -1.0
         current = cells[-1]
+        spread = None
+        if not subgroup and threshold is not None and current_tasks[task].subgroups:
+            found = disparity(current_tasks[task], current_metric, threshold.min_subgroup_n)
+            spread = None if found is None else found[0]
         return Row(
             task,
             str(metric),
             subgroup or None,
             direction,
-            threshold is not None and not subgroup,
+            (task, metric, subgroup) in self.gated,
             margin,
             tuple(cells),
             _trend([c.value for c in cells], oriented, margin),
             current.delta is not None and -oriented * current.delta > margin,
             current_metric.n if not subgroup else None,
+            spread,
         )
 
     def _cells(self, row_index: int, task: str, metric: str, subgroup: str | None) -> list[Cell]:
@@ -243,9 +261,7 @@ class _Builder:
                 if value is None or base_value is None or column.is_baseline
                 else value - base_value
             )
-            verdict = (
-                self.statuses.get(column.run_id, {}).get((task, metric)) if not subgroup else None
-            )
+            verdict = self.statuses.get(column.run_id, {}).get((task, metric, subgroup or ""))
             cell = Cell(value, delta, status=None if verdict is None else verdict.status.value)
             if column.is_current:
                 cell = self._current_cell(cell, verdict, task, metric, subgroup)
@@ -311,8 +327,9 @@ def build_matrix(data: ReportInput) -> Matrix:
     window, columns = _columns(data)
     current = data.outcome
     gated = _by_metric_key(current.run, current.verdicts)
-    long = [row for r in window for row in _long_rows(r.run_id, r.run, set(gated))]
-    long += _long_rows(current.run_id, current.run, set(gated))
+    parents = {(task, metric) for task, metric, _ in gated}
+    long = [row for r in window for row in _long_rows(r.run_id, r.run, parents)]
+    long += _long_rows(current.run_id, current.run, parents)
     frame = pd.DataFrame(long, columns=["run", "task", "metric", "subgroup", "value"])
     wide = frame.pivot_table(
         index=["task", "metric", "subgroup"], columns="run", values="value", aggfunc="first"
@@ -328,7 +345,13 @@ def build_matrix(data: ReportInput) -> Matrix:
         if (row := builder.row(i, task, metric, subgroup)) is not None
     ]
     rows.sort(
-        key=lambda r: (not r.gated and r.subgroup is None, r.task, r.metric, r.subgroup or "")
+        key=lambda r: (
+            not r.gated and r.subgroup is None,
+            clean_task(r.task),  # a variant (TASK@KIND) right after its clean task
+            r.task,
+            r.metric,
+            r.subgroup or "",
+        )
     )
     baseline = None if data.baseline is None else data.baseline.run
     flips = task_flips(current.run, baseline, data.thresholds)

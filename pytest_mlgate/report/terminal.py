@@ -26,7 +26,7 @@ def _cells(v: Verdict) -> tuple[str, ...]:
     ci = "-" if v.value_ci is None else f"{v.value_ci[0]:.3f}-{v.value_ci[1]:.3f}"
     return (
         v.threshold.task,
-        v.threshold.metric,
+        v.threshold.item_name.partition("::")[2],  # the metric, with [SUBGROUP] for a subgroup
         "-" if v.value is None else f"{v.value:.4f}",
         ci,
         "-" if v.n is None or v.value is None else str(v.n),

@@ -677,13 +677,54 @@ def encode_verdict(verdict: Verdict) -> Json:
         "notes": list(verdict.notes),
     }
     # Added after schema 1 was first written: present only when they say something.
-    if threshold.higher_is_better is not None:
-        data["higher_is_better"] = threshold.higher_is_better
+    data.update(_threshold_extras(threshold))
     if verdict.value_ci is not None:
         data["value_ci"] = [finite_or_none(x) for x in verdict.value_ci]
     if verdict.caveats:
         data["caveats"] = [[kind.value, message] for kind, message in verdict.caveats]
     return data
+
+
+_THRESHOLD_DEFAULTS = MetricThreshold("", "")
+THRESHOLD_EXTRAS = (
+    "higher_is_better",
+    "subgroups",
+    "min_subgroup",
+    "max_disparity",
+    "min_subgroup_n",
+    "max_gap",
+    "subgroup",
+)
+
+
+def _threshold_extras(threshold: MetricThreshold) -> Json:
+    return {
+        key: getattr(threshold, key)
+        for key in THRESHOLD_EXTRAS
+        if getattr(threshold, key) != getattr(_THRESHOLD_DEFAULTS, key)
+    }
+
+
+def _decode_threshold(
+    verdict: Mapping[str, Any], task: str, metric: str, what: str
+) -> MetricThreshold:
+    direction = verdict.get("higher_is_better")
+    subgroups = verdict.get("subgroups", False)
+    least = _optional_int(verdict.get("min_subgroup_n"), f"{what}.min_subgroup_n")
+    return MetricThreshold(
+        task,
+        metric,
+        _optional_number(verdict.get("min"), f"{what}.min"),
+        _optional_number(verdict.get("max"), f"{what}.max"),
+        _optional_number(verdict.get("max_drop"), f"{what}.max_drop"),
+        direction if isinstance(direction, bool) else None,
+        subgroups=subgroups is True,
+        min_subgroup=_optional_number(verdict.get("min_subgroup"), f"{what}.min_subgroup"),
+        max_disparity=_optional_number(verdict.get("max_disparity"), f"{what}.max_disparity"),
+        min_subgroup_n=_THRESHOLD_DEFAULTS.min_subgroup_n if least is None else least,
+        max_gap=_optional_number(verdict.get("max_gap"), f"{what}.max_gap"),
+        subgroup=_optional_str(verdict.get("subgroup"), f"{what}.subgroup"),
+    )
 
 
 def _pair(value: object, what: str) -> tuple[float, float] | None:
@@ -703,15 +744,7 @@ def decode_verdict(data: object, what: str) -> Verdict:
         status = Status(verdict.get("status"))
     except ValueError:
         raise RecordError(f"{what}.status: expected pass, warn or fail") from None
-    direction = verdict.get("higher_is_better")
-    threshold = MetricThreshold(
-        task,
-        metric,
-        _optional_number(verdict.get("min"), f"{what}.min"),
-        _optional_number(verdict.get("max"), f"{what}.max"),
-        _optional_number(verdict.get("max_drop"), f"{what}.max_drop"),
-        direction if isinstance(direction, bool) else None,
-    )
+    threshold = _decode_threshold(verdict, task, metric, what)
     value = _optional_number(verdict.get("value"), f"{what}.value")
     notes = verdict.get("notes", [])
     return Verdict(
