@@ -1,6 +1,7 @@
-"""The ``mlgate`` command: ``demo``, ``tasks``, ``check``, ``init``, ``plan``, ``prompts``,
-``history``, ``compare``, ``report`` and ``power``. It reuses the plugin's option definitions,
-plan, store, gate and renderers: a history read here is read exactly as the gate reads it."""
+"""The ``mlgate`` command: ``demo``, ``tasks``, ``check``, ``init``, ``pin``, ``plan``,
+``prompts``, ``history``, ``compare``, ``report``, ``power`` and ``comment``. It reuses the
+plugin's option definitions, plan, store, gate and renderers: a history read here is read
+exactly as the gate reads it."""
 
 from __future__ import annotations
 
@@ -71,12 +72,52 @@ def _history_plan(args: argparse.Namespace) -> tuple[HistoryPlan, HistoryStore]:
     return history, open_history(history.store)
 
 
+def _drift(args: argparse.Namespace, history: HistoryPlan, store: HistoryStore) -> int:
+    """Each gated metric's path on the baseline branch from the anchor to the latest run."""
+    import pandas as pd
+
+    from pytest_mlgate.resolve import find_anchor
+
+    spec = args.anchor or history.settings.anchor
+    if not spec:
+        print(
+            "mlgate: error: --drift needs --anchor RUN_ID|tag:PATTERN or [gate] anchor",
+            file=sys.stderr,
+        )
+        return USAGE_ERROR
+    branch = args.branch or history.baseline.branch
+    anchor, why = find_anchor(store, spec, branch, Path.cwd())
+    if anchor is None:
+        print(f"mlgate: error: {why}", file=sys.stderr)
+        return USAGE_ERROR
+    start = store.get(anchor.outcome.run_id)
+    later = [e for e in store.last(100_000, branch) if start is None or e.key > start.key]
+    path = [anchor.outcome] + [o for o in (store.load(e.run_id) for e in later)]
+    rows = []
+    for outcome in path:
+        row: dict[str, object] = {"run_id": outcome.run_id, "timestamp": outcome.manifest.timestamp}
+        for verdict in anchor.outcome.verdicts:
+            name = verdict.threshold.item_name
+            now = next(
+                (v.value for v in outcome.verdicts if v.threshold == verdict.threshold), None
+            )
+            row[name] = now
+            if now is not None and verdict.value is not None:
+                row[f"{name} Δpp"] = round((now - verdict.value) * 100, 2)
+        rows.append(row)
+    print(f"drift on {branch} from anchor {anchor.label} (run {anchor.outcome.run_id}):")
+    print(pd.DataFrame(rows).to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
 def _history(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from pytest_mlgate.store.codec import encode_entry
 
-    _, store = _history_plan(args)
+    plan, store = _history_plan(args)
+    if args.drift:
+        return _drift(args, plan, store)
     entries = [e for e in store.entries() if args.branch in (None, e.branch)]
     rows = []
     for entry in entries[-args.limit :] if args.limit else entries:
@@ -152,15 +193,20 @@ def _power(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    """Write thresholds.toml and the eval workflows into a repository; never overwrite silently."""
+    """Write thresholds.toml, the eval workflows and their constraints file into a repository;
+    never overwrite silently."""
+    from pytest_mlgate.pins import CONSTRAINTS_PATH, constraints
+
     templates = Path(__file__).resolve().parent / "templates"
     root = Path(args.dir).resolve()
+    pinned, missing = constraints()
     files = {
-        root / DEFAULT_CONFIG_NAME: templates / "thresholds.toml",
+        root / DEFAULT_CONFIG_NAME: (templates / "thresholds.toml").read_text(encoding="utf-8"),
         **{
-            root / ".github" / "workflows" / workflow.name: workflow
+            root / ".github" / "workflows" / workflow.name: workflow.read_text(encoding="utf-8")
             for workflow in sorted((templates / "workflows").glob("*.yml"))
         },
+        root / CONSTRAINTS_PATH: pinned,
     }
     existing = [path for path in files if path.exists()]
     if existing and not args.force:
@@ -170,14 +216,68 @@ def _init(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return USAGE_ERROR
-    for target, source in files.items():
+    for target, text in files.items():
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
         print(f"wrote {target.relative_to(root)}")
+    _warn_unpinned(missing)
     print(
         "next: set [model] checkpoint, then `pytest -m eval`; the workflows need a self-hosted "
         "runner labelled `gpu`"
     )
+    return 0
+
+
+def _warn_unpinned(missing: list[str]) -> None:
+    if missing:
+        print(
+            f"mlgate: warning: not installed here, so not pinned: {', '.join(missing)}; the "
+            "workflows would install their newest releases. Run `mlgate pin` where "
+            "pytest-mlgate[hf] is installed.",
+            file=sys.stderr,
+        )
+
+
+def _pin(args: argparse.Namespace) -> int:
+    """Rewrite the constraints file from this environment, saying which pins moved."""
+    from pytest_mlgate.pins import CONSTRAINTS_PATH, constraints
+
+    target = Path(args.dir).resolve() / CONSTRAINTS_PATH
+
+    def pins(text: str) -> dict[str, str]:
+        pairs = (ln.split("==", 1) for ln in text.splitlines() if "==" in ln and ln[0] != "#")
+        return {name.strip(): version.strip() for name, version in pairs}
+
+    before = pins(target.read_text(encoding="utf-8")) if target.is_file() else {}
+    text, missing = constraints()
+    after = pins(text)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}")
+    moved = sorted(n for n in {*before, *after} if before.get(n) != after.get(n))
+    for name in moved:
+        print(f"  {name}: {before.get(name, 'unpinned')} -> {after.get(name, 'unpinned')}")
+    if before and moved:
+        print(
+            "pins moved: scores may move with them. Gate this change with the full suite (label "
+            "the PR `full-eval`) and record a new baseline on main after the merge."
+        )
+    _warn_unpinned(missing)
+    return 0
+
+
+def _comment(args: argparse.Namespace) -> int:
+    """Post the summary on the PR of a workflow_run event (see pytest_mlgate.comment)."""
+    from pytest_mlgate.comment import GitHub, load_event, post_summary
+
+    repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
+    if not repo:
+        print("mlgate: error: --repo OWNER/NAME or GITHUB_REPOSITORY is needed", file=sys.stderr)
+        return USAGE_ERROR
+    posted = post_summary(
+        load_event(args.event), Path(args.summary), GitHub(repo, args.gh), args.author
+    )
+    print(f"mlgate comment: {posted.message}")
     return 0
 
 
@@ -312,6 +412,13 @@ def _add_setup_commands(commands: Commands) -> None:
     )
     init.add_argument("--dir", default=".", help="the repository root (default: .)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
+    pin = _command(
+        commands,
+        "pin",
+        "write .github/mlgate-constraints.txt: exact versions from this environment",
+        _pin,
+    )
+    pin.add_argument("--dir", default=".", help="the repository root (default: .)")
     prompts = _command(
         commands, "prompts", "print a task's requests exactly as the model is given them", _prompts
     )
@@ -331,6 +438,12 @@ def _add_history_commands(commands: Commands) -> None:
     history.add_argument("--branch", help="only runs recorded on this branch")
     history.add_argument("--limit", type=int, default=20, help="the last N runs (0: all)")
     history.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    history.add_argument(
+        "--drift", action="store_true", help="each gated metric's path from the anchor to now"
+    )
+    history.add_argument(
+        "--anchor", metavar="RUN_ID|tag:PATTERN", help="the anchor (default: [gate] anchor)"
+    )
     compare = _command(
         commands,
         "compare",
@@ -375,12 +488,33 @@ def _add_power_command(commands: Commands) -> None:
     )
 
 
+def _add_comment_command(commands: Commands) -> None:
+    comment = _command(
+        commands,
+        "comment",
+        "post the Markdown summary on the PR a workflow_run event names (the comment workflow)",
+        _comment,
+    )
+    comment.add_argument("--event", help="the event JSON (default: $GITHUB_EVENT_PATH)")
+    comment.add_argument(
+        "--summary", default="mlgate-summary.md", help="the downloaded Markdown summary"
+    )
+    comment.add_argument("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY)")
+    comment.add_argument("--gh", default="gh", help="the gh executable (default: gh)")
+    comment.add_argument(
+        "--author",
+        default="github-actions[bot]",
+        help="the login the token comments as; only its marked comments are edited",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlgate", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     _add_setup_commands(commands)
     _add_history_commands(commands)
     _add_power_command(commands)
+    _add_comment_command(commands)
     return parser
 
 

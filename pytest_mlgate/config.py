@@ -124,6 +124,9 @@ class GateConfig:
     cache: str = ".mlgate-cache"  # result cache folder ("" turns it off)
     chance: str = "fail"  # multiple-choice accuracy indistinguishable from guessing: fail/warn/off
     chance_margin: float = 0.05  # how far above chance the accuracy's upper bound must reach
+    anchor: str | None = None  # a fixed run to compare with too: RUN_ID or tag:PATTERN
+    max_drift: float | None = None  # the allowed drop against the anchor (None: not compared)
+    on_trend: str = "warn"  # a significant downward trend over the history: warn, fail, off
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,7 @@ class MetricThreshold:
     max_disparity: float | None = None  # the bound on the gap between the best and worst subgroup
     min_subgroup_n: int = 30  # subgroups with fewer examples are listed, not gated
     max_gap: float | None = None  # a variant (TASK@KIND): its allowed drop against the clean task
+    max_drift: float | None = None  # its allowed drop against the anchor ([gate] max_drift)
     subgroup: str | None = None  # set on the item of one subgroup (not from the config file)
 
     @property
@@ -365,7 +369,7 @@ def _type_name(value: object) -> str:
 
 
 TOP_LEVEL_KEYS = ("model", "tasks", "suites", "gate", "thresholds", "report", "triggers")
-TRIGGER_KEYS = ("paths", "suites", "order", "other")
+TRIGGER_KEYS = ("paths", "suites", "order", "other", "model_folders")
 REPORT_KEYS = ("history", "examples")
 MODEL_KEYS = (
     "checkpoint",
@@ -390,8 +394,12 @@ GATE_KEYS = (
     "cache",
     "chance",
     "chance_margin",
+    "anchor",
+    "max_drift",
+    "on_trend",
 )
 CHANCE_POLICIES = ("fail", "warn", "off")
+TREND_POLICIES = ("warn", "fail", "off")
 CORRECTIONS = ("holm", "bonferroni", "none")
 ON_INCOMPARABLE = ("fail", "warn")
 THRESHOLD_KEYS = (
@@ -404,6 +412,7 @@ THRESHOLD_KEYS = (
     "max_disparity",
     "min_subgroup_n",
     "max_gap",
+    "max_drift",
 )
 
 
@@ -603,6 +612,22 @@ def _parse_fewshot(suite: _Table, tasks: tuple[str, ...]) -> int | dict[str, int
     return per_task
 
 
+def _parse_anchor(table: _Table) -> str | None:
+    """``[gate] anchor``: a recorded run id, or ``tag:PATTERN`` (the newest matching git tag)."""
+    anchor = table.optional_string("anchor")
+    if anchor is None:
+        return None
+    if anchor.startswith("models:/"):
+        raise table.error(
+            "anchor",
+            "model-registry anchors need the MLflow store, which this version does not have: "
+            'anchor to a recorded run id or to a git tag ("tag:v*")',
+        )
+    if anchor.startswith("tag:") and not anchor[4:].strip():
+        raise table.error("anchor", 'tag: needs a pattern, such as "tag:v*"')
+    return anchor
+
+
 def _required(value: float | None) -> float:
     assert value is not None  # a key with a default always has a value
     return value
@@ -626,6 +651,9 @@ def _parse_gate(table: _Table) -> GateConfig:
         on_incomparable=table.string("on_incomparable", d.on_incomparable, ON_INCOMPARABLE),
         cache=table.string("cache", d.cache),
         chance=table.string("chance", d.chance, CHANCE_POLICIES),
+        anchor=_parse_anchor(table),
+        max_drift=table.number("max_drift", None, low=0.0),
+        on_trend=table.string("on_trend", d.on_trend, TREND_POLICIES),
         chance_margin=_required(
             table.number("chance_margin", d.chance_margin, low=0.0, high=1.0, high_open=True)
         ),
@@ -685,12 +713,22 @@ def _parse_threshold(task: str, metric: str, bounds: _Table, task_table: _Table)
         max_disparity=bounds.number("max_disparity", None, low=0.0),
         min_subgroup_n=bounds.integer("min_subgroup_n", MetricThreshold.min_subgroup_n, low=1) or 1,
         max_gap=max_gap,
+        max_drift=bounds.number("max_drift", None, low=0.0),
     )
-    declared = (low, high, max_drop, threshold.min_subgroup, threshold.max_disparity, max_gap)
+    declared = (
+        low,
+        high,
+        max_drop,
+        threshold.min_subgroup,
+        threshold.max_disparity,
+        max_gap,
+        threshold.max_drift,
+    )
     if all(bound is None for bound in declared):
         raise task_table.error(
             metric,
-            "declares no bound: give min, max, max_drop, min_subgroup, max_disparity or max_gap",
+            "declares no bound: give min, max, max_drop, min_subgroup, max_disparity, max_gap "
+            "or max_drift",
         )
     return threshold
 

@@ -24,6 +24,8 @@ subclass) turns them into failures::
     ├── PowerWarning               max_drop is below what n examples can detect
     ├── IncomparableBaselineWarning  compared anyway (on_incomparable = "warn"), with the reason
     ├── ChanceWarning              a score not clearly above guessing (or 0 on every example)
+    ├── TrendWarning               a significant downward trend over the recorded history
+    ├── AnchorSkippedWarning       the anchor was made differently: not compared, re-anchor
     └── SkippedRecordWarning       an unreadable history record or index line was skipped
 
 This module imports pytest (besides plugin, fixtures and hookspec) for one reason: the warnings
@@ -54,6 +56,16 @@ class IncomparableBaselineWarning(MlgateWarning):
 class ChanceWarning(MlgateWarning):
     """A multiple-choice accuracy not significantly above chance, or a generative metric that
     is 0 on every example: usually a prompt, template, BOS or backend problem."""
+
+
+class TrendWarning(MlgateWarning):
+    """The metric has been falling over the recorded runs (a Mann-Kendall test): each step may
+    be within its margin while the path is not."""
+
+
+class AnchorSkippedWarning(MlgateWarning):
+    """The anchor was made under another lm-eval, template or task version: it is not compared
+    (it would fail every PR); re-anchor to a run recorded with today's setup."""
 
 
 class SkippedRecordWarning(MlgateWarning):

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from pytest_mlgate import stats
 from pytest_mlgate.config import VARIANT_MARK, GateConfig, MetricThreshold, clean_task
 from pytest_mlgate.errors import MetricNotFound, TaskNotFound
 from pytest_mlgate.manifest import Manifest, incomparable
-from pytest_mlgate.results import DOC_HASH_CHARS, EvalRun, MetricResult, TaskResult
+from pytest_mlgate.pairing import pair_examples, prompt_mismatches
+from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 
 
 class Status(str, enum.Enum):
@@ -33,6 +35,8 @@ class Caveat(str, enum.Enum):
     NOISE = "noise"  #: a drop beyond the margin that the paired test calls noise
     INCOMPARABLE = "incomparable"  #: compared although the baseline was made differently
     CHANCE = "chance"  #: a score no better than guessing (or 0 on every example)
+    ANCHOR = "anchor"  #: the anchor could not be compared with (it was skipped)
+    TREND = "trend"  #: a significant downward trend over the recorded history
 
 
 # Why a score can sit at chance while the checkpoint is fine: named in the chance guard.
@@ -59,6 +63,8 @@ class Verdict:
     notes: tuple[str, ...] = ()
     #: warnings the verdict carries: (kind, message)
     caveats: tuple[tuple[Caveat, str], ...] = ()
+    #: the Mann-Kendall test over the recorded history and this run: (S, p, runs)
+    trend: tuple[float, float, int] | None = None
 
     @property
     def passed(self) -> bool:
@@ -270,78 +276,6 @@ def check_threshold(
     return _check_bounds(threshold, run, settings or GateConfig()).verdict
 
 
-@dataclass(frozen=True)
-class Pairing:
-    baseline: tuple[float, ...]
-    current: tuple[float, ...]
-    paired: bool
-    uncovered: int  # current examples the baseline does not hold (by id and document hash)
-    docs: tuple[int, ...] = ()  # the doc ids paired, in order
-
-
-def paired_docs(
-    current: MetricResult, current_task: TaskResult, base: MetricResult, base_task: TaskResult
-) -> tuple[list[tuple[int, float, float]], int]:
-    """(doc id, baseline score, current score) for every current example the baseline holds,
-    matched by doc id and, where both runs have them, document hash; and how many it lacks."""
-    use_hash = bool(current_task.doc_hashes) and bool(base_task.doc_hashes)
-
-    def key(task: TaskResult, doc: int) -> tuple[int, str | None]:
-        if not use_hash:
-            return (doc, None)
-        digest = task.doc_hashes.get(doc)
-        return (doc, None if digest is None else digest[:DOC_HASH_CHARS])
-
-    base_scores = {key(base_task, d): s for d, s in zip(base.doc_ids, base.scores, strict=True)}
-    pairs, uncovered = [], 0
-    for doc, score in zip(current.doc_ids, current.scores, strict=True):
-        match = base_scores.get(key(current_task, doc))
-        if match is None:
-            uncovered += 1
-        else:
-            pairs.append((doc, match, score))
-    return pairs, uncovered
-
-
-def pair_examples(
-    current: MetricResult, current_task: TaskResult, base: MetricResult, base_task: TaskResult
-) -> Pairing:
-    """Paired when the baseline holds every current example (a PR's sample of a baseline's full
-    run pairs fine); otherwise the full score lists go to an unpaired test."""
-    pairs, uncovered = paired_docs(current, current_task, base, base_task)
-    if uncovered or not pairs:
-        return Pairing(base.scores, current.scores, False, uncovered)
-    return Pairing(
-        tuple(p[1] for p in pairs), tuple(p[2] for p in pairs), True, 0, tuple(p[0] for p in pairs)
-    )
-
-
-def prompt_mismatches(
-    current: TaskResult, base: TaskResult, docs: Iterable[int]
-) -> tuple[int, int]:
-    """Of the documents both runs rendered (and fingerprinted), how many were rendered
-    differently, and how many were compared."""
-    shared = [d for d in docs if d in current.prompt_hashes and d in base.prompt_hashes]
-    differ = sum(
-        current.prompt_hashes[d][:DOC_HASH_CHARS] != base.prompt_hashes[d][:DOC_HASH_CHARS]
-        for d in shared
-    )
-    return differ, len(shared)
-
-
-def flipped(
-    current: MetricResult, current_task: TaskResult, base: MetricResult, base_task: TaskResult
-) -> tuple[list[int], list[int]]:
-    """Doc ids of the paired 0/1 examples that went right->wrong and wrong->right."""
-    if not (current.is_binary and base.is_binary):
-        return [], []
-    good = 1.0 if current.higher_is_better else 0.0
-    pairs, _ = paired_docs(current, current_task, base, base_task)
-    lost = [doc for doc, before, now in pairs if before == good and now != good]
-    gained = [doc for doc, before, now in pairs if before != good and now == good]
-    return lost, gained
-
-
 def _stderr_comparison(current: MetricResult, base: MetricResult) -> stats.Comparison | None:
     """Last resort without per-example scores (e.g. a group's aggregate): a z-test on stderrs."""
     if current.stderr is None or base.stderr is None:
@@ -379,15 +313,119 @@ class _Pending:
 # The comparison families, each corrected on its own (DESIGN §10): a run's false-alarm rate is
 # then at most alpha per family in use.
 OVERALL, SUBGROUPS, GAPS = "overall metrics vs the baseline", "subgroups vs the baseline", "gaps"
+ANCHORED, TRENDS = "vs the anchor", "trends"
 
 
 @dataclass(frozen=True)
-class _Gap:
-    """A variant's drop against its clean task in the same run, decided."""
+class Anchor:
+    """The fixed run every gated metric is also compared with, and how reasons name it."""
+
+    outcome: GateOutcome
+    label: str  #: the git tag it was found by, else its run id
+
+
+@dataclass(frozen=True)
+class _Extra:
+    """A further comparison of one metric (gap, anchor, trend), decided, folded into its
+    verdict: the worse status wins and the text is appended to the reason."""
 
     status: Status
     text: str
     caveats: tuple[tuple[Caveat, str], ...] = ()
+    trend: tuple[float, float, int] | None = None
+
+
+Decide = Callable[[float], "Verdict | _Extra"]
+
+
+class _Decision:
+    """Every comparison of a run, queued per family, corrected per family, then combined."""
+
+    def __init__(
+        self,
+        run: EvalRun,
+        baseline: GateOutcome | None,
+        settings: GateConfig,
+        manifest: Manifest | None,
+        record_hint: str,
+        anchor: Anchor | None,
+    ) -> None:
+        self.run, self.baseline, self.settings = run, baseline, settings
+        self.manifest, self.record_hint, self.anchor = manifest, record_hint, anchor
+        self.main: dict[MetricThreshold, Verdict] = {}
+        self.extras: dict[MetricThreshold, list[_Extra]] = {}
+        self.families: dict[str, list[tuple[MetricThreshold, float, Decide]]] = {}
+
+    def _keep(self, threshold: MetricThreshold, result: Verdict | _Extra | None) -> None:
+        if isinstance(result, Verdict):
+            self.main[threshold] = result
+        elif result is not None:
+            self.extras.setdefault(threshold, []).append(result)
+
+    def _queue(self, family: str, threshold: MetricThreshold, p: float, decide: Decide) -> None:
+        self.families.setdefault(family, []).append((threshold, p, decide))
+
+    def add(self, threshold: MetricThreshold) -> None:
+        settings = self.settings
+        current = subgroup_view(self.run, threshold)
+        bounds = _check_bounds(threshold, current, settings)
+        if threshold.max_gap is not None and bounds.metric is not None:
+            gap = _compare_with_clean(bounds, self.run)
+            if isinstance(gap, _Pending):
+                self._queue(
+                    GAPS,
+                    threshold,
+                    gap.comparison.p_value,
+                    partial(_decide_gap, gap, settings=settings),
+                )
+            else:
+                self._keep(threshold, gap)
+        if bounds.metric is not None and self.anchor is not None:
+            drift = _compare_with_anchor(bounds, current, self.anchor, settings, self.manifest)
+            if isinstance(drift, _Pending):
+                decide_drift: Decide = partial(
+                    _decide_drift, drift, anchor=self.anchor, settings=settings
+                )
+                self._queue(ANCHORED, threshold, drift.comparison.p_value, decide_drift)
+            else:
+                self._keep(threshold, drift)
+        if bounds.metric is None or self.baseline is None:
+            self._keep(threshold, _without_baseline(bounds, self.baseline))
+            return
+        base = replace(self.baseline, run=_baseline_view(self.baseline.run, threshold))
+        outcome = _compare_with_baseline(
+            bounds, current, base, settings, self.manifest, self.record_hint
+        )
+        if isinstance(outcome, Verdict):
+            self._keep(threshold, outcome)
+        else:
+            family = SUBGROUPS if threshold.subgroup else OVERALL
+            decide: Decide = partial(
+                _decide, outcome, baseline_run=self.baseline.run_id, settings=settings
+            )
+            self._queue(family, threshold, outcome.comparison.p_value, decide)
+
+    def add_trend(self, threshold: MetricThreshold, history: Sequence[GateOutcome]) -> None:
+        """A Mann-Kendall test for a downward trend over the history and this run."""
+        if self.settings.on_trend == "off" or threshold.subgroup is not None:
+            return
+        values = [_value_of(r.run, threshold) for r in history] + [_value_of(self.run, threshold)]
+        known = [v for v in values if v is not None]
+        metric = _metric_of(self.run, threshold)
+        if len(known) < 4 or metric is None:
+            return
+        down = metric_direction(threshold, metric) is not False
+        s, p = stats.mann_kendall_down(known if down else [-v for v in known])
+        self._queue(
+            TRENDS, threshold, p, partial(_decide_trend, (s, p, len(known)), settings=self.settings)
+        )
+
+    def verdicts(self, thresholds: Sequence[MetricThreshold]) -> dict[MetricThreshold, Verdict]:
+        for queued in self.families.values():
+            adjusted = stats.adjust([p for _, p, _ in queued], self.settings.correction)
+            for (threshold, _, decide), p_adj in zip(queued, adjusted, strict=True):
+                self._keep(threshold, decide(p_adj))
+        return {t: _with_extras(self.main[t], self.extras.get(t, [])) for t in thresholds}
 
 
 def gate_all(
@@ -397,43 +435,116 @@ def gate_all(
     settings: GateConfig,
     manifest: Manifest | None = None,
     record_hint: str = "pytest -m eval --mlgate-record",
+    *,
+    anchor: Anchor | None = None,
+    history: Sequence[GateOutcome] = (),
 ) -> dict[MetricThreshold, Verdict]:
     """Verdicts for every gated metric of a run: absolute bounds, then the comparisons (with
-    the baseline; a variant also with its clean task), each family corrected on its own."""
-    verdicts: dict[MetricThreshold, Verdict] = {}
-    families: dict[str, list[_Pending]] = {OVERALL: [], SUBGROUPS: [], GAPS: []}
-    gaps: dict[MetricThreshold, _Gap] = {}
+    the baseline; with the anchor; a variant also with its clean task), and the trend over
+    ``history`` (the baseline branch's last runs, oldest first), each family corrected on its
+    own."""
+    decision = _Decision(run, baseline, settings, manifest, record_hint, anchor)
     for threshold in thresholds:
-        current = subgroup_view(run, threshold)
-        bounds = _check_bounds(threshold, current, settings)
-        if threshold.max_gap is not None and bounds.metric is not None:
-            gap = _compare_with_clean(bounds, run)
-            if isinstance(gap, _Gap):
-                gaps[threshold] = gap
-            else:
-                families[GAPS].append(gap)
-        if bounds.metric is None or baseline is None:
-            verdicts[threshold] = _without_baseline(bounds, baseline)
-            continue
-        base = replace(baseline, run=_baseline_view(baseline.run, threshold))
-        outcome = _compare_with_baseline(bounds, current, base, settings, manifest, record_hint)
-        if isinstance(outcome, Verdict):
-            verdicts[threshold] = outcome
-        else:
-            families[SUBGROUPS if threshold.subgroup else OVERALL].append(outcome)
-    for family, pending in families.items():
-        adjusted = stats.adjust([p.comparison.p_value for p in pending], settings.correction)
-        for item, p_adj in zip(pending, adjusted, strict=True):
-            threshold = item.bounds.verdict.threshold
-            if family == GAPS:
-                gaps[threshold] = _decide_gap(item, p_adj, settings)
-            else:
-                assert baseline is not None  # only comparisons with a baseline are pending
-                verdicts[threshold] = _decide(item, p_adj, baseline.run_id, settings)
-    return {t: _with_gap(verdicts[t], gaps.get(t)) for t in thresholds}
+        decision.add(threshold)
+        if history:
+            decision.add_trend(threshold, history)
+    return decision.verdicts(thresholds)
 
 
-def _compare_with_clean(bounds: _Bounds, run: EvalRun) -> _Pending | _Gap:
+def _metric_of(run: EvalRun, threshold: MetricThreshold) -> MetricResult | None:
+    try:
+        return run[threshold.task].metric(threshold.metric)
+    except (TaskNotFound, MetricNotFound):
+        return None
+
+
+def _value_of(run: EvalRun, threshold: MetricThreshold) -> float | None:
+    metric = _metric_of(run, threshold)
+    return None if metric is None or not math.isfinite(metric.value) else metric.value
+
+
+def drift_margin(threshold: MetricThreshold, settings: GateConfig) -> float | None:
+    """The allowed drop against the anchor: the metric's ``max_drift``, else ``[gate]``'s."""
+    return settings.max_drift if threshold.max_drift is None else threshold.max_drift
+
+
+def _compare_with_anchor(
+    bounds: _Bounds,
+    run: EvalRun,
+    anchor: Anchor,
+    settings: GateConfig,
+    manifest: Manifest | None,
+) -> _Pending | _Extra | None:
+    """One metric against the anchor; an anchor made differently is skipped, never failed."""
+    assert bounds.metric is not None
+    threshold, metric = bounds.verdict.threshold, bounds.metric
+    if drift_margin(threshold, settings) is None:
+        return None
+    skipped = f"{_label(threshold)}: anchor {anchor.label} skipped"
+    view = _baseline_view(anchor.outcome.run, threshold)
+    try:
+        base_task = view[threshold.task]
+        base = base_task.metric(metric.key)
+    except (TaskNotFound, MetricNotFound):
+        return _Extra(Status.PASS, f"vs anchor {anchor.label}: not in it")
+    direction = metric_direction(threshold, metric)
+    metric = replace(metric, higher_is_better=direction)
+    base = replace(base, higher_is_better=direction)
+    comparison, notes, reasons = _comparison(metric, run[threshold.task], base, base_task)
+    if manifest is not None:
+        reasons = (
+            incomparable(manifest, anchor.outcome.manifest, threshold.task, "the anchor") + reasons
+        )
+    if direction is None or comparison is None or not math.isfinite(base.value) or reasons:
+        why = "; ".join(reasons) or "it cannot be compared (no direction, scores or value)"
+        message = (
+            f"{skipped}: {why}. Re-anchor: point [gate] anchor at a run recorded with today's "
+            "setup (its run id, or a newer tag)"
+        )
+        return _Extra(
+            Status.PASS, f"vs anchor {anchor.label}: skipped ({why})", ((Caveat.ANCHOR, message),)
+        )
+    return _Pending(bounds, metric, comparison, notes)
+
+
+def _decide_drift(item: _Pending, p_adj: float, *, anchor: Anchor, settings: GateConfig) -> _Extra:
+    c, threshold = item.comparison, item.bounds.verdict.threshold
+    margin = drift_margin(threshold, settings)
+    assert margin is not None
+    drop = c.oriented_drop(item.metric.higher_is_better is not False)
+    corrected = "" if settings.correction == "none" else f", {settings.correction}-adjusted"
+    text = (
+        f"vs anchor {anchor.label} {c.baseline:.4f}, cumulative {c.delta * 100:+.1f} pp "
+        f"[95% CI {c.ci[0] * 100:+.1f}, {c.ci[1] * 100:+.1f}], p={stats.format_p(p_adj)}"
+        f"{corrected} ({c.test}, n={c.n})"
+    )
+    if not (math.isfinite(c.delta) and math.isfinite(c.p_value)):
+        return _Extra(Status.FAIL, f"{text}: the comparison is undefined; failing closed")
+    if drop > margin and p_adj < settings.alpha:
+        return _Extra(
+            Status.FAIL, f"{text}: significant drift of {drop:.4f} > max_drift {margin:g}"
+        )
+    if drop > margin:
+        text = f"{text}: drift of {drop:.4f} > max_drift {margin:g} is not significant"
+        return _Extra(Status.WARN, text, ((Caveat.NOISE, f"{_label(threshold)}: {text}"),))
+    return _Extra(Status.PASS, f"{text}: within max_drift {margin:g}")
+
+
+def _decide_trend(test: tuple[float, float, int], p_adj: float, *, settings: GateConfig) -> _Extra:
+    s, _, runs = test
+    trend = (s, p_adj, runs)
+    if p_adj >= settings.alpha:
+        return _Extra(Status.PASS, "", trend=trend)
+    text = (
+        f"downward trend over the last {runs} runs (Mann-Kendall S={s:g}, "
+        f"p={stats.format_p(p_adj)}); compare with an anchor ([gate] anchor) to see how far"
+    )
+    status = Status.FAIL if settings.on_trend == "fail" else Status.WARN
+    caveats = () if status is Status.FAIL else ((Caveat.TREND, text),)
+    return _Extra(status, text, caveats, trend)
+
+
+def _compare_with_clean(bounds: _Bounds, run: EvalRun) -> _Pending | _Extra:
     """A variant (``TASK@KIND``) against its clean task on the same documents, paired."""
     assert bounds.metric is not None
     variant, threshold = bounds.metric, bounds.verdict.threshold
@@ -442,10 +553,10 @@ def _compare_with_clean(bounds: _Bounds, run: EvalRun) -> _Pending | _Gap:
         clean_result = run[clean]
         base = clean_result.metric(variant.key)
     except (TaskNotFound, MetricNotFound) as exc:
-        return _Gap(Status.FAIL, f"no clean {clean!r} to measure the gap against: {exc}")
+        return _Extra(Status.FAIL, f"no clean {clean!r} to measure the gap against: {exc}")
     direction = metric_direction(threshold, variant)
     if direction is None:
-        return _Gap(
+        return _Extra(
             Status.FAIL, f"lm-eval does not say whether higher is better for {variant.key!r}"
         )
     variant, base = (
@@ -454,13 +565,13 @@ def _compare_with_clean(bounds: _Bounds, run: EvalRun) -> _Pending | _Gap:
     )
     comparison, notes, _ = _comparison(variant, run[threshold.task], base, clean_result)
     if comparison is None:
-        return _Gap(
+        return _Extra(
             Status.FAIL, f"the gap against {clean!r} cannot be tested (no per-example scores)"
         )
     return _Pending(bounds, variant, comparison, notes)
 
 
-def _decide_gap(item: _Pending, p_adj: float, settings: GateConfig) -> _Gap:
+def _decide_gap(item: _Pending, p_adj: float, *, settings: GateConfig) -> _Extra:
     c, threshold = item.comparison, item.bounds.verdict.threshold
     assert threshold.max_gap is not None
     drop = c.oriented_drop(item.metric.higher_is_better is not False)
@@ -470,9 +581,9 @@ def _decide_gap(item: _Pending, p_adj: float, settings: GateConfig) -> _Gap:
         f"{c.ci[1]:+.4f}], p={stats.format_p(p_adj)}{corrected} ({c.test}, n={c.n})"
     )
     if not (math.isfinite(c.delta) and math.isfinite(c.p_value)):
-        return _Gap(Status.FAIL, f"{text}: the comparison is undefined; failing closed")
+        return _Extra(Status.FAIL, f"{text}: the comparison is undefined; failing closed")
     if drop > threshold.max_gap and p_adj < settings.alpha:
-        return _Gap(
+        return _Extra(
             Status.FAIL, f"{text}: significant gap of {drop:.4f} > max_gap {threshold.max_gap:g}"
         )
     if drop > threshold.max_gap:
@@ -480,24 +591,23 @@ def _decide_gap(item: _Pending, p_adj: float, settings: GateConfig) -> _Gap:
             f"{text}: gap of {drop:.4f} > max_gap {threshold.max_gap:g} is not significant at "
             f"alpha {settings.alpha:g}"
         )
-        return _Gap(Status.WARN, text, ((Caveat.NOISE, f"{_label(threshold)}: {text}"),))
-    return _Gap(Status.PASS, f"{text}: within max_gap {threshold.max_gap:g}")
+        return _Extra(Status.WARN, text, ((Caveat.NOISE, f"{_label(threshold)}: {text}"),))
+    return _Extra(Status.PASS, f"{text}: within max_gap {threshold.max_gap:g}")
 
 
 SEVERITY = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
 
 
-def _with_gap(verdict: Verdict, gap: _Gap | None) -> Verdict:
-    """A variant's verdict with its gap against the clean task folded in: the worse status."""
-    if gap is None:
-        return verdict
-    status = max(verdict.status, gap.status, key=SEVERITY.__getitem__)
-    return replace(
-        verdict,
-        status=status,
-        reason=f"{verdict.reason}; {gap.text}",
-        caveats=verdict.caveats + gap.caveats,
-    )
+def _with_extras(verdict: Verdict, extras: Sequence[_Extra]) -> Verdict:
+    """A verdict with its further comparisons folded in: the worst status wins."""
+    status = verdict.status
+    reason, caveats, trend = verdict.reason, verdict.caveats, verdict.trend
+    for extra in extras:
+        status = max(status, extra.status, key=SEVERITY.__getitem__)
+        reason = f"{reason}; {extra.text}" if extra.text else reason
+        caveats += extra.caveats
+        trend = extra.trend or trend
+    return replace(verdict, status=status, reason=reason, caveats=caveats, trend=trend)
 
 
 def _without_baseline(bounds: _Bounds, baseline: GateOutcome | None) -> Verdict:
@@ -704,62 +814,3 @@ def power_warnings(
                 "two passes with a warning: raise max_drop, or evaluate more examples."
             )
     return messages
-
-
-def discordance(previous: EvalRun, baseline: EvalRun) -> dict[tuple[str, str], float]:
-    """Share of examples whose 0/1 score flipped between two neighbouring recorded runs: how
-    much two checkpoints one merge apart really disagree, which sets the paired test's power."""
-    shares = {}
-    for name, task in baseline.tasks.items():
-        if name not in previous:
-            continue
-        for key, metric in task.metrics.items():
-            before = previous[name].metrics.get(key)
-            if before is None or not metric.is_binary or not before.is_binary:
-                continue
-            pairing = pair_examples(metric, task, before, previous[name])
-            if pairing.paired and pairing.current:
-                changed = sum(
-                    a != b for a, b in zip(pairing.baseline, pairing.current, strict=True)
-                )
-                shares[(name, key)] = max(changed, 1) / len(pairing.current)
-    return shares
-
-
-@dataclass(frozen=True)
-class Flips:
-    """The examples of one task that changed answer against the baseline, on one 0/1 metric."""
-
-    task: str
-    metric: str
-    lost: tuple[int, ...]  # right -> wrong
-    gained: tuple[int, ...]  # wrong -> right
-
-
-def task_flips(
-    run: EvalRun, baseline: EvalRun | None, thresholds: Sequence[MetricThreshold]
-) -> list[Flips]:
-    """Per task, the flips on its first gated 0/1 metric (else its first 0/1 metric)."""
-    if baseline is None:
-        return []
-    found = []
-    for name, task in run.tasks.items():
-        if name not in baseline:
-            continue
-        gated = [t.metric for t in thresholds if t.task == name]
-        keys = [k for k in (_resolve(task, m) for m in gated) if k] + list(task.metrics)
-        for key in keys:
-            metric, base = task.metrics[key], baseline[name].metrics.get(key)
-            if base is None or not metric.is_binary or not base.is_binary:
-                continue
-            lost, gained = flipped(metric, task, base, baseline[name])
-            found.append(Flips(name, key, tuple(lost), tuple(gained)))
-            break
-    return found
-
-
-def _resolve(task: TaskResult, metric: str) -> str | None:
-    try:
-        return task.resolve(metric)
-    except MetricNotFound:
-        return None

@@ -34,6 +34,14 @@ class GitState:
     commit: str | None = None
     branch: str | None = None
     dirty: bool | None = None
+    #: The commit under review when CI evaluates another one (``$MLGATE_HEAD_SHA``: a PR's head,
+    #: where GitHub checks out a merge commit). The comment workflow posts only for this SHA.
+    head: str | None = None
+
+    @property
+    def reviewed(self) -> str | None:
+        """The commit a PR comment names: the PR head when known, else the checked-out one."""
+        return self.head or self.commit
 
 
 @dataclass(frozen=True)
@@ -111,15 +119,18 @@ class Manifest:
     prompt: PromptInfo = field(default_factory=PromptInfo)
 
 
-def _git(args: list[str], cwd: Path) -> str | None:
+def git_output(args: list[str], cwd: Path) -> str | None:
+    """What a git command prints, or None when git fails (not a repository, no git)."""
     try:
         out = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30, check=False
         )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
 
+
+HEAD_SHA_ENV = "MLGATE_HEAD_SHA"
 
 # Where CI systems put the branch of a detached checkout (the PR's source branch first).
 BRANCH_VARIABLES = (
@@ -147,12 +158,15 @@ def branch_from_environment() -> str | None:
 def git_state(cwd: Path) -> GitState:
     """Commit, branch and dirty flag. ``MLGATE_BRANCH`` wins; in CI's detached checkouts the
     branch comes from the CI system's variables."""
-    commit = _git(["rev-parse", "HEAD"], cwd)
-    branch = os.environ.get("MLGATE_BRANCH") or _git(["rev-parse", "--abbrev-ref", "HEAD"], cwd)
+    commit = git_output(["rev-parse", "HEAD"], cwd)
+    branch = os.environ.get("MLGATE_BRANCH") or git_output(
+        ["rev-parse", "--abbrev-ref", "HEAD"], cwd
+    )
     if branch in (None, "HEAD"):
         branch = branch_from_environment()
-    status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
-    return GitState(commit, branch, None if status is None else bool(status))
+    status = git_output(["status", "--porcelain", "--untracked-files=no"], cwd)
+    head = os.environ.get(HEAD_SHA_ENV, "").strip() or None
+    return GitState(commit, branch, None if status is None else bool(status), head)
 
 
 def package_version(package: str) -> str | None:
@@ -307,7 +321,9 @@ def prompt_changes(current: PromptInfo, baseline: PromptInfo) -> list[str]:
     return changes
 
 
-def incomparable(current: Manifest, baseline: Manifest, task: str) -> list[str]:
+def incomparable(
+    current: Manifest, baseline: Manifest, task: str, other: str = "the baseline"
+) -> list[str]:
     """Why ``task``'s scores in two runs must not be compared silently (empty: comparable).
 
     Only what moves scores counts: the task definition, n-shot, the lm-eval version, the dtype
@@ -326,7 +342,7 @@ def incomparable(current: Manifest, baseline: Manifest, task: str) -> list[str]:
         ("dtype", current.model.dtype, baseline.model.dtype),
     ]
     reasons = [
-        f"{label} differs ({then} in the baseline, {now} now)"
+        f"{label} differs ({then} in {other}, {now} now)"
         for label, now, then in checks
         if now is not None and then is not None and now != then
     ]

@@ -10,12 +10,13 @@ spec (not yet looked up). :mod:`pytest_mlgate.resolve` does that I/O. Who uses w
   ``[gate]`` and ``[report]`` settings);
 - ``mlgate plan``: :func:`choose_suite` (the trigger matrix).
 
-The only I/O here is ``git diff`` for ``--mlgate-suite auto``: which suite runs decides which
-items exist.
+The only I/O here is ``git diff`` (and the DVC pointers it names) for ``--mlgate-suite auto``:
+which suite runs decides which items exist.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -112,11 +113,28 @@ def choose_suite(config: MlgateConfig, options: GateOptions) -> SuiteChoice:
     if not ref:
         raise ConfigError("--mlgate-suite auto needs --mlgate-changed-from REF (e.g. origin/main)")
     try:
-        changed = triggers.changed_paths(ref, config.root)
+        changed = triggers.changes_since(ref, config.root)
     except GitError as exc:
         raise ConfigError(f"--mlgate-changed-from {ref}: {exc}") from None
-    decision = triggers.plan(changed, config.triggers, list(config.suites))
+    decision = triggers.plan(changed, _with_checkpoint_folder(config), list(config.suites))
     return SuiteChoice(config.suite(decision.suite), decision)
+
+
+def _with_checkpoint_folder(config: MlgateConfig) -> triggers.TriggerConfig:
+    """The trigger config, with ``[model] checkpoint`` among the model folders when it is a
+    folder inside the repository (a DVC pointer to it moves the weights)."""
+    named = config.model.checkpoint
+    if not named:
+        return config.triggers
+    folder = (config.root / named).resolve()
+    try:
+        relative = folder.relative_to(config.root.resolve()).as_posix()
+    except ValueError:
+        return config.triggers  # outside the repository, or a hub id
+    if relative in ("", ".") or relative in config.triggers.model_folders:
+        return config.triggers
+    folders = (*config.triggers.model_folders, relative)
+    return dataclasses.replace(config.triggers, model_folders=folders)
 
 
 def plan_history(config: MlgateConfig | None, options: GateOptions) -> HistoryPlan:

@@ -33,6 +33,7 @@ from pytest_mlgate.config import (
     load_config,
 )
 from pytest_mlgate.errors import (
+    AnchorSkippedWarning,
     BackendError,
     ChanceWarning,
     ConfigError,
@@ -41,6 +42,7 @@ from pytest_mlgate.errors import (
     NoiseExplainedDropWarning,
     PowerWarning,
     StoreError,
+    TrendWarning,
     UsageProblem,
 )
 from pytest_mlgate.fixtures import (
@@ -63,6 +65,8 @@ CAVEAT_WARNINGS: dict[str, type[MlgateWarning]] = {
     "noise": NoiseExplainedDropWarning,
     "incomparable": IncomparableBaselineWarning,
     "chance": ChanceWarning,
+    "anchor": AnchorSkippedWarning,
+    "trend": TrendWarning,
 }
 EVALUATOR_KEY = pytest.StashKey["Evaluator"]()
 SUBGROUPS_KEY = pytest.StashKey[dict[str, dict[str, int]]]()
@@ -560,12 +564,16 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"suite chosen by the trigger matrix: {trigger.reason}")
     baseline = gate.baseline.run_id if gate.baseline else "none recorded yet"
     terminalreporter.write_line(f"baseline: {baseline}")
+    anchor = gate.resolved.anchor
+    if anchor is not None:
+        terminalreporter.write_line(f"anchor: {anchor.label} (run {anchor.outcome.run_id})")
     for line in verdict_table(v for _, v in ran):
         terminalreporter.write_line(line)
     for item, verdict in ran:
         if verdict.status.value == "warn" or (verdict.notes and verdict.baseline_run):
             terminalreporter.write_line(f"{verdict.status.value.upper()} {item}: {verdict.reason}")
-    for message in [*config.stash.get(NOTES_KEY, []), *gate.messages]:
+    notes = [*config.stash.get(NOTES_KEY, []), *gate.resolved.notes, *gate.messages]
+    for message in notes:
         terminalreporter.write_line(f"mlgate: {message}")
 
 
@@ -599,7 +607,14 @@ def _write_outputs(gate: GateSession) -> None:
         from pytest_mlgate.report.html import write_html
 
         history = gate.plan.history
-        data = ReportInput(outcome, gate.baseline, gate.history(), history.settings, history.report)
+        data = ReportInput(
+            outcome,
+            gate.baseline,
+            gate.history(),
+            history.settings,
+            history.report,
+            gate.resolved.anchor,
+        )
         write_html(outputs.html, data)
     text = render_markdown(
         outcome,

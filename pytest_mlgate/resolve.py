@@ -11,9 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_mlgate.errors import BaselineNotFound, ConfigError, MlgateError, StoreError
-from pytest_mlgate.gate import GateOutcome, discordance, power_warnings
+from pytest_mlgate.gate import Anchor, GateOutcome, power_warnings
+from pytest_mlgate.manifest import git_output
+from pytest_mlgate.pairing import discordance
 from pytest_mlgate.plan import BaselineSpec, CheckpointSpec, GatePlan, StoreSpec
 from pytest_mlgate.store import HistoryStore, open_store
+
+# How many runs back on the baseline branch a tag's commit is looked for among ancestors.
+ANCESTOR_SEARCH = 200
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,8 @@ class ResolvedGate:
     store: HistoryStore
     baseline: GateOutcome | None
     power_warnings: tuple[str, ...] = ()
+    anchor: Anchor | None = None
+    notes: tuple[str, ...] = ()  #: what the resolve step decided, for the summary
 
 
 def resolve_checkpoint(spec: CheckpointSpec) -> str:
@@ -75,6 +82,55 @@ def previous_run(store: HistoryStore, baseline: GateOutcome) -> GateOutcome | No
         return None
 
 
+def newest_tag(pattern: str, cwd: Path) -> tuple[str, str] | None:
+    """The newest git tag matching ``pattern`` and the commit it points to (None: none)."""
+    listed = git_output(["tag", "--list", pattern, "--sort=-creatordate"], cwd)
+    if not listed:
+        return None
+    tag = listed.splitlines()[0].strip()
+    commit = git_output(["rev-list", "-n", "1", tag], cwd)
+    return (tag, commit) if commit else None
+
+
+def run_at_commit(store: HistoryStore, commit: str, branch: str, cwd: Path) -> str | None:
+    """The run recorded on ``branch`` at ``commit``, or failing that the last one recorded at
+    a commit before it (an ancestor in git): the run a tag stands for."""
+    at = store.find(commit=commit, branch=branch)
+    if at:
+        return at[-1].run_id
+    for entry in reversed(store.last(ANCESTOR_SEARCH, branch)):
+        if (
+            entry.commit
+            and git_output(["merge-base", "--is-ancestor", entry.commit, commit], cwd) is not None
+        ):
+            return entry.run_id
+    return None
+
+
+def find_anchor(
+    store: HistoryStore, anchor: str, branch: str, cwd: Path
+) -> tuple[Anchor | None, str | None]:
+    """``[gate] anchor`` resolved: (the anchor, or None with the reason it is not compared)."""
+    if not anchor.startswith("tag:"):
+        if store.get(anchor) is None:
+            raise ConfigError(
+                f"[gate] anchor = {anchor!r}: no recorded run by that id in {store.location}; "
+                "`mlgate history` lists them"
+            )
+        return Anchor(store.load(anchor), anchor), None
+    pattern = anchor[len("tag:") :]
+    tag = newest_tag(pattern, cwd)
+    if tag is None:
+        return None, f"no git tag matches {pattern!r} yet: the anchor {anchor!r} is not compared"
+    run_id = run_at_commit(store, tag[1], branch, cwd)
+    if run_id is None:
+        return None, (
+            f"no run recorded on {branch!r} at or before tag {tag[0]} ({tag[1][:10]}): the anchor "
+            f"{anchor!r} is not compared until one is"
+        )
+    return Anchor(store.load(run_id), tag[0]), None
+
+
 def check_writable(folder: Path) -> None:
     """--mlgate-record into a folder that cannot take it is a usage error before any eval."""
     existing = folder
@@ -102,4 +158,15 @@ def resolve_gate(plan: GatePlan) -> ResolvedGate:
         previous = previous_run(store, baseline)
         flips = discordance(previous.run, baseline.run) if previous is not None else {}
         warnings = power_warnings(plan.thresholds, baseline, plan.history.settings, flips)
-    return ResolvedGate(plan, resolve_checkpoint(plan.candidate), store, baseline, tuple(warnings))
+    anchor, note = None, None
+    if plan.history.settings.anchor is not None:
+        anchor, note = find_anchor(store, plan.history.settings.anchor, spec.branch, plan.cwd)
+    return ResolvedGate(
+        plan,
+        resolve_checkpoint(plan.candidate),
+        store,
+        baseline,
+        tuple(warnings),
+        anchor,
+        () if note is None else (note,),
+    )

@@ -7,18 +7,19 @@ record and report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from pytest_mlgate.config import MetricThreshold
 from pytest_mlgate.errors import MlgateError, StoreError
 from pytest_mlgate.evaluator import Evaluator
-from pytest_mlgate.gate import GateOutcome, Status, Verdict, gate_all, task_flips
+from pytest_mlgate.gate import GateOutcome, Status, Verdict, gate_all
 from pytest_mlgate.manifest import Manifest, build_manifest
+from pytest_mlgate.pairing import task_flips
 from pytest_mlgate.plan import GatePlan
 from pytest_mlgate.resolve import ResolvedGate
 from pytest_mlgate.results import EvalRun
-from pytest_mlgate.store import new_run_id
+from pytest_mlgate.store import IndexEntry, new_run_id
 
 
 @dataclass
@@ -31,6 +32,7 @@ class GateSession:
     messages: list[str] = field(default_factory=list)  #: printed in the terminal summary
     _verdicts: dict[MetricThreshold, Verdict] | None = None
     _manifest: Manifest | None = None
+    _loaded: dict[str, GateOutcome] = field(default_factory=dict)  #: history records read
 
     @property
     def plan(self) -> GatePlan:
@@ -53,13 +55,17 @@ class GateSession:
                     for t in plan.thresholds
                 }
             else:
+                settings = plan.history.settings
+                compared = self.baseline is not None or self.resolved.anchor is not None
                 self._verdicts = gate_all(
                     plan.thresholds,
                     self.evaluator.run,
                     self.baseline,
-                    plan.history.settings,
-                    self.manifest() if self.baseline is not None else None,
+                    settings,
+                    self.manifest() if compared else None,
                     record_hint=plan.record_hint,
+                    anchor=self.resolved.anchor,
+                    history=self.trend_history() if settings.on_trend != "off" else (),
                 )
         return self._verdicts
 
@@ -123,16 +129,30 @@ class GateSession:
         self.resolved.store.append(replace(outcome, run=self._recorded_run()))
         return self.run_id
 
+    def _load(self, entries: Iterable[IndexEntry]) -> list[GateOutcome]:
+        """The readable records of ``entries``, each read once per session."""
+        found = []
+        for entry in entries:
+            if entry.run_id not in self._loaded:
+                try:
+                    self._loaded[entry.run_id] = self.resolved.store.load(entry.run_id)
+                except MlgateError:
+                    continue  # the store warned; the others still count
+            found.append(self._loaded[entry.run_id])
+        return found
+
     def history(self) -> list[GateOutcome]:
         """The recorded runs before this one that the report shows as columns."""
-        store = self.resolved.store
-        shown = []
-        for entry in store.last(self.plan.history.report.history, before=self.run_id):
-            try:
-                shown.append(store.load(entry.run_id))
-            except MlgateError:
-                continue  # the store warned; the matrix shows the other runs
-        return shown
+        store, report = self.resolved.store, self.plan.history.report
+        return self._load(store.last(report.history, before=self.run_id))
+
+    def trend_history(self) -> list[GateOutcome]:
+        """The baseline branch's last ``[report] history`` runs, the trend test's series."""
+        history = self.plan.history
+        entries = self.resolved.store.last(
+            history.report.history, history.baseline.branch, before=self.run_id
+        )
+        return self._load(entries)
 
     def close(self) -> None:
         self.evaluator.close()

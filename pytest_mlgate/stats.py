@@ -374,3 +374,33 @@ def examples_needed(
         else:
             low = mid
     return high
+
+
+def mann_kendall_down(values: Sequence[float]) -> tuple[float, float]:
+    """The Mann-Kendall test for a monotone *downward* trend: (Kendall's S, one-sided p).
+
+    Chosen because it asks exactly "do later runs score lower than earlier ones", with no
+    assumption on the shape of the decline or the distribution of the scores (a regression
+    slope would need both), and ties (unchanged values, common between checkpoints) are
+    handled by the variance correction. S is the number of later-lower pairs subtracted from
+    the later-higher ones; p uses the normal approximation with a continuity correction (exact
+    enumeration below 4 values would be meaningless: nothing under 4 values is tested).
+    """
+    x = [v for v in values if math.isfinite(v)]
+    n = len(x)
+    if n < 4:
+        return (0.0, 1.0)
+    s = 0
+    for i in range(n - 1):
+        for j in range(i + 1, n):
+            s += (x[j] > x[i]) - (x[j] < x[i])
+    ties: dict[float, int] = {}
+    for v in x:
+        ties[v] = ties.get(v, 0) + 1
+    variance = (
+        n * (n - 1) * (2 * n + 5) - sum(t * (t - 1) * (2 * t + 5) for t in ties.values())
+    ) / 18
+    if variance <= 0:
+        return (float(s), 1.0)
+    z = (s + 1) / math.sqrt(variance) if s < 0 else (s - 1) / math.sqrt(variance) if s > 0 else 0.0
+    return (float(s), normal_cdf(z))

@@ -186,3 +186,42 @@ def test_the_markdown_summary_is_inert_when_rendered_with_raw_html_allowed(
     assert summary.locator("img, script, a[href^='javascript']").count() == 0
     assert "<script>window.__pwned=1</script>" in summary.locator("table").inner_text()
     summary.close()
+
+
+def test_anchor_baseline_and_this_run_stay_in_view_with_30_columns(
+    page: Any, tmp_path: Path
+) -> None:
+    """With 30 recorded runs at 1400 px the history scrolls, but the anchor, the baseline and
+    this run are pinned at the right edge: their header boxes lie inside the viewport."""
+    from pytest_mlgate.gate import Anchor
+
+    history = [
+        outcome(f"run-{d:02d}", run_of({"alpha": 0.9 - d / 100, "beta": 0.5}),
+                timestamp=f"2026-10-{d:02d}T00:00:00+00:00")
+        for d in range(1, 31)
+    ]  # fmt: skip
+    anchor, baseline = history[0], history[-1]
+    run = run_of({"alpha": 0.55, "beta": 0.5})
+    thresholds = [MetricThreshold(t, "acc", max_drop=0.02) for t in ("alpha", "beta")]
+    verdicts = gate_all(thresholds, run, baseline, GateConfig(), history=history)
+    current = outcome("run-now", run, verdicts=list(verdicts.values()))
+    data = ReportInput(current, baseline, history, anchor=Anchor(anchor, "v1.0.0"))
+    path = tmp_path / "wide.html"
+    write_html(path, data)
+    wide = page.context.browser.new_page(viewport={"width": 1400, "height": 900})
+    wide.goto(path.as_uri())
+    assert wide.locator("#matrix thead th").count() == 2 + 30 + 1  # name, trend, runs, this run
+    for selector in ("th.anchor", "th.baseline", "th.current"):
+        box = wide.locator(f"#matrix thead {selector}").bounding_box()
+        assert box is not None
+        assert box["x"] >= 0, (selector, box)
+        assert box["x"] + box["width"] <= 1400 + 1, (selector, box)
+    scroll = wide.locator(".scroll")
+    assert scroll.evaluate("el => el.scrollWidth > el.clientWidth")  # the history does scroll
+    pinned = [
+        wide.locator(f"#matrix thead {s}").bounding_box()
+        for s in ("th.anchor", "th.baseline", "th.current")
+    ]
+    assert [b["x"] for b in pinned if b] == sorted(b["x"] for b in pinned if b)  # side by side
+    assert "↘ down (p=" in wide.locator("#matrix tbody tr.main").first.inner_text()
+    wide.close()

@@ -80,3 +80,19 @@ def test_power(capsys: pytest.CaptureFixture[str]) -> None:
     assert "examples needed to detect it:" in out
     with pytest.raises(SystemExit):
         main(["power", "--n", "120", "--p", "1.5"])
+
+
+def test_history_drift_prints_each_metric_from_the_anchor(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = FolderStore(store)
+    history.append(record("run-c", 3, [0.0] * 33 + [1.0] * 57 + [0.0] * 10))
+    assert main(["history", "--drift", "--anchor", "run-a"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("drift on main from anchor run-a (run run-a):")
+    lines = out.splitlines()[2:]
+    assert [line.split()[0] for line in lines] == ["run-a", "run-b", "run-c"]
+    assert "-30.00" in lines[1]  # run-b: 0.60 against 0.90
+    assert "-33.00" in lines[2]
+    assert main(["history", "--drift"]) == 4  # no anchor given and none configured
+    assert "--drift needs --anchor" in capsys.readouterr().err

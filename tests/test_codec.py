@@ -84,6 +84,7 @@ def test_a_new_outcome_round_trips_with_its_new_fields() -> None:
         0.5,
         ("a note",),
         ((Caveat.INCOMPARABLE, "n-shot differs (0 in the baseline, 5 now)"),),
+        (-6.0, 0.045, 4),
     )
     original = outcome("r1", run, checkpoint="/ckpt", fingerprint="sha256:ab", verdicts=[verdict])
     back = loads_outcome(dumps_outcome(original))
@@ -94,6 +95,7 @@ def test_a_new_outcome_round_trips_with_its_new_fields() -> None:
     assert decoded.threshold == verdict.threshold  # higher_is_better kept (0.1 lost it)
     assert decoded.value_ci == (0.3, 0.95)
     assert decoded.caveats == verdict.caveats
+    assert decoded.trend == (-6.0, 0.045, 4)
     assert decoded.comparison is not None
     assert decoded.comparison.discordant is None  # not recorded: only the live MDE uses it
     assert decoded.comparison.ci == comparison.ci

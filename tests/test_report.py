@@ -91,11 +91,26 @@ def test_matrix_rows_columns_subgroups_trend_and_alert() -> None:
     assert grammar.cells[-1].p is not None
     assert grammar.cells[-1].p < 0.001
     assert general.cells[-1].delta == pytest.approx(0.0)
-    assert main.trend == "down"
+    assert main.trend == "flat"  # one drop after a flat history is the baseline's job, no trend
     assert main.sparkline().count(",") == 7
     [flips] = matrix.flips
     assert flips.lost == tuple(range(0, 40, 2))
     assert flips.gained == ()
+
+
+def test_a_declining_history_trends_down_with_its_p_value() -> None:
+    data = report_input(GOOD)
+    declining = [  # 0.87, 0.84, ..., 0.66, then this run's 0.80
+        record(f"run-{d}", d, [1.0] * (90 - 3 * d) + [0.0] * (10 + 3 * d), GROUPS)
+        for d in range(1, 9)
+    ]
+    data = dataclasses.replace(data, history=declining, baseline=declining[-1])
+    [main, *_] = build_matrix(data).rows
+    assert main.trend == "down"
+    assert main.trend_p is not None
+    assert main.trend_p < 0.01
+    html = render_html(data)
+    assert "↘ down (p=" in html
 
 
 def test_history_window_keeps_the_baseline_column() -> None:
@@ -105,8 +120,9 @@ def test_history_window_keeps_the_baseline_column() -> None:
     assert [c.run_id for c in columns] == ["run-8", "run-9", "run-10", "run-now"]
     older_baseline = dataclasses.replace(data, baseline=data.history[1])
     columns = build_matrix(older_baseline).columns
-    assert columns[0].run_id == "run-2"
-    assert columns[0].is_baseline
+    # the baseline is kept (pinned next to this run) although it is outside the window shown
+    assert [c.run_id for c in columns] == ["run-8", "run-9", "run-10", "run-2", "run-now"]
+    assert columns[-2].is_baseline
 
 
 def test_hostile_strings_are_escaped_everywhere_and_nothing_is_fetched() -> None:

@@ -138,3 +138,109 @@ def test_auto_without_a_ref_is_a_usage_error(repo: Path, pytester: pytest.Pytest
     )
     assert bad_ref.ret == pytest.ExitCode.USAGE_ERROR
     bad_ref.stderr.fnmatch_lines(["*--mlgate-changed-from no-such-ref: git merge-base*"])
+
+
+# DVC pointers, as `dvc add` / `dvc repro` (DVC 3) write them.
+def dvc_file(path: str, md5: str, size: int = 1024) -> str:
+    return f"outs:\n- md5: {md5}\n  size: {size}\n  hash: md5\n  path: {path}\n"
+
+
+DVC_LOCK = """schema: '2.0'
+stages:
+  prepare:
+    cmd: python prepare.py
+    deps:
+    - path: raw/corpus.txt
+      md5: 1111
+      size: 10
+    outs:
+    - path: data/prepared.parquet
+      md5: {data}
+      size: 20
+  train:
+    cmd: python train.py
+    outs:
+    - path: models/tiny
+      md5: {model}.dir
+      size: 30
+      nfiles: 4
+"""
+
+
+def test_a_dvc_pointer_is_data_or_model_by_what_it_points_to() -> None:
+    from pytest_mlgate.triggers import Changes, moved_outputs
+
+    triggers = TriggerConfig(suites={**TriggerConfig().suites, "data": "fast"})
+    pointers = {
+        "corpus.parquet.dvc": moved_outputs(
+            "corpus.parquet.dvc", dvc_file("corpus.parquet", "a1"), dvc_file("corpus.parquet", "b2")
+        ),
+        "models/llama.dvc": moved_outputs(
+            "models/llama.dvc", dvc_file("llama", "a1.dir"), dvc_file("llama", "c3.dir")
+        ),
+    }
+    data_only = plan(Changes(("corpus.parquet.dvc",), pointers), triggers, SUITES)
+    assert data_only.suite == "fast"
+    assert data_only.changes[0].kind == "data"
+    assert "DVC pointer to corpus.parquet" in data_only.explain()
+    both = Changes(("corpus.parquet.dvc", "models/llama.dvc"), pointers)
+    with_model = plan(both, triggers, SUITES)
+    assert with_model.suite == "full"
+    assert "models/llama.dvc: model -> full (DVC pointer to models/llama)" in with_model.explain()
+
+
+def test_dvc_lock_counts_only_the_outputs_that_moved() -> None:
+    from pytest_mlgate.triggers import moved_outputs, pointer_kind
+
+    old = DVC_LOCK.format(data="aaaa", model="bbbb")
+    assert moved_outputs("dvc.lock", old, DVC_LOCK.format(data="cccc", model="bbbb")) == (
+        "data/prepared.parquet",
+    )
+    moved = moved_outputs("dvc.lock", old, DVC_LOCK.format(data="aaaa", model="dddd"))
+    assert moved == ("models/tiny",)
+    assert pointer_kind("dvc.lock", moved, TriggerConfig())[0] == "model"
+    # A folder named in [triggers] model_folders (or the [model] checkpoint) is weights too.
+    elsewhere = moved_outputs("exp/a.dvc", dvc_file("ft", "1"), dvc_file("ft", "2"))
+    assert elsewhere == ("exp/ft",)
+    assert pointer_kind("exp/a.dvc", elsewhere, TriggerConfig())[0] == "data"
+    assert pointer_kind("exp/a.dvc", elsewhere, TriggerConfig(model_folders=("exp",)))[0] == "model"
+    # Not a DVC file: still a data change (never silently "code"), and it says why.
+    assert moved_outputs("x.dvc", "outs: 3\n", None) is None
+    assert pointer_kind("x.dvc", None, TriggerConfig()) == (
+        "data",
+        "DVC pointer that could not be read",
+    )
+
+
+DVC_CONFIG = CONFIG.replace(
+    "[triggers.paths]", '[triggers.suites]\ndata = "fast"\n[triggers.paths]'
+)
+
+
+@pytest.mark.parametrize(
+    ("files", "kind", "suite"),
+    [
+        ({"corpus.parquet.dvc": dvc_file("corpus.parquet", "{v}")}, "data", "fast"),
+        ({"models/llama.dvc": dvc_file("llama", "{v}.dir")}, "model", "full"),
+        ({"ckpt.dvc": dvc_file("ckpt", "{v}.dir")}, "model", "full"),  # the [model] checkpoint
+        ({"dvc.lock": DVC_LOCK.format(data="{v}", model="same")}, "data", "fast"),
+        ({"dvc.lock": DVC_LOCK.format(data="same", model="{v}")}, "model", "full"),
+    ],
+)
+def test_mlgate_plan_reads_dvc_pointers_from_git(
+    repo: Path, files: dict[str, str], kind: str, suite: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "thresholds.toml").write_text(DVC_CONFIG)
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text.replace("{v}", "0001"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pointers")
+    git(repo, "branch", "-f", "main")
+    for name, text in files.items():
+        (repo / name).write_text(text.replace("{v}", "0002"))  # uncommitted counts too
+    assert main(["plan", "--changed-from", "main", "--config", str(repo / "thresholds.toml")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"suite: {suite} (")
+    (name,) = files
+    assert f"  {name}: {kind} -> {suite} (DVC pointer to " in out

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ from typing import Any
 from markupsafe import Markup
 
 from pytest_mlgate.atomic import write_atomic
-from pytest_mlgate.gate import Flips
+from pytest_mlgate.gate import Caveat
+from pytest_mlgate.pairing import Flips
 from pytest_mlgate.report.matrix import Cell, Column, Matrix, ReportInput, Row, build_matrix
 from pytest_mlgate.results import TaskResult
 from pytest_mlgate.stats import format_p
@@ -53,19 +55,27 @@ def _p(value: float | None) -> str:
     return f"p={shown}" if shown else ""
 
 
-def _cell_html(cell: Cell, row: Row, column: Column) -> Markup:
+def column_classes(column: Column, pins: Sequence[Column]) -> str:
+    """baseline / anchor / current, and the pin that keeps it in view (pin0 at the right edge)."""
+    names = [
+        name
+        for name, on in (
+            ("baseline", column.is_baseline),
+            ("anchor", column.is_anchor),
+            ("current", column.is_current),
+        )
+        if on
+    ]
+    if column in pins:
+        names += ["pin", f"pin{len(pins) - 1 - list(pins).index(column)}"]
+    return " ".join(names)
+
+
+def _cell_html(cell: Cell, row: Row, classes: str) -> Markup:
     """One matrix cell, every piece escaped with html.escape (quotes included). Built in Python:
     a report holds tens of thousands of cells and per-cell template work dominated rendering."""
     view = _cell_view(cell, row)
-    classes = " ".join(
-        c
-        for c in (
-            view["tone"],
-            "baseline" if column.is_baseline else "",
-            "current" if column.is_current else "",
-        )
-        if c
-    )
+    classes = " ".join(c for c in (view["tone"], classes) if c)
     detail = " ".join(x for x in (view["delta"], view["ci"], view["p"]) if x)
     small = f"<small>{escape(detail)}</small>" if detail else ""
     # The hover title repeats what the cell shows, except where a CI or a verdict adds to it.
@@ -133,7 +143,7 @@ HEADLINES = {
 }
 
 
-def _row_view(row: Row, columns: tuple[Column, ...]) -> dict[str, Any]:
+def _row_view(row: Row, classes: Sequence[str]) -> dict[str, Any]:
     return {
         "name": row.name,
         "task": row.task,
@@ -141,13 +151,14 @@ def _row_view(row: Row, columns: tuple[Column, ...]) -> dict[str, Any]:
         "subgroup": row.subgroup,
         "gated": row.gated,
         "trend": row.trend,
-        "trend_label": TREND[row.trend],
+        "trend_label": TREND[row.trend]
+        + ("" if row.trend_p is None else f" (p={format_p(row.trend_p)})"),
         "alert": row.alert,
         "margin": row.margin,
         "n": row.n,
         "disparity": row.disparity,
         "spark": row.sparkline(),
-        "cells": [_cell_html(c, row, col) for c, col in zip(row.cells, columns, strict=True)],
+        "cells": [_cell_html(c, row, kind) for c, kind in zip(row.cells, classes, strict=True)],
         "status": row.cells[-1].status or "",
     }
 
@@ -166,8 +177,10 @@ def _drill_view(data: ReportInput, flips: Flips) -> dict[str, Any]:
     }
 
 
-def _column_view(column: Column) -> dict[str, Any]:
+def _column_view(column: Column, classes: str) -> dict[str, Any]:
     return {
+        "classes": classes,
+        "anchor": column.is_anchor,
         "label": column.label,
         "run_id": column.run_id,
         "branch": column.branch or "",
@@ -179,6 +192,8 @@ def _column_view(column: Column) -> dict[str, Any]:
 
 def report_context(data: ReportInput, matrix: Matrix) -> dict[str, Any]:
     verdicts = data.outcome.verdicts
+    pins = [c for c in matrix.columns if c.pinned]
+    classes = [column_classes(c, pins) for c in matrix.columns]
     statuses = [v.status.value for v in verdicts]
     overall = "fail" if "fail" in statuses else ("warn" if "warn" in statuses else "pass")
     return {
@@ -190,8 +205,12 @@ def report_context(data: ReportInput, matrix: Matrix) -> dict[str, Any]:
         "run_id": data.run_id,
         "baseline": None if data.baseline is None else data.baseline.run_id,
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "columns": [_column_view(c) for c in matrix.columns],
-        "rows": [_row_view(row, matrix.columns) for row in matrix.rows],
+        "columns": [_column_view(c, k) for c, k in zip(matrix.columns, classes, strict=True)],
+        "rows": [_row_view(row, classes) for row in matrix.rows],
+        "anchor": None if data.anchor is None else data.anchor.label,
+        "trends": [
+            message for v in verdicts for kind, message in v.caveats if kind is Caveat.TREND
+        ],
         "verdicts": sorted(
             (
                 {

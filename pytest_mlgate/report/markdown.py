@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_mlgate.gate import GateOutcome, Verdict
+from pytest_mlgate.gate import Caveat, GateOutcome, Verdict
 from pytest_mlgate.stats import format_p
 
 # GitHub rejects comments over 65,536 characters; leave room for the truncation note.
@@ -46,6 +47,10 @@ def _drop(verdict: Verdict) -> float:
     return 0.0 if c is None or math.isnan(c.delta) else -c.delta
 
 
+def _trend_warnings(verdicts: Sequence[Verdict]) -> list[str]:
+    return [message for v in verdicts for kind, message in v.caveats if kind is Caveat.TREND]
+
+
 def _row(verdict: Verdict) -> str:
     c = verdict.comparison
     delta = _num(None if c is None else c.delta, signed=True)
@@ -79,13 +84,16 @@ def render_markdown(
     else:
         head = f"## ✔ mlgate: all {len(verdicts)} gated metrics passed"
     manifest = outcome.manifest
+    commit = manifest.git.reviewed
     lines = [
         head,
         "",
         f"suite **{escape(manifest.suite.name)}** · checkpoint `{escape(manifest.checkpoint.id)}`"
-        f" · run `{escape(outcome.run_id)}`"
+        + (f" · commit `{escape(commit)}`" if commit else "")
+        + f" · run `{escape(outcome.run_id)}`"
         f" · baseline {f'`{escape(baseline)}`' if baseline else 'none recorded yet'}",
         "",
+        *(f"▼ {escape(text)}" + "\n" for text in _trend_warnings(verdicts)),
         "| | task | metric | value | baseline | delta [95% CI] | p | reason |",
         "|---|---|---|---:|---:|---|---:|---|",
     ]

@@ -3,10 +3,11 @@
 Built with pandas from history records plus the current run. Plain data out (no HTML), so the
 HTML and Markdown renderers and ``mlgate report`` share it.
 
-Trend rule (stated in the report): over the columns shown, the mean of the last three values is
-compared with the mean of the earlier ones; oriented so that "up" is better, the row trends up
-(down) when the difference exceeds half the metric's allowed drop, and is flat otherwise (or
-with fewer than four values).
+Trend rule (stated in the report): the Mann-Kendall test for a monotone trend over the values
+of the row's columns, oriented so that "up" is better: "down" when the one-sided test for a
+decline has p < alpha, "up" likewise for a rise, "flat" otherwise, "few" under four values. A
+gated row shows the gate's own test (the baseline branch's last runs and this one, corrected
+across the run's metrics).
 """
 
 from __future__ import annotations
@@ -19,19 +20,12 @@ from typing import Any
 from pytest_mlgate import stats
 from pytest_mlgate.config import GateConfig, MetricThreshold, ReportConfig, clean_task
 from pytest_mlgate.errors import MetricNotFound, MlgateError, StoreError
-from pytest_mlgate.gate import (
-    Flips,
-    GateOutcome,
-    Verdict,
-    allowed_drop,
-    disparity,
-    paired_docs,
-    task_flips,
-)
+from pytest_mlgate.gate import Anchor, GateOutcome, Verdict, allowed_drop, disparity
+from pytest_mlgate.pairing import Flips, paired_docs, task_flips
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 from pytest_mlgate.store import HistoryStore
 
-TREND_RECENT = 3
+TREND_MIN_VALUES = 4
 
 
 @dataclass(frozen=True)
@@ -43,6 +37,7 @@ class ReportInput:
     history: Sequence[GateOutcome]  #: recorded runs before this one, oldest first
     settings: GateConfig = field(default_factory=GateConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    anchor: Anchor | None = None
 
     @property
     def run_id(self) -> str:
@@ -69,6 +64,12 @@ class Column:
     commit: str | None
     is_baseline: bool = False
     is_current: bool = False
+    is_anchor: bool = False
+
+    @property
+    def pinned(self) -> bool:
+        """Kept in view at the right edge, however many history columns there are."""
+        return self.is_baseline or self.is_current or self.is_anchor
 
     @property
     def label(self) -> str:
@@ -105,6 +106,7 @@ class Row:
     alert: bool  # the current run dropped by more than the margin
     n: int | None = None
     disparity: float | None = None  # best minus worst subgroup in this run (gated rows)
+    trend_p: float | None = None  # the trend test's one-sided p-value
 
     @property
     def name(self) -> str:
@@ -236,18 +238,22 @@ class _Builder:
         if not subgroup and threshold is not None and current_tasks[task].subgroups:
             found = disparity(current_tasks[task], current_metric, threshold.min_subgroup_n)
             spread = None if found is None else found[0]
+        trend, trend_p = _trend(
+            [c.value for c in cells], oriented, verdict, self.data.settings.alpha
+        )
         return Row(
-            task,
-            str(metric),
-            subgroup or None,
-            direction,
-            (task, metric, subgroup) in self.gated,
-            margin,
-            tuple(cells),
-            _trend([c.value for c in cells], oriented, margin),
-            current.delta is not None and -oriented * current.delta > margin,
-            current_metric.n if not subgroup else None,
-            spread,
+            task=task,
+            metric=str(metric),
+            subgroup=subgroup or None,
+            higher_is_better=direction,
+            gated=(task, metric, subgroup) in self.gated,
+            margin=margin,
+            cells=tuple(cells),
+            trend=trend,
+            alert=current.delta is not None and -oriented * current.delta > margin,
+            n=current_metric.n if not subgroup else None,
+            disparity=spread,
+            trend_p=trend_p,
         )
 
     def _cells(self, row_index: int, task: str, metric: str, subgroup: str | None) -> list[Cell]:
@@ -311,12 +317,19 @@ def _direction(threshold: MetricThreshold | None, metric: MetricResult) -> bool:
 
 
 def _columns(data: ReportInput) -> tuple[list[GateOutcome], list[Column]]:
-    """The runs shown (the window, plus the baseline if it fell out of it) and their columns."""
-    window = list(data.history)[-data.report.history :]
-    baseline_id = data.baseline.run_id if data.baseline else None
-    if data.baseline is not None and all(r.run_id != baseline_id for r in window):
-        window = [data.baseline, *window]  # the baseline's column is always shown
-    columns = [Column.of(r, is_baseline=r.run_id == baseline_id) for r in window]
+    """The runs shown and their columns: the history window, then the anchor, the baseline and
+    this run (kept at the right, pinned in view)."""
+    pinned = {r.run_id for r in (data.baseline, data.anchor.outcome if data.anchor else None) if r}
+    window = [r for r in list(data.history)[-data.report.history :] if r.run_id not in pinned]
+    columns = [Column.of(r) for r in window]
+    if data.anchor is not None and data.anchor.outcome.run_id != getattr(
+        data.baseline, "run_id", None
+    ):
+        window.append(data.anchor.outcome)
+        columns.append(Column.of(data.anchor.outcome, is_anchor=True))
+    if data.baseline is not None:
+        window.append(data.baseline)
+        columns.append(Column.of(data.baseline, is_baseline=True))
     columns.append(Column.of(data.outcome, is_current=True))
     return window, columns
 
@@ -380,15 +393,20 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _trend(values: Sequence[float | None], oriented: float, margin: float) -> str:
-    known = [v for v in values if v is not None]
-    if len(known) < TREND_RECENT + 1:
-        return "few"
-    recent = sum(known[-TREND_RECENT:]) / TREND_RECENT
-    earlier = sum(known[:-TREND_RECENT]) / (len(known) - TREND_RECENT)
-    change = (recent - earlier) * oriented
-    if change > margin / 2:
-        return "up"
-    if change < -margin / 2:
-        return "down"
-    return "flat"
+def _trend(
+    values: Sequence[float | None], oriented: float, verdict: Verdict | None, alpha: float
+) -> tuple[str, float | None]:
+    """(up / flat / down / few, the p-value of the direction shown)."""
+    if verdict is not None and verdict.trend is not None and verdict.threshold.subgroup is None:
+        p = verdict.trend[1]
+        return ("down" if p < alpha else "flat", p)
+    known = [v * oriented for v in values if v is not None]
+    if len(known) < TREND_MIN_VALUES:
+        return ("few", None)
+    _, p_down = stats.mann_kendall_down(known)
+    _, p_up = stats.mann_kendall_down([-v for v in known])
+    if p_down < alpha:
+        return ("down", p_down)
+    if p_up < alpha:
+        return ("up", p_up)
+    return ("flat", min(p_down, p_up))

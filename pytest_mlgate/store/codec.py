@@ -474,6 +474,7 @@ def encode_manifest(manifest: Manifest) -> Json:
             "commit": manifest.git.commit,
             "branch": manifest.git.branch,
             "dirty": manifest.git.dirty,
+            **({"head": manifest.git.head} if manifest.git.head is not None else {}),
         },
         "checkpoint": checkpoint,
         "config": {"path": manifest.config.path, "hash": manifest.config.hash},
@@ -538,6 +539,7 @@ def _git(data: Mapping[str, Any], what: str) -> GitState:
         _optional_str(data.get("commit"), f"{what}.commit"),
         _optional_str(data.get("branch"), f"{what}.branch"),
         dirty,
+        _optional_str(data.get("head"), f"{what}.head"),
     )
 
 
@@ -682,6 +684,9 @@ def encode_verdict(verdict: Verdict) -> Json:
         data["value_ci"] = [finite_or_none(x) for x in verdict.value_ci]
     if verdict.caveats:
         data["caveats"] = [[kind.value, message] for kind, message in verdict.caveats]
+    if verdict.trend is not None:
+        s, p, runs = verdict.trend
+        data["trend"] = [finite_or_none(s), finite_or_none(p), runs]
     return data
 
 
@@ -693,6 +698,7 @@ THRESHOLD_EXTRAS = (
     "max_disparity",
     "min_subgroup_n",
     "max_gap",
+    "max_drift",
     "subgroup",
 )
 
@@ -723,6 +729,7 @@ def _decode_threshold(
         max_disparity=_optional_number(verdict.get("max_disparity"), f"{what}.max_disparity"),
         min_subgroup_n=_THRESHOLD_DEFAULTS.min_subgroup_n if least is None else least,
         max_gap=_optional_number(verdict.get("max_gap"), f"{what}.max_gap"),
+        max_drift=_optional_number(verdict.get("max_drift"), f"{what}.max_drift"),
         subgroup=_optional_str(verdict.get("subgroup"), f"{what}.subgroup"),
     )
 
@@ -759,7 +766,16 @@ def decode_verdict(data: object, what: str) -> Verdict:
         p_adjusted=_optional_number(verdict.get("p_adjusted"), f"{what}.p_adjusted"),
         notes=_strings(notes, f"{what}.notes"),
         caveats=_caveats(verdict.get("caveats"), f"{what}.caveats"),
+        trend=_trend(verdict.get("trend"), f"{what}.trend"),
     )
+
+
+def _trend(value: object, what: str) -> tuple[float, float, int] | None:
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 3 and isinstance(value[2], int)):
+        raise RecordError(f"{what}: expected [S, p, runs]")
+    return (_number_or_nan(value[0], what), _number_or_nan(value[1], what), value[2])
 
 
 def _caveats(value: object, what: str) -> tuple[tuple[Caveat, str], ...]:
