@@ -26,11 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.report.markdown import COMMENT_LIMIT
 
 __all__ = ["MARKER", "CommentError", "Posted", "find_pull_request", "post_summary"]
 
 MARKER = "<!-- mlgate-comment -->"
-MAX_SUMMARY_BYTES = 60_000  # GitHub refuses comment bodies over 65,536 characters
+# GitHub refuses comment bodies over 65,536 characters; room is left for the marker and a note.
+MAX_SUMMARY_CHARS = COMMENT_LIMIT - 256
 DEFAULT_AUTHOR = "github-actions[bot]"  # who GITHUB_TOKEN comments as
 _SHA = re.compile(r"[0-9a-f]{40}")
 
@@ -190,20 +192,21 @@ def find_pull_request(api: GitHub, head: RunHead) -> tuple[int | None, str]:
     return int(matches[0]["number"]), ""
 
 
-def read_summary(path: Path, limit: int = MAX_SUMMARY_BYTES) -> str | None:
-    """The summary as text, at most ``limit`` bytes of it (``None``: there is none). Only a
-    regular file is read: a link in an artifact could point anywhere on the runner."""
+def read_summary(path: Path, limit: int = MAX_SUMMARY_CHARS) -> str | None:
+    """The summary as text, at most ``limit`` characters of it, cut at a line (``None``: there
+    is none). Only a regular file is read (a link in an artifact could point anywhere on the
+    runner), and never more than 4 bytes per allowed character of it."""
     if not path.exists() and not path.is_symlink():
         return None
     if path.is_symlink() or not path.is_file():
         raise CommentError(f"{path}: not a regular file; refusing to read it")
     with path.open("rb") as handle:
-        data = handle.read(limit + 1)
-    text = data[:limit].decode("utf-8", errors="replace")
-    if len(data) > limit:
-        cut = text.rfind("\n")
-        text = text[: cut if cut > 0 else len(text)]
-        text += f"\n\n… (summary cut at {limit:,} bytes; the full one is in the run's artifact)"
+        data = handle.read(4 * limit + 1)
+    text = data.decode("utf-8", errors="replace")
+    if len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        text = text[: cut if cut > 0 else limit]
+        text += f"\n\n… (summary cut at {limit:,} characters; the full one is in the artifact)"
     return text
 
 

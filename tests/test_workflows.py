@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,8 @@ import pytest
 import yaml
 
 from pytest_mlgate.cli import main
+from pytest_mlgate.pins import CONSTRAINTS_PATH, PINNED
+from tests.ghexpr import evaluate, truthy
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "pytest_mlgate" / "templates"
@@ -65,33 +70,240 @@ def test_the_projects_workflows_are_the_ones_init_writes() -> None:
         assert (ROOT / ".github" / "workflows" / template.name).read_text() == template.read_text()
 
 
-def test_eval_workflow_tiers_and_permissions() -> None:
+def jobs(name: str) -> dict[str, Any]:
+    found: dict[str, Any] = load(TEMPLATES / "workflows" / name)["jobs"]
+    return found
+
+
+def pr_event(
+    action: str, *, fork: bool | str, label: str | None, labels: tuple[str, ...]
+) -> dict[str, Any]:
+    """The `github` context of a pull_request event, as GitHub fills it (``fork="deleted"``: the
+    fork was deleted, so GitHub sends ``head.repo: null``)."""
+    head_repo = None if fork == "deleted" else {"full_name": FORK if fork else BASE}
+    event: dict[str, Any] = {
+        "action": action,
+        "pull_request": {
+            "number": 7,
+            "head": {"repo": head_repo, "sha": "a" * 40},
+            "labels": [{"name": name} for name in labels],
+        },
+    }
+    if label is not None:
+        event["label"] = {"name": label}
+    return {"event_name": "pull_request", "repository": BASE, "event": event}
+
+
+BASE, FORK = "acme/finetune", "mallory/finetune"
+ACTIONS = ("opened", "synchronize", "reopened", "labeled")
+
+
+def truth_table() -> list[tuple[str, str, str, str, bool, bool]]:
+    """(event, action, label, origin, eval runs, fork-notice runs) for every combination."""
+    workflow = jobs("mlgate-eval.yml")
+    eval_if, notice_if = workflow["eval"]["if"], workflow["fork-notice"]["if"]
+    rows = []
+    push = {"event_name": "push", "repository": BASE, "event": {"ref": "refs/heads/main"}}
+    rows.append(("push", "-", "-", "main", evaluate(eval_if, {"github": push}), False))
+    for origin in ("same repo", "fork", "deleted"):
+        fork: Any = {"same repo": False, "fork": True, "deleted": "deleted"}[origin]
+        for action in ACTIONS:
+            labels_cases = (
+                [("full-eval",), ("docs",), ("docs", "full-eval")]
+                if action == "labeled"
+                else [(), ("full-eval",)]
+            )
+            for labels in labels_cases:
+                label = labels[0] if action == "labeled" else None
+                context = {"github": pr_event(action, fork=fork, label=label, labels=labels)}
+                shown = f"+{label}" if label else ("on" if labels else "off")
+                if label and len(labels) > 1:
+                    shown += " (full-eval on)"
+                rows.append(
+                    (
+                        "pull_request",
+                        action,
+                        shown,
+                        origin,
+                        truthy(evaluate(eval_if, context)),
+                        truthy(evaluate(notice_if, context)),
+                    )
+                )
+    return rows
+
+
+def expected_eval(action: str, label: str, origin: str) -> bool:
+    """The rule, stated independently of the YAML: a fork reaches the GPU runner only on the
+    labeled event of full-eval; a same-repository PR on every event but another label's."""
+    if origin == "main":
+        return True
+    if origin == "same repo":
+        return action != "labeled" or label == "+full-eval"
+    return action == "labeled" and label == "+full-eval"
+
+
+def test_the_eval_jobs_if_over_event_action_label_and_fork() -> None:
+    rows = truth_table()
+    assert len(rows) == 1 + 3 * 9
+    for event, action, label, origin, runs, notice in rows:
+        where = f"{event}/{action}/{label}/{origin}"
+        assert runs == expected_eval(action, label, origin), where
+        # Every fork event that does not reach the runner says why (another label's is noise).
+        assert notice == (origin in ("fork", "deleted") and action != "labeled"), where
+    # The attack: a fork pushes after the maintainer labelled an earlier commit.
+    assert ("pull_request", "synchronize", "on", "fork", False, True) in rows
+    assert ("pull_request", "labeled", "+full-eval", "fork", True, False) in rows
+    assert ("pull_request", "synchronize", "on", "same repo", True, False) in rows
+
+
+def test_expressions_are_read_as_github_reads_them() -> None:
+    """The evaluator behind the truth table: GitHub's semantics where they are surprising."""
+    github = {"a": "Main", "labels": [{"name": "x"}, {"name": "full-eval"}], "n": None}
+    context = {"github": github}
+    assert evaluate("github.a == 'main'", context) is True  # strings ignore case
+    assert evaluate("github.missing.deeper == 'x'", context) is False  # null, no error
+    assert evaluate("github.missing != 'x'", context) is True
+    assert evaluate("contains(github.labels.*.name, 'FULL-EVAL')", context) is True
+    assert evaluate("github.n || 'fallback'", context) == "fallback"
+    assert evaluate("!(github.a == 'x') && github.a", context) == "Main"
+    with pytest.raises(ValueError, match="not supported"):
+        evaluate("fromJSON(github.a)", context)
+
+
+def test_no_pr_number_reaches_the_comment_from_the_pr() -> None:
+    eval_workflow = jobs("mlgate-eval.yml")
+    upload = [
+        step
+        for job in eval_workflow.values()
+        for step in job.get("steps", [])
+        if "upload-artifact" in str(step.get("uses", ""))
+    ]
+    uploaded = "\n".join(str(step["with"]["path"]) for step in upload)
+    assert "mlgate-pr" not in uploaded
+    eval_env = eval_workflow["eval"]["env"]
+    assert not any("pull_request.number" in str(v) for v in eval_env.values())
+    (comment_job,) = jobs("mlgate-comment.yml").values()
+    used = set()
+    for step in comment_job["steps"]:
+        for text in (
+            str(step.get("run", "")),
+            json.dumps(step.get("with", {})),
+            json.dumps(step.get("env", {})),
+        ):
+            used.update(re.findall(r"\$\{\{\s*([^}]+?)\s*\}\}", text))
+    # Only what GitHub wrote: the run to download from, the token, the repository.
+    assert used == {"github.event.workflow_run.id", "github.token", "github.repository"}
+    (post,) = [s for s in comment_job["steps"] if "mlgate comment" in str(s.get("run", ""))]
+    assert post["run"].split() == [
+        "mlgate",
+        "comment",
+        "--summary",
+        "untrusted-artifact/mlgate-summary.md",
+    ]
+    assert "--pr" not in {
+        a.option_strings[0] for a in _comment_parser()._actions if a.option_strings
+    }
+
+
+def _comment_parser() -> Any:
+    from pytest_mlgate.cli import build_parser
+
+    parser = build_parser()
+    commands: Any = next(a for a in parser._actions if a.dest == "command")
+    return commands.choices["comment"]
+
+
+# Every job's token, exactly: anything more is a finding.
+PERMISSIONS = {
+    ("mlgate-eval.yml", "eval"): {"contents": "read"},
+    ("mlgate-eval.yml", "fork-notice"): {},
+    ("mlgate-eval.yml", "persist-history"): {"contents": "write"},
+    ("mlgate-comment.yml", "comment"): {
+        "actions": "read",
+        "contents": "read",
+        "pull-requests": "write",
+    },
+}
+
+
+def test_every_job_declares_its_permissions() -> None:
+    found = {}
+    for name in ("mlgate-eval.yml", "mlgate-comment.yml"):
+        workflow = load(TEMPLATES / "workflows" / name)
+        assert workflow["permissions"] in ({}, {"contents": "read"}), name
+        for job_name, job in workflow["jobs"].items():
+            found[(name, job_name)] = job["permissions"]
+    assert found == PERMISSIONS
+    ci = load(ROOT / ".github" / "workflows" / "ci.yml")
+    assert ci["permissions"] == {"contents": "read"}
+    eval_jobs = jobs("mlgate-eval.yml")
+    # The writer runs on pushes to main only, after the eval, and checks out no code.
+    persist = eval_jobs["persist-history"]
+    assert persist["needs"] == "eval"
+    assert persist["if"] == "github.event_name == 'push'"
+    assert not any("checkout" in str(step.get("uses", "")) for step in persist["steps"])
+    # The GPU job: no credentials left in the checkout, none of the triggers that run PR code
+    # with a write token.
+    (checkout,) = [s for s in eval_jobs["eval"]["steps"] if "checkout" in str(s.get("uses", ""))]
+    assert checkout["with"]["persist-credentials"] is False
+    assert eval_jobs["eval"]["runs-on"] == ["self-hosted", "gpu"]
+    for name in ("mlgate-eval.yml", "mlgate-comment.yml"):
+        triggers = load(TEMPLATES / "workflows" / name)[True]  # YAML reads `on` as true
+        assert "pull_request_target" not in triggers
+    (comment_job,) = jobs("mlgate-comment.yml").values()
+    assert not any("checkout" in str(step.get("uses", "")) for step in comment_job["steps"])
+
+
+def test_eval_workflow_tiers() -> None:
     workflow = load(TEMPLATES / "workflows" / "mlgate-eval.yml")
-    triggers = workflow[True]  # YAML reads the key `on` as true
+    triggers = workflow[True]
     assert set(triggers["pull_request"]["types"]) >= {"opened", "synchronize", "labeled"}
     assert triggers["push"]["branches"] == ["main"]
-    assert workflow["permissions"] == {"contents": "read"}
-    eval_job, persist = workflow["jobs"]["eval"], workflow["jobs"]["persist-history"]
-    assert eval_job["runs-on"] == ["self-hosted", "gpu"]
-    assert eval_job["permissions"] == {"contents": "read"}
-    assert persist["permissions"] == {"contents": "write"}
-    assert not any("checkout" in str(step.get("uses", "")) for step in persist["steps"])
-    text = (TEMPLATES / "workflows" / "mlgate-eval.yml").read_text()
-    assert "full-eval" in text
-    assert "--mlgate-record" in text
-    assert "upload-artifact" in text
-    assert "pull_request_target" not in text
+    gate = next(s for s in workflow["jobs"]["eval"]["steps"] if s.get("name") == "Gate")
+    assert "--mlgate-record" in gate["run"]
+    assert "--mlgate-changed-from" in gate["run"]
+    assert workflow["jobs"]["eval"]["env"]["MLGATE_HEAD_SHA"] == (
+        "${{ github.event.pull_request.head.sha || github.sha }}"
+    )
 
 
-def test_comment_workflow_never_runs_pr_code() -> None:
-    workflow = load(TEMPLATES / "workflows" / "mlgate-comment.yml")
-    assert workflow[True]["workflow_run"]["workflows"] == ["mlgate eval"]
-    assert workflow["permissions"] == {}
-    job = workflow["jobs"]["comment"]
-    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
-    assert not any("checkout" in str(step.get("uses", "")) for step in job["steps"])
-    text = (TEMPLATES / "workflows" / "mlgate-comment.yml").read_text()
-    assert "pull_request_target" not in text
+def pip_installs() -> list[tuple[str, str, str]]:
+    """(workflow, job, command) for every `pip install` a shipped workflow runs."""
+    found = []
+    for name in ("mlgate-eval.yml", "mlgate-comment.yml"):
+        for job_name, job in jobs(name).items():
+            for step in job.get("steps", []):
+                for line in str(step.get("run", "")).splitlines():
+                    if "pip install" in line:
+                        found.append((name, job_name, line.split("#")[0].strip()))
+    return found
+
+
+def test_every_install_is_pinned_by_the_constraints_file() -> None:
+    installs = pip_installs()
+    assert {(w, j) for w, j, _ in installs} == {
+        ("mlgate-eval.yml", "eval"),
+        ("mlgate-comment.yml", "comment"),
+    }
+    for _, _, command in installs:
+        words = command.split()
+        assert "-c" in words, command
+        assert words[words.index("-c") + 1].endswith("mlgate-constraints.txt"), command
+    # The project's own constraints file pins every package that moves scores, exactly.
+    pins = constraint_pins((ROOT / CONSTRAINTS_PATH).read_text())
+    assert set(pins) == set(PINNED)
+    assert all(re.fullmatch(r"\d+(\.\d+)*([ab]|rc|\.post|\.dev)?\d*", v) for v in pins.values())
+
+
+def constraint_pins(text: str) -> dict[str, str]:
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"not an exact pin: {line}"
+            pins[name] = version
+    return pins
 
 
 def test_init_writes_and_refuses_to_overwrite(
@@ -100,10 +312,16 @@ def test_init_writes_and_refuses_to_overwrite(
     assert main(["init", "--dir", str(tmp_path)]) == 0
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert written == [
+        ".github/mlgate-constraints.txt",
         ".github/workflows/mlgate-comment.yml",
         ".github/workflows/mlgate-eval.yml",
         "thresholds.toml",
     ]
+    # The pins are this environment's versions (a local build label like +cpu dropped).
+    pins = constraint_pins((tmp_path / CONSTRAINTS_PATH).read_text())
+    assert pins["lm-eval"] == metadata.version("lm-eval")
+    assert pins["torch"] == metadata.version("torch").split("+")[0]
+    assert pins["transformers"] == metadata.version("transformers")
     (tmp_path / "thresholds.toml").write_text("# mine\n")
     assert main(["init", "--dir", str(tmp_path)]) == 4
     assert "thresholds.toml" in capsys.readouterr().err
