@@ -217,14 +217,16 @@ def changes_since(ref: str, cwd: Path) -> Changes:
     """Paths changed since the merge base of ``ref`` and HEAD (working tree included), with
     the outputs each changed DVC pointer moved."""
     base = (_git(cwd, "merge-base", ref, "HEAD") or "").strip()
+    top = Path((_git(cwd, "rev-parse", "--show-toplevel") or "").strip() or cwd)
+    # Every path relative to the repository's top, wherever the config sits in it.
     tracked = (_git(cwd, "diff", "--name-only", base) or "").splitlines()
-    untracked = (_git(cwd, "ls-files", "--others", "--exclude-standard") or "").splitlines()
+    untracked = (_git(top, "ls-files", "--others", "--exclude-standard") or "").splitlines()
     paths = tuple(sorted({p for p in (*tracked, *untracked) if p}))
     pointers: dict[str, tuple[str, ...] | None] = {}
     for path in filter(is_dvc_pointer, paths):
-        before = _git(cwd, "show", f"{base}:{path}", ok=True)
+        before = _git(top, "show", f"{base}:{path}", ok=True)
         try:
-            after: str | None = (cwd / path).read_text(encoding="utf-8")
+            after: str | None = (top / path).read_text(encoding="utf-8")
         except FileNotFoundError:
             after = None  # deleted
         except (OSError, UnicodeDecodeError):

@@ -244,3 +244,22 @@ def test_mlgate_plan_reads_dvc_pointers_from_git(
     assert out.startswith(f"suite: {suite} (")
     (name,) = files
     assert f"  {name}: {kind} -> {suite} (DVC pointer to " in out
+
+
+def test_paths_are_relative_to_the_repository_top_when_the_config_is_in_a_subfolder(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sub = repo / "evals"
+    sub.mkdir()
+    (sub / "thresholds.toml").write_text(DVC_CONFIG)
+    (repo / "models").mkdir()
+    (repo / "models" / "llama.dvc").write_text(dvc_file("llama", "0001.dir"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pointer")
+    git(repo, "branch", "-f", "main")
+    (repo / "models" / "llama.dvc").write_text(dvc_file("llama", "0002.dir"))
+    (repo / "models" / "notes.jsonl").write_text("{}\n")  # untracked, outside the config folder
+    assert main(["plan", "--changed-from", "main", "--config", str(sub / "thresholds.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "  models/llama.dvc: model -> full (DVC pointer to models/llama)" in out
+    assert "  models/notes.jsonl: data -> fast" in out
