@@ -23,7 +23,7 @@ import numpy as np
 
 from pytest_mlgate import stats
 from pytest_mlgate.checkpoint import CheckpointInfo
-from pytest_mlgate.config import MetricThreshold
+from pytest_mlgate.config import THRESHOLD_KEYS, MetricThreshold
 from pytest_mlgate.errors import RecordError
 from pytest_mlgate.gate import Caveat, GateOutcome, Status, Verdict
 from pytest_mlgate.manifest import (
@@ -691,14 +691,10 @@ def encode_verdict(verdict: Verdict) -> Json:
 
 
 _THRESHOLD_DEFAULTS = MetricThreshold("", "")
+# The config's optional threshold keys (min / max / max_drop are encoded with the verdict's
+# bounds), plus the subgroup an item is gated on.
 THRESHOLD_EXTRAS = (
-    "higher_is_better",
-    "subgroups",
-    "min_subgroup",
-    "max_disparity",
-    "min_subgroup_n",
-    "max_gap",
-    "max_drift",
+    *(key for key in THRESHOLD_KEYS if key not in ("min", "max", "max_drop")),
     "subgroup",
 )
 
