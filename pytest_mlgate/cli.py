@@ -110,11 +110,64 @@ def _drift(args: argparse.Namespace, history: HistoryPlan, store: HistoryStore) 
     return 0
 
 
+def _copy(args: argparse.Namespace) -> int:
+    """Every run of SRC that DST does not hold, oldest first, record for record."""
+    from pytest_mlgate.plan import StoreSpec
+    from pytest_mlgate.resolve import open_history
+
+    config = _config_or_none(args)
+    experiment = args.experiment or (config.gate.experiment if config else "mlgate")
+    source = open_history(StoreSpec(args.source, Path.cwd(), experiment))
+    target = open_history(StoreSpec(args.target, Path.cwd(), experiment))
+    copied = present = 0
+    for entry in source.entries():
+        if target.get(entry.run_id) is not None:
+            present += 1
+            continue
+        target.append(source.load(entry.run_id))
+        copied += 1
+    print(
+        f"copied {copied} run(s) from {source.location} to {target.location}"
+        + (f"; {present} already there" if present else "")
+    )
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    """Upload the spooled runs to the MLflow store, each exactly once."""
+    from pytest_mlgate.store.mlflow_store import MlflowStore
+
+    _, store = _history_plan(args)
+    if not isinstance(store, MlflowStore) or store.spool is None:
+        print(
+            f"mlgate: error: {store.location} is not an MLflow store: nothing to sync",
+            file=sys.stderr,
+        )
+        return USAGE_ERROR
+    pending = store.spool.pending()
+    if not pending:
+        print(f"nothing spooled in {store.spool.path}")
+        return 0
+    report = store.spool.sync(store)
+    print(
+        f"synced {store.spool.path} to {store.location}: {len(report.uploaded)} uploaded, "
+        f"{len(report.already)} already there (removed from the spool), "
+        f"{len(report.unreadable)} unreadable"
+    )
+    for problem in report.unreadable:
+        print(f"mlgate: unreadable spooled run left in place: {problem}", file=sys.stderr)
+    return 1 if report.unreadable else 0
+
+
 def _history(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from pytest_mlgate.store.codec import encode_entry
 
+    if args.history_command == "copy":
+        return _copy(args)
+    if args.history_command == "sync":
+        return _sync(args)
     plan, store = _history_plan(args)
     if args.drift:
         return _drift(args, plan, store)
@@ -442,8 +495,21 @@ def _add_history_commands(commands: Commands) -> None:
         "--drift", action="store_true", help="each gated metric's path from the anchor to now"
     )
     history.add_argument(
-        "--anchor", metavar="RUN_ID|tag:PATTERN", help="the anchor (default: [gate] anchor)"
+        "--anchor",
+        metavar="RUN_ID|tag:PATTERN|models:/NAME@ALIAS",
+        help="the anchor (default: [gate] anchor)",
     )
+    actions = history.add_subparsers(dest="history_command", metavar="{copy,sync}")
+    copy = actions.add_parser("copy", help="copy every run of one store into another")
+    copy.add_argument("source", metavar="SRC", help="a folder or store URI (mlflow+..., file://)")
+    copy.add_argument("target", metavar="DST", help="a folder or store URI")
+    copy.add_argument("--experiment", help="the MLflow experiment (default: [gate] experiment)")
+    add_options(copy.add_argument, "", ("config",))
+    copy.set_defaults(config=DEFAULT_CONFIG_NAME)
+    sync = actions.add_parser(
+        "sync", help="upload the runs spooled while the MLflow server was unreachable"
+    )
+    _store_options(sync)
     compare = _command(
         commands,
         "compare",

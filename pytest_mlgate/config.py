@@ -115,7 +115,11 @@ def clean_task(task: str) -> str:
 
 @dataclass(frozen=True)
 class GateConfig:
-    store: str = ".mlgate"
+    store: str = (
+        ".mlgate"  # a folder, file://PATH, "mlflow", "mlflow+http(s)://…", "mlflow+sqlite:///…"
+    )
+    experiment: str = "mlgate"  # the MLflow experiment of an MLflow store
+    reference: str | None = None  # a checkpoint evaluated head to head on the same documents
     baseline: str = "main"
     alpha: float = 0.05
     max_drop: float = 0.02
@@ -124,7 +128,7 @@ class GateConfig:
     cache: str = ".mlgate-cache"  # result cache folder ("" turns it off)
     chance: str = "fail"  # multiple-choice accuracy indistinguishable from guessing: fail/warn/off
     chance_margin: float = 0.05  # how far above chance the accuracy's upper bound must reach
-    anchor: str | None = None  # a fixed run to compare with too: RUN_ID or tag:PATTERN
+    anchor: str | None = None  # a fixed run to compare with too: RUN_ID, tag:PATTERN, models:/…
     max_drift: float | None = None  # the allowed drop against the anchor (None: not compared)
     on_trend: str = "warn"  # a significant downward trend over the history: warn, fail, off
 
@@ -151,6 +155,7 @@ class MetricThreshold:
     min_subgroup_n: int = 30  # subgroups with fewer examples are listed, not gated
     max_gap: float | None = None  # a variant (TASK@KIND): its allowed drop against the clean task
     max_drift: float | None = None  # its allowed drop against the anchor ([gate] max_drift)
+    min_ratio: float | None = None  # vs the reference (or baseline): allowed drop (1-ratio)*value
     subgroup: str | None = None  # set on the item of one subgroup (not from the config file)
 
     @property
@@ -386,6 +391,8 @@ MODEL_KEYS = (
 SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed", "perturb", "typo_rate")
 GATE_KEYS = (
     "store",
+    "experiment",
+    "reference",
     "baseline",
     "alpha",
     "max_drop",
@@ -413,6 +420,7 @@ THRESHOLD_KEYS = (
     "min_subgroup_n",
     "max_gap",
     "max_drift",
+    "min_ratio",
 )
 
 
@@ -612,17 +620,59 @@ def _parse_fewshot(suite: _Table, tasks: tuple[str, ...]) -> int | dict[str, int
     return per_task
 
 
-def _parse_anchor(table: _Table) -> str | None:
-    """``[gate] anchor``: a recorded run id, or ``tag:PATTERN`` (the newest matching git tag)."""
+MLFLOW_STORES = ('"mlflow"', '"mlflow+http(s)://HOST:PORT"', '"mlflow+sqlite:///PATH.db"')
+
+
+def _is_mlflow(store: str) -> bool:
+    return store == "mlflow" or store.startswith("mlflow+")
+
+
+def _parse_store(table: _Table, default: str) -> str:
+    if table.data.get("store") == "":
+        raise table.error("store", "must name a folder (or a file:// URI), not be empty")
+    store = table.string("store", default)
+    if _is_mlflow(store) and store != "mlflow":
+        rest = store[len("mlflow+") :]
+        if not rest.startswith(("http://", "https://", "sqlite:///")) or rest.endswith("//"):
+            raise table.error("store", f"an MLflow store is one of {', '.join(MLFLOW_STORES)}")
+    return store
+
+
+def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` -> (name, alias, version); ValueError
+    with the reason otherwise."""
+    rest = uri[len("models:/") :] if uri.startswith("models:/") else None
+    if not rest:
+        raise ValueError("expected models:/NAME@ALIAS or models:/NAME/VERSION")
+    if "@" in rest:
+        name, _, alias = rest.rpartition("@")
+        if name and alias and "/" not in alias:
+            return name, alias, None
+    else:
+        name, _, version = rest.rpartition("/")
+        if name and version.isdigit():
+            return name, None, version
+    raise ValueError(f"{uri!r}: expected models:/NAME@ALIAS or models:/NAME/VERSION")
+
+
+def _parse_anchor(table: _Table, store: str) -> str | None:
+    """``[gate] anchor``: a recorded run id, ``tag:PATTERN`` (the newest matching git tag) or
+    ``models:/NAME@ALIAS`` (the latest complete run of that registered version: MLflow only)."""
     anchor = table.optional_string("anchor")
     if anchor is None:
         return None
     if anchor.startswith("models:/"):
-        raise table.error(
-            "anchor",
-            "model-registry anchors need the MLflow store, which this version does not have: "
-            'anchor to a recorded run id or to a git tag ("tag:v*")',
-        )
+        if not _is_mlflow(store):
+            raise table.error(
+                "anchor",
+                "a model-registry anchor needs an MLflow store ([gate] store = "
+                f"{' | '.join(MLFLOW_STORES)}): anchor to a recorded run id or a git tag "
+                '("tag:v*") with a folder store',
+            )
+        try:
+            parse_model_uri(anchor)
+        except ValueError as exc:
+            raise table.error("anchor", str(exc)) from None
     if anchor.startswith("tag:") and not anchor[4:].strip():
         raise table.error("anchor", 'tag: needs a pattern, such as "tag:v*"')
     return anchor
@@ -640,10 +690,17 @@ def _parse_gate(table: _Table) -> GateConfig:
     max_drop = table.number("max_drop", d.max_drop, low=0.0)
     assert alpha is not None
     assert max_drop is not None
-    if table.data.get("store") == "":
-        raise table.error("store", "must name a folder (or a file:// URI), not be empty")
+    store = _parse_store(table, d.store)
+    experiment = table.string("experiment", d.experiment)
+    if not experiment.strip():
+        raise table.error("experiment", "must name an MLflow experiment, not be empty")
+    reference = table.optional_string("reference")
+    if reference is not None and not reference.strip():
+        raise table.error("reference", "must name a checkpoint folder, hub id or models:/ URI")
     return GateConfig(
-        store=table.string("store", d.store),
+        store=store,
+        experiment=experiment,
+        reference=reference,
         baseline=table.string("baseline", d.baseline),
         alpha=alpha,
         max_drop=max_drop,
@@ -651,7 +708,7 @@ def _parse_gate(table: _Table) -> GateConfig:
         on_incomparable=table.string("on_incomparable", d.on_incomparable, ON_INCOMPARABLE),
         cache=table.string("cache", d.cache),
         chance=table.string("chance", d.chance, CHANCE_POLICIES),
-        anchor=_parse_anchor(table),
+        anchor=_parse_anchor(table, store),
         max_drift=table.number("max_drift", None, low=0.0),
         on_trend=table.string("on_trend", d.on_trend, TREND_POLICIES),
         chance_margin=_required(
@@ -714,6 +771,7 @@ def _parse_threshold(task: str, metric: str, bounds: _Table, task_table: _Table)
         min_subgroup_n=bounds.integer("min_subgroup_n", MetricThreshold.min_subgroup_n, low=1) or 1,
         max_gap=max_gap,
         max_drift=bounds.number("max_drift", None, low=0.0),
+        min_ratio=bounds.number("min_ratio", None, low=0.0, high=1.0, low_open=True),
     )
     declared = (
         low,
@@ -723,12 +781,13 @@ def _parse_threshold(task: str, metric: str, bounds: _Table, task_table: _Table)
         threshold.max_disparity,
         max_gap,
         threshold.max_drift,
+        threshold.min_ratio,
     )
     if all(bound is None for bound in declared):
         raise task_table.error(
             metric,
-            "declares no bound: give min, max, max_drop, min_subgroup, max_disparity, max_gap "
-            "or max_drift",
+            "declares no bound: give min, max, max_drop, min_subgroup, max_disparity, max_gap, "
+            "max_drift or min_ratio",
         )
     return threshold
 

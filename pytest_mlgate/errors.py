@@ -7,9 +7,13 @@ Errors::
     │   ├── ConfigError           thresholds.toml or an option; names file, table, key, value
     │   ├── CheckpointError       no checkpoint, no weights, or it cannot be loaded
     │   ├── UnknownTaskError      a task neither shipped, in [tasks] include, nor in lm-eval
-    │   └── BaselineNotFound      --mlgate-baseline names no recorded run and no branch
+    │   ├── BaselineNotFound      --mlgate-baseline names no recorded run and no branch
+    │   ├── NoTrackingUri         [gate] store = "mlflow" with $MLFLOW_TRACKING_URI unset
+    │   └── HistoryUnreachable    the history's server did not answer the baseline lookup
     ├── BackendError              the evaluation failed while running: gated items fail
     ├── StoreError                the history cannot be written, or a named run is absent
+    │   └── StoreUnreachable      the history's server (MLflow) did not answer
+    ├── RecordSpooled             the server was down: the record waits in the local spool
     ├── RecordError               one history record is malformed (readers skip it, warned)
     ├── ResultLookupError         (also a KeyError) a task or metric is not in the results
     │   ├── TaskNotFound
@@ -96,12 +100,33 @@ class BaselineNotFound(UsageProblem):
     """``--mlgate-baseline`` names neither a recorded run id nor a branch with recorded runs."""
 
 
+class NoTrackingUri(UsageProblem):
+    """``[gate] store = "mlflow"`` and ``$MLFLOW_TRACKING_URI`` is unset (or empty): recording or
+    reading the history has nowhere to go. A gated run without ``--mlgate-record`` gates its
+    thresholds only instead (a fork PR gets no secrets)."""
+
+
+class HistoryUnreachable(UsageProblem):
+    """The history's server did not answer while the baseline was looked up: exit 4, naming it
+    (a gate without its baseline would pass what it cannot compare)."""
+
+
 class BackendError(MlgateError):
     """The evaluation backend failed while evaluating (the gated items fail, closed)."""
 
 
 class StoreError(MlgateError):
     """The history store cannot be written (or a named run cannot be read); nothing is lost."""
+
+
+class StoreUnreachable(StoreError):
+    """The history's server (an MLflow tracking server) refused, timed out or dropped the
+    connection."""
+
+
+class RecordSpooled(MlgateError):
+    """The run could not be uploaded and was written to the local spool instead; `mlgate history
+    sync` uploads it (exactly once). Not a failure: the session exits per its verdicts."""
 
 
 class RecordError(MlgateError):

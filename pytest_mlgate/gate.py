@@ -65,6 +65,8 @@ class Verdict:
     caveats: tuple[tuple[Caveat, str], ...] = ()
     #: the Mann-Kendall test over the recorded history and this run: (S, p, runs)
     trend: tuple[float, float, int] | None = None
+    #: the head-to-head comparison with the reference checkpoint and its adjusted p
+    reference: tuple[stats.Comparison, float] | None = None
 
     @property
     def passed(self) -> bool:
@@ -109,6 +111,28 @@ def allowed_drop(threshold: MetricThreshold, settings: GateConfig) -> float:
     """The margin a metric may drop by against the baseline: its own ``max_drop``, else
     ``[gate] max_drop``."""
     return settings.max_drop if threshold.max_drop is None else threshold.max_drop
+
+
+def ratio_margin(ratio: float, value: float, higher_is_better: bool) -> float:
+    """``min_ratio``'s allowed drop against ``value``: ``(1 - ratio) * value``, or for a
+    lower-is-better metric ``(1 / ratio - 1) * value`` (the ratio inverted)."""
+    return (1 - ratio) * value if higher_is_better else (1 / ratio - 1) * value
+
+
+def margin(
+    threshold: MetricThreshold,
+    settings: GateConfig,
+    compared_value: float,
+    higher_is_better: bool,
+    use_ratio: bool,
+) -> tuple[float, str]:
+    """The allowed drop of one comparison and how reasons name it: ``min_ratio`` where it
+    applies (the reference, or the baseline of a run without one), else ``max_drop``."""
+    if use_ratio and threshold.min_ratio is not None:
+        allowed = ratio_margin(threshold.min_ratio, compared_value, higher_is_better)
+        return allowed, f"min_ratio {threshold.min_ratio:g} (a drop of {allowed:.4f})"
+    allowed = allowed_drop(threshold, settings)
+    return allowed, f"max_drop {allowed:g}"
 
 
 def format_value(metric: MetricResult) -> str:
@@ -313,7 +337,7 @@ class _Pending:
 # The comparison families, each corrected on its own (DESIGN §10): a run's false-alarm rate is
 # then at most alpha per family in use.
 OVERALL, SUBGROUPS, GAPS = "overall metrics vs the baseline", "subgroups vs the baseline", "gaps"
-ANCHORED, TRENDS = "vs the anchor", "trends"
+ANCHORED, TRENDS, REFERENCED = "vs the anchor", "trends", "vs the reference"
 
 
 @dataclass(frozen=True)
@@ -325,14 +349,23 @@ class Anchor:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """The checkpoint evaluated head to head on the same documents in the same session."""
+
+    outcome: GateOutcome  #: its results (not recorded) and manifest
+    label: str  #: how reasons name it: the path or URI it was given as
+
+
+@dataclass(frozen=True)
 class _Extra:
-    """A further comparison of one metric (gap, anchor, trend), decided, folded into its
-    verdict: the worse status wins and the text is appended to the reason."""
+    """A further comparison of one metric (gap, anchor, trend, reference), decided, folded
+    into its verdict: the worse status wins and the text is appended to the reason."""
 
     status: Status
     text: str
     caveats: tuple[tuple[Caveat, str], ...] = ()
     trend: tuple[float, float, int] | None = None
+    reference: tuple[stats.Comparison, float] | None = None
 
 
 Decide = Callable[[float], "Verdict | _Extra"]
@@ -349,9 +382,11 @@ class _Decision:
         manifest: Manifest | None,
         record_hint: str,
         anchor: Anchor | None,
+        reference: Reference | None = None,
     ) -> None:
         self.run, self.baseline, self.settings = run, baseline, settings
         self.manifest, self.record_hint, self.anchor = manifest, record_hint, anchor
+        self.reference = reference
         self.main: dict[MetricThreshold, Verdict] = {}
         self.extras: dict[MetricThreshold, list[_Extra]] = {}
         self.families: dict[str, list[tuple[MetricThreshold, float, Decide]]] = {}
@@ -389,6 +424,15 @@ class _Decision:
                 self._queue(ANCHORED, threshold, drift.comparison.p_value, decide_drift)
             else:
                 self._keep(threshold, drift)
+        if bounds.metric is not None and self.reference is not None:
+            head = _compare_with_reference(bounds, current, self.reference)
+            if isinstance(head, _Pending):
+                decide_head: Decide = partial(
+                    _decide_reference, head, reference=self.reference, settings=settings
+                )
+                self._queue(REFERENCED, threshold, head.comparison.p_value, decide_head)
+            else:
+                self._keep(threshold, head)
         if bounds.metric is None or self.baseline is None:
             self._keep(threshold, _without_baseline(bounds, self.baseline))
             return
@@ -401,7 +445,11 @@ class _Decision:
         else:
             family = SUBGROUPS if threshold.subgroup else OVERALL
             decide: Decide = partial(
-                _decide, outcome, baseline_run=self.baseline.run_id, settings=settings
+                _decide,
+                outcome,
+                baseline_run=self.baseline.run_id,
+                settings=settings,
+                use_ratio=self.reference is None,
             )
             self._queue(family, threshold, outcome.comparison.p_value, decide)
 
@@ -438,12 +486,13 @@ def gate_all(
     *,
     anchor: Anchor | None = None,
     history: Sequence[GateOutcome] = (),
+    reference: Reference | None = None,
 ) -> dict[MetricThreshold, Verdict]:
     """Verdicts for every gated metric of a run: absolute bounds, then the comparisons (with
-    the baseline; with the anchor; a variant also with its clean task), and the trend over
-    ``history`` (the baseline branch's last runs, oldest first), each family corrected on its
-    own."""
-    decision = _Decision(run, baseline, settings, manifest, record_hint, anchor)
+    the baseline; with the anchor; with the reference; a variant also with its clean task),
+    and the trend over ``history`` (the baseline branch's last runs, oldest first), each
+    family corrected on its own."""
+    decision = _Decision(run, baseline, settings, manifest, record_hint, anchor, reference)
     for threshold in thresholds:
         decision.add(threshold)
         if history:
@@ -530,6 +579,61 @@ def _decide_drift(item: _Pending, p_adj: float, *, anchor: Anchor, settings: Gat
     return _Extra(Status.PASS, f"{text}: within max_drift {margin:g}")
 
 
+def _compare_with_reference(
+    bounds: _Bounds, run: EvalRun, reference: Reference
+) -> _Pending | _Extra:
+    """One metric against the reference, paired on the same documents. Its requests may be
+    tokenized differently (another tokenizer), so only the documents must match."""
+    assert bounds.metric is not None
+    threshold, metric = bounds.verdict.threshold, bounds.metric
+    view = _baseline_view(reference.outcome.run, threshold)
+    try:
+        base_task = view[threshold.task]
+        base = base_task.metric(metric.key)
+    except (TaskNotFound, MetricNotFound) as exc:
+        return _Extra(Status.FAIL, f"vs reference {reference.label}: not evaluated ({exc})")
+    direction = metric_direction(threshold, metric)
+    if direction is None or not math.isfinite(base.value):
+        why = "no direction" if direction is None else f"its value is {base.value}"
+        return _Extra(Status.FAIL, f"vs reference {reference.label}: cannot be compared ({why})")
+    metric = replace(metric, higher_is_better=direction)
+    base = replace(base, higher_is_better=direction)
+    comparison, notes, reasons = _comparison(
+        metric, run[threshold.task], base, base_task, prompts=False
+    )
+    if comparison is None or reasons:
+        why = "; ".join(reasons) or "no per-example scores or stderr"
+        return _Extra(Status.FAIL, f"vs reference {reference.label}: cannot be compared ({why})")
+    return _Pending(bounds, metric, comparison, notes)
+
+
+def _decide_reference(
+    item: _Pending, p_adj: float, *, reference: Reference, settings: GateConfig
+) -> _Extra:
+    c, threshold = item.comparison, item.bounds.verdict.threshold
+    higher = item.metric.higher_is_better is not False
+    allowed, rule = margin(threshold, settings, c.baseline, higher, use_ratio=True)
+    drop = c.oriented_drop(higher)
+    corrected = "" if settings.correction == "none" else f", {settings.correction}-adjusted"
+    text = (
+        f"vs reference {reference.label} {c.baseline:.4f}, delta {c.delta:+.4f} [95% CI "
+        f"{c.ci[0]:+.4f}, {c.ci[1]:+.4f}], p={stats.format_p(p_adj)}{corrected} "
+        f"({c.test}, n={c.n})"
+    )
+    head = (c, p_adj)
+    if not (math.isfinite(c.delta) and math.isfinite(c.p_value)):
+        return _Extra(Status.FAIL, f"{text}: the comparison is undefined; failing closed")
+    if drop > allowed and p_adj < settings.alpha:
+        return _Extra(
+            Status.FAIL, f"{text}: significant drop of {drop:.4f} > {rule}", reference=head
+        )
+    if drop > allowed:
+        text = f"{text}: drop of {drop:.4f} > {rule} is not significant at alpha {settings.alpha:g}"
+        caveats = ((Caveat.NOISE, f"{_label(threshold)}: {text}"),)
+        return _Extra(Status.WARN, text, caveats, reference=head)
+    return _Extra(Status.PASS, f"{text}: within {rule}", reference=head)
+
+
 def _decide_trend(test: tuple[float, float, int], p_adj: float, *, settings: GateConfig) -> _Extra:
     s, _, runs = test
     trend = (s, p_adj, runs)
@@ -602,12 +706,16 @@ def _with_extras(verdict: Verdict, extras: Sequence[_Extra]) -> Verdict:
     """A verdict with its further comparisons folded in: the worst status wins."""
     status = verdict.status
     reason, caveats, trend = verdict.reason, verdict.caveats, verdict.trend
+    head = verdict.reference
     for extra in extras:
         status = max(status, extra.status, key=SEVERITY.__getitem__)
         reason = f"{reason}; {extra.text}" if extra.text else reason
         caveats += extra.caveats
         trend = extra.trend or trend
-    return replace(verdict, status=status, reason=reason, caveats=caveats, trend=trend)
+        head = extra.reference or head
+    return replace(
+        verdict, status=status, reason=reason, caveats=caveats, trend=trend, reference=head
+    )
 
 
 def _without_baseline(bounds: _Bounds, baseline: GateOutcome | None) -> Verdict:
@@ -690,10 +798,15 @@ def _compare_with_baseline(
 
 
 def _comparison(
-    metric: MetricResult, task: TaskResult, base: MetricResult, base_task: TaskResult
+    metric: MetricResult,
+    task: TaskResult,
+    base: MetricResult,
+    base_task: TaskResult,
+    prompts: bool = True,
 ) -> tuple[stats.Comparison | None, list[str], list[str]]:
     """The test for one metric against its baseline, its notes, and reasons the two runs are
-    not comparable (documents the baseline does not hold)."""
+    not comparable (documents the baseline does not hold; with ``prompts``, requests rendered
+    differently)."""
     notes: list[str] = []
     reasons: list[str] = []
     if not (metric.scores and base.scores):
@@ -705,7 +818,7 @@ def _comparison(
             f"documents differ ({pairing.uncovered} of {len(metric.scores)} evaluated "
             "examples are not in the baseline: another subset, seed or dataset version)"
         )
-    differ, shared = prompt_mismatches(task, base_task, pairing.docs)
+    differ, shared = prompt_mismatches(task, base_task, pairing.docs) if prompts else (0, 0)
     if differ:
         reasons.append(
             f"rendered requests differ on {differ} of {shared} shared documents (another "
@@ -725,7 +838,13 @@ def _comparison(
     return comparison, notes, reasons
 
 
-def _decide(item: _Pending, p_adj: float, baseline_run: str, settings: GateConfig) -> Verdict:
+def _decide(
+    item: _Pending,
+    p_adj: float,
+    baseline_run: str,
+    settings: GateConfig,
+    use_ratio: bool = True,
+) -> Verdict:
     metric, c = item.metric, item.comparison
     absolute = item.bounds.verdict
     threshold = absolute.threshold
@@ -739,8 +858,9 @@ def _decide(item: _Pending, p_adj: float, baseline_run: str, settings: GateConfi
             f"{c.p_value}); failing closed"
         )
         return replace(compared, status=Status.FAIL, reason=reason)
-    drop = c.oriented_drop(metric.higher_is_better is not False)
-    allowed = allowed_drop(threshold, settings)
+    higher = metric.higher_is_better is not False
+    drop = c.oriented_drop(higher)
+    allowed, rule = margin(threshold, settings, c.baseline, higher, use_ratio)
     corrected = "" if settings.correction == "none" else f", {settings.correction}-adjusted"
     against = (
         f"baseline {c.baseline:.4f} (run {baseline_run}), delta {c.delta:+.4f} "
@@ -751,17 +871,15 @@ def _decide(item: _Pending, p_adj: float, baseline_run: str, settings: GateConfi
     if item.bounds.broken is not None:
         status, tail = Status.FAIL, item.bounds.broken
     elif drop > allowed and p_adj < settings.alpha:
-        status, tail = Status.FAIL, f"significant drop of {drop:.4f} > max_drop {allowed:g}"
+        status, tail = Status.FAIL, f"significant drop of {drop:.4f} > {rule}"
     elif drop > allowed:
         mde = _mde(c, metric, settings.alpha)
         status, noise = Status.WARN, True
-        tail = (
-            f"drop of {drop:.4f} > max_drop {allowed:g} is not significant at alpha "
-            f"{settings.alpha:g}"
-            + ("" if math.isnan(mde) else f"; the minimum detectable drop at n={c.n} is {mde:.4f}")
+        tail = f"drop of {drop:.4f} > {rule} is not significant at alpha {settings.alpha:g}" + (
+            "" if math.isnan(mde) else f"; the minimum detectable drop at n={c.n} is {mde:.4f}"
         )
     else:
-        status, tail = Status.PASS, f"within max_drop {allowed:g}"
+        status, tail = Status.PASS, f"within {rule}"
     if item.notes:
         tail += f" ({'; '.join(item.notes)})"
     reason = f"{_label(threshold)} = {metric.value:.4f} vs {against}: {tail}"

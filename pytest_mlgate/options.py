@@ -28,7 +28,14 @@ OPTIONS: dict[str, Option] = {
         "PATH", f"the gate's config file (default: {DEFAULT_CONFIG_NAME} at the repository root)"
     ),
     "checkpoint": Option(
-        "PATH_OR_ID", "checkpoint to evaluate (overrides $MLGATE_CHECKPOINT and [model] checkpoint)"
+        "PATH_OR_ID",
+        "checkpoint to evaluate: a folder, a hub id, or models:/NAME@ALIAS | models:/NAME/VERSION "
+        "from the MLflow registry (overrides $MLGATE_CHECKPOINT and [model] checkpoint)",
+    ),
+    "reference": Option(
+        "PATH_OR_URI",
+        "also evaluate this checkpoint on the same documents and gate head to head against it "
+        "(default: [gate] reference)",
     ),
     "suite": Option(
         "NAME|auto",
@@ -48,12 +55,14 @@ OPTIONS: dict[str, Option] = {
         "$GITHUB_STEP_SUMMARY when that is set",
     ),
     "store": Option(
-        "PATH_OR_URI", "the run history: a folder or file:// URI (default: [gate] store, .mlgate)"
+        "PATH_OR_URI",
+        "the run history: a folder, file:// URI, mlflow, mlflow+http(s)://HOST:PORT or "
+        "mlflow+sqlite:///PATH.db (default: [gate] store, .mlgate)",
     ),
     "baseline": Option(
         "BRANCH_OR_RUN_ID",
-        "compare with this recorded run, or the latest on this branch "
-        "(default: the latest run on [gate] baseline)",
+        "compare with this recorded run, the latest on this branch, or the latest complete run "
+        "of a registered version, models:/NAME@ALIAS (default: the latest run on [gate] baseline)",
     ),
     "no_cache": Option(
         None,
@@ -61,6 +70,11 @@ OPTIONS: dict[str, Option] = {
     ),
     "record": Option(
         None, "append this run (results, per-example scores, manifest) to the history"
+    ),
+    "register": Option(
+        "NAME@ALIAS",
+        "after a passing recorded run (MLflow store): register the checkpoint as a new version "
+        "of NAME and move ALIAS to it, only forward in git history",
     ),
 }
 
@@ -90,6 +104,7 @@ class GateOptions:
     cwd: Path  #: where the command ran: relative option paths resolve from here
     config: str | None = None
     checkpoint: str | None = None
+    reference: str | None = None
     suite: str = DEFAULT_SUITE
     changed_from: str | None = None
     report: str | None = DEFAULT_REPORT  #: None or '': no HTML report
@@ -99,3 +114,4 @@ class GateOptions:
     baseline: str | None = None
     no_cache: bool = False
     record: bool = False
+    register: str | None = None

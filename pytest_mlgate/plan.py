@@ -55,7 +55,8 @@ class SuiteChoice:
 @dataclass(frozen=True)
 class StoreSpec:
     location: str  #: a folder path or a URI
-    root: Path  #: the folder a relative path is relative to
+    root: Path  #: the folder a relative path is relative to (and the MLflow spool's home)
+    experiment: str = GateConfig.experiment  #: an MLflow store's experiment
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ class GatePlan:
     cwd: Path
     #: a second checkpoint evaluated on the same documents (head to head); None: none
     reference: CheckpointSpec | None = None
+    register: str | None = None  #: --mlgate-register NAME@ALIAS
+    models: Path | None = None  #: where registered versions are downloaded to
 
     @property
     def checkpoints(self) -> tuple[CheckpointSpec, ...]:
@@ -143,7 +146,7 @@ def plan_history(config: MlgateConfig | None, options: GateOptions) -> HistoryPl
     settings = config.gate if config is not None else GateConfig()
     root = options.cwd if options.store or config is None else config.root
     return HistoryPlan(
-        store=StoreSpec(options.store or settings.store, root),
+        store=StoreSpec(options.store or settings.store, root, settings.experiment),
         baseline=BaselineSpec(options.baseline, settings.baseline),
         settings=settings,
         report=config.report if config is not None else ReportConfig(),
@@ -164,6 +167,22 @@ def candidate_checkpoint(config: MlgateConfig, options: GateOptions) -> Checkpoi
         f"no checkpoint to evaluate: set [model] checkpoint in {config.path}, "
         f"pass --mlgate-checkpoint PATH_OR_ID, or set {CHECKPOINT_ENV}"
     )
+
+
+def reference_checkpoint(config: MlgateConfig, options: GateOptions) -> CheckpointSpec | None:
+    """--mlgate-reference (relative to the cwd), then [gate] reference (to the config)."""
+    if options.reference:
+        return CheckpointSpec("reference", options.reference, "--mlgate-reference", options.cwd)
+    if config.gate.reference:
+        return CheckpointSpec("reference", config.gate.reference, "[gate] reference", config.root)
+    return None
+
+
+def models_folder(config: MlgateConfig, options: GateOptions) -> Path:
+    """Where registered versions are downloaded to: the cache's models/ (also with the result
+    cache off: a version never changes, a second download would be waste)."""
+    cache = cache_folder(config, options) or (config.root / GateConfig.cache).resolve()
+    return cache / "models"
 
 
 def cache_folder(config: MlgateConfig, options: GateOptions) -> Path | None:
@@ -205,4 +224,7 @@ def plan_gate(
             markdown=options.cwd / options.markdown if options.markdown else None,
         ),
         cwd=options.cwd,
+        reference=reference_checkpoint(config, options),
+        register=options.register,
+        models=models_folder(config, options),
     )

@@ -38,9 +38,11 @@ from pytest_mlgate.errors import (
     ChanceWarning,
     ConfigError,
     IncomparableBaselineWarning,
+    MlgateError,
     MlgateWarning,
     NoiseExplainedDropWarning,
     PowerWarning,
+    RecordSpooled,
     StoreError,
     TrendWarning,
     UsageProblem,
@@ -94,6 +96,7 @@ def gate_options(config: pytest.Config) -> GateOptions:
         cwd=config.invocation_params.dir,
         config=config.getoption("mlgate_config"),
         checkpoint=config.getoption("mlgate_checkpoint"),
+        reference=config.getoption("mlgate_reference"),
         suite=str(
             config.getoption("mlgate_suite") or config.getini("mlgate_suite") or DEFAULT_SUITE
         ),
@@ -105,6 +108,7 @@ def gate_options(config: pytest.Config) -> GateOptions:
         baseline=config.getoption("mlgate_baseline"),
         no_cache=bool(config.getoption("mlgate_no_cache")),
         record=bool(config.getoption("mlgate_record")),
+        register=config.getoption("mlgate_register"),
     )
 
 
@@ -333,7 +337,22 @@ def _start_gate(
     evaluator.batch = plan.tasks  # with the tasks the selected eval tests ask for
     if not evaluator.cached():  # a cache hit needs neither the model nor lm-eval's task index
         evaluator.backend().check(plan.tasks)
-    return GateSession(resolved, evaluator)
+    reference = None
+    if resolved.reference is not None:
+        from pytest_mlgate.backend import BackendSpec
+        from pytest_mlgate.checkpoint import check_checkpoint
+        from pytest_mlgate.evaluator import Evaluator
+
+        check_checkpoint(resolved.reference)
+        reference = Evaluator(
+            spec=BackendSpec(cfg.model, resolved.reference, cfg.include),
+            suite=choice.suite,
+            batch=tuple(dict.fromkeys(t.task for t in plan.thresholds)),
+            make_backend=lambda spec: _make_backend(config, spec),
+            cache_folder=plan.cache,
+            progress=_terminal_progress(config),
+        )
+    return GateSession(resolved, evaluator, reference)
 
 
 def _evaluator(config: pytest.Config, cfg: MlgateConfig, choice: SuiteChoice) -> Evaluator:
@@ -342,11 +361,11 @@ def _evaluator(config: pytest.Config, cfg: MlgateConfig, choice: SuiteChoice) ->
     if EVALUATOR_KEY not in config.stash:
         from pytest_mlgate.backend import BackendSpec
         from pytest_mlgate.evaluator import Evaluator
-        from pytest_mlgate.plan import cache_folder, candidate_checkpoint
-        from pytest_mlgate.resolve import resolve_checkpoint
+        from pytest_mlgate.plan import cache_folder
+        from pytest_mlgate.resolve import candidate_location
 
         options = gate_options(config)
-        checkpoint = resolve_checkpoint(candidate_checkpoint(cfg, options))
+        checkpoint = candidate_location(cfg, options)
         config.stash[EVALUATOR_KEY] = Evaluator(
             spec=BackendSpec(cfg.model, checkpoint, cfg.include),
             suite=choice.suite,
@@ -532,19 +551,41 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
             gate.messages.append("run NOT recorded: the session stopped early (-x / --maxfail)")
         raise
     if recording and gate is not None and not session.config.option.collectonly:
-        try:
-            run_id = gate.record()
-        except StoreError as exc:
-            session.testsfailed += 1
-            gate.messages.append(f"run NOT recorded: {exc}")
-        else:
-            gate.messages.append(f"recorded run {run_id} in {gate.resolved.store.location}")
-            if not gate.manifest().git.branch:
-                gate.messages.append(
-                    "recorded without a branch name (detached checkout, unknown CI): no baseline "
-                    "lookup by branch will find it; set MLGATE_BRANCH"
-                )
+        _record(session, gate)
     return result
+
+
+def _record(session: pytest.Session, gate: GateSession) -> None:
+    """Record the run with its report files (written first, so a store that keeps them can),
+    then register it when asked and it passed."""
+    attachments = _write_outputs(gate) if gate.ran else {}
+    try:
+        run_id = gate.record(attachments)
+    except RecordSpooled as exc:
+        gate.messages.append(f"run NOT uploaded: {exc}")
+        if gate.plan.register:
+            gate.messages.append(f"not registered as {gate.plan.register}: the run is spooled")
+        return
+    except StoreError as exc:
+        session.testsfailed += 1
+        gate.messages.append(f"run NOT recorded: {exc}")
+        return
+    gate.messages.append(f"recorded run {run_id} in {gate.resolved.store.location}")
+    if not gate.manifest().git.branch:
+        gate.messages.append(
+            "recorded without a branch name (detached checkout, unknown CI): no baseline "
+            "lookup by branch will find it; set MLGATE_BRANCH"
+        )
+    if gate.plan.register is None:
+        return
+    if session.testsfailed or not gate.outcome().passed:
+        gate.messages.append(f"not registered as {gate.plan.register}: the run did not pass")
+        return
+    try:
+        gate.messages.append(gate.register())
+    except MlgateError as exc:
+        session.testsfailed += 1
+        gate.messages.append(f"NOT registered as {gate.plan.register}: {exc}")
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -567,6 +608,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     anchor = gate.resolved.anchor
     if anchor is not None:
         terminalreporter.write_line(f"anchor: {anchor.label} (run {anchor.outcome.run_id})")
+    if gate.plan.reference is not None:
+        terminalreporter.write_line(
+            f"reference: {gate.plan.reference.location} ({gate.resolved.reference})"
+        )
     for line in verdict_table(v for _, v in ran):
         terminalreporter.write_line(line)
     for item, verdict in ran:
@@ -581,15 +626,17 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     gate = session.config.stash.get(GATE_KEY, None)
     if gate is None:
         return
-    if gate.ran:
+    if gate.ran and not gate.outputs_written:
         _write_outputs(gate)
     gate.close()
 
 
-def _write_outputs(gate: GateSession) -> None:
+def _write_outputs(gate: GateSession) -> dict[str, Path]:
+    """Write the HTML, JSON and Markdown outputs asked for; the files written, by name."""
     from pytest_mlgate.report.markdown import render_markdown, write_markdown
     from pytest_mlgate.report.matrix import ReportInput
 
+    gate.outputs_written = True
     outcome = gate.outcome()
     outputs = gate.plan.outputs
     if outputs.json is not None:
@@ -620,8 +667,12 @@ def _write_outputs(gate: GateSession) -> None:
         outcome,
         baseline=None if gate.baseline is None else gate.baseline.run_id,
         report_hint=_shown_path(outputs.html, gate.plan.cwd) if outputs.html else "the JSON output",
+        reference=None if gate.plan.reference is None else gate.plan.reference.location,
+        notes=gate.resolved.notes,
     )
     write_markdown(text, outputs.markdown)
+    written = (outputs.html, outputs.json, outputs.markdown)
+    return {path.name: path for path in written if path is not None and path.is_file()}
 
 
 def _shown_path(path: Path, cwd: Path) -> str:

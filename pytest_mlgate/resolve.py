@@ -10,12 +10,33 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_mlgate.errors import BaselineNotFound, ConfigError, MlgateError, StoreError
+from pytest_mlgate.config import MlgateConfig
+from pytest_mlgate.errors import (
+    BaselineNotFound,
+    ConfigError,
+    HistoryUnreachable,
+    MlgateError,
+    NoTrackingUri,
+    StoreError,
+    StoreUnreachable,
+)
 from pytest_mlgate.gate import Anchor, GateOutcome, power_warnings
 from pytest_mlgate.manifest import git_output
+from pytest_mlgate.options import GateOptions
 from pytest_mlgate.pairing import discordance
-from pytest_mlgate.plan import BaselineSpec, CheckpointSpec, GatePlan, StoreSpec
-from pytest_mlgate.store import HistoryStore, open_store
+from pytest_mlgate.plan import (
+    BaselineSpec,
+    CheckpointSpec,
+    GatePlan,
+    StoreSpec,
+    candidate_checkpoint,
+    models_folder,
+    plan_history,
+)
+from pytest_mlgate.store import FolderStore, HistoryStore, open_store
+from pytest_mlgate.store.protocol import EmptyStore
+
+MODELS_URI = "models:/"
 
 # How many runs back on the baseline branch a tag's commit is looked for among ancestors.
 ANCESTOR_SEARCH = 200
@@ -32,17 +53,48 @@ class ResolvedGate:
     power_warnings: tuple[str, ...] = ()
     anchor: Anchor | None = None
     notes: tuple[str, ...] = ()  #: what the resolve step decided, for the summary
+    reference: str | None = None  #: the reference checkpoint, resolved like the candidate
 
 
-def resolve_checkpoint(spec: CheckpointSpec) -> str:
-    """A relative folder that exists becomes absolute; anything else (a hub id) stays as named."""
+def resolve_checkpoint(
+    spec: CheckpointSpec, store: HistoryStore | None = None, models: Path | None = None
+) -> str:
+    """A relative folder that exists becomes absolute; ``models:/NAME@ALIAS`` (or
+    ``/VERSION``) is downloaded from the registry of ``store`` into ``models`` (once: a version
+    never changes); anything else (a hub id) stays as named."""
+    if spec.location.startswith(MODELS_URI):
+        from pytest_mlgate import registry
+
+        if store is None or models is None:
+            raise ConfigError(f"{spec.origin} {spec.location}: needs the MLflow store's registry")
+        mlflow = registry.mlflow_store(store, f"{spec.origin} {spec.location}")
+        return str(registry.fetch(mlflow, registry.find_version(mlflow, spec.location), models))
     local = (spec.base / spec.location).expanduser()
     return str(local.resolve()) if local.exists() else spec.location
 
 
-def open_history(spec: StoreSpec) -> HistoryStore:
+def candidate_location(config: MlgateConfig, options: GateOptions) -> str:
+    """The candidate checkpoint resolved (a registered version downloaded), before the gate's
+    other I/O: the evaluator needs it at collection for subgroup counts."""
+    spec = candidate_checkpoint(config, options)
+    if not spec.location.startswith(MODELS_URI):
+        return resolve_checkpoint(spec)
     try:
-        return open_store(spec.location, spec.root)
+        store = open_history(plan_history(config, options).store)
+        return resolve_checkpoint(spec, store, models_folder(config, options))
+    except StoreUnreachable as exc:
+        raise HistoryUnreachable(f"{exc}: {spec.location} cannot be fetched") from None
+
+
+def open_history(spec: StoreSpec, recording: bool = True) -> HistoryStore:
+    """The store; an MLflow store without a tracking URI is an error when recording (exit 4),
+    else an empty history: the run gates its thresholds only."""
+    try:
+        return open_store(spec.location, spec.root, spec.experiment)
+    except NoTrackingUri as exc:
+        if recording:
+            raise
+        return EmptyStore(f"{exc}".partition(" (")[0])
     except StoreError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -54,6 +106,10 @@ def find_baseline(
     ``[gate] baseline`` branch that evaluated ``tasks`` (None when nothing is recorded there)."""
     if spec.wanted is None:
         return store.latest(spec.branch, tasks)
+    if spec.wanted.startswith(MODELS_URI):
+        if isinstance(store, EmptyStore):
+            return None  # no tracking URI: thresholds only
+        return registered_run(store, spec.wanted, "--mlgate-baseline", tasks)
     if store.get(spec.wanted) is not None:
         return store.load(spec.wanted)
     found = store.latest(spec.wanted, tasks)
@@ -66,6 +122,17 @@ def find_baseline(
             f"{', '.join(branches) or 'none'}). `mlgate history` lists them."
         )
     return found
+
+
+def registered_run(
+    store: HistoryStore, uri: str, origin: str, tasks: Iterable[str] = ()
+) -> GateOutcome:
+    """The latest complete gate run of a registered version (by its fingerprint)."""
+    from pytest_mlgate import registry
+
+    mlflow = registry.mlflow_store(store, f"{origin} {uri}")
+    version = registry.find_version(mlflow, uri)
+    return registry.version_runs(mlflow, version, tasks)
 
 
 def previous_run(store: HistoryStore, baseline: GateOutcome) -> GateOutcome | None:
@@ -111,6 +178,9 @@ def find_anchor(
     store: HistoryStore, anchor: str, branch: str, cwd: Path
 ) -> tuple[Anchor | None, str | None]:
     """``[gate] anchor`` resolved: (the anchor, or None with the reason it is not compared)."""
+    if anchor.startswith(MODELS_URI):
+        outcome = registered_run(store, anchor, "[gate] anchor")
+        return Anchor(outcome, anchor), None
     if not anchor.startswith("tag:"):
         if store.get(anchor) is None:
             raise ConfigError(
@@ -144,13 +214,47 @@ def check_writable(folder: Path) -> None:
 
 
 def resolve_gate(plan: GatePlan) -> ResolvedGate:
-    """Open the store, check it can take a record, find the baseline, measure its power."""
-    store = open_history(plan.history.store)
-    if plan.record:
-        check_writable(Path(store.location))
+    """Open the store, check it can take a record, fetch registered checkpoints, find the
+    baseline (and anchor), measure its power. A history server that does not answer is exit 4,
+    naming it: a gate without its baseline would pass what it cannot compare."""
+    try:
+        return _resolve_gate(plan)
+    except StoreUnreachable as exc:
+        raise HistoryUnreachable(
+            f"{exc}. The baseline cannot be looked up; no eval was run (check the server, or "
+            "gate on thresholds alone with --mlgate-store pointing at an empty folder)"
+        ) from None
+
+
+def check_register(plan: GatePlan, store: HistoryStore) -> None:
+    """--mlgate-register needs a recorded run in an MLflow store."""
+    if plan.register is None:
+        return
+    from pytest_mlgate import registry
+
+    registry.check_register_target(plan.register)
+    if not plan.record:
+        raise ConfigError("--mlgate-register registers a recorded run: add --mlgate-record")
+    registry.mlflow_store(store, f"--mlgate-register {plan.register}")
+
+
+def _resolve_gate(plan: GatePlan) -> ResolvedGate:
+    store = open_history(plan.history.store, plan.record)
+    notes: list[str] = []
+    if isinstance(store, EmptyStore):
+        notes.append(f"{store.location}: gated on thresholds only (no baseline, anchor or record)")
+    check_register(plan, store)
+    if plan.record and isinstance(store, FolderStore):
+        check_writable(store.path)
+    checkpoint = resolve_checkpoint(plan.candidate, store, plan.models)
+    reference = (
+        None if plan.reference is None else resolve_checkpoint(plan.reference, store, plan.models)
+    )
     spec = plan.history.baseline
     try:
         baseline = find_baseline(store, spec, {t.task for t in plan.thresholds})
+    except StoreUnreachable:
+        raise
     except StoreError as exc:
         raise ConfigError(f"--mlgate-baseline: {exc}" if spec.wanted else str(exc)) from None
     warnings: list[str] = []
@@ -159,14 +263,15 @@ def resolve_gate(plan: GatePlan) -> ResolvedGate:
         flips = discordance(previous.run, baseline.run) if previous is not None else {}
         warnings = power_warnings(plan.thresholds, baseline, plan.history.settings, flips)
     anchor, note = None, None
-    if plan.history.settings.anchor is not None:
+    if plan.history.settings.anchor is not None and not isinstance(store, EmptyStore):
         anchor, note = find_anchor(store, plan.history.settings.anchor, spec.branch, plan.cwd)
     return ResolvedGate(
         plan,
-        resolve_checkpoint(plan.candidate),
+        checkpoint,
         store,
         baseline,
         tuple(warnings),
         anchor,
-        () if note is None else (note,),
+        (*notes, *(() if note is None else (note,))),
+        reference,
     )

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from pytest_mlgate.config import MetricThreshold
-from pytest_mlgate.errors import MlgateError, StoreError
+from pytest_mlgate.errors import BackendError, MlgateError, StoreError
 from pytest_mlgate.evaluator import Evaluator
-from pytest_mlgate.gate import GateOutcome, Status, Verdict, gate_all
+from pytest_mlgate.gate import GateOutcome, Reference, Status, Verdict, gate_all
 from pytest_mlgate.manifest import Manifest, build_manifest
 from pytest_mlgate.pairing import task_flips
 from pytest_mlgate.plan import GatePlan
@@ -26,10 +27,13 @@ from pytest_mlgate.store import IndexEntry, new_run_id
 class GateSession:
     resolved: ResolvedGate
     evaluator: Evaluator
+    #: the reference checkpoint's, evaluated after the candidate (one model loaded at a time)
+    reference_evaluator: Evaluator | None = None
     run_id: str = field(default_factory=new_run_id)
     #: the threshold items that ran, by node id, in the order they ran
     ran: dict[str, MetricThreshold] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)  #: printed in the terminal summary
+    outputs_written: bool = False  #: the reports are written once (before recording, if any)
     _verdicts: dict[MetricThreshold, Verdict] | None = None
     _manifest: Manifest | None = None
     _loaded: dict[str, GateOutcome] = field(default_factory=dict)  #: history records read
@@ -47,8 +51,11 @@ class GateSession:
         one multiple-comparison correction)."""
         if self._verdicts is None:
             plan = self.plan
+            tasks = list(dict.fromkeys(t.task for t in plan.thresholds))
+            reference: Reference | None = None
             try:
-                self.evaluator.evaluate(t.task for t in plan.thresholds)
+                self.evaluator.evaluate(tasks)
+                reference = self._reference(tasks)
             except MlgateError as exc:
                 self._verdicts = {
                     t: Verdict(t, Status.FAIL, f"{t.task} {t.metric}: evaluation failed: {exc}")
@@ -66,8 +73,34 @@ class GateSession:
                     record_hint=plan.record_hint,
                     anchor=self.resolved.anchor,
                     history=self.trend_history() if settings.on_trend != "off" else (),
+                    reference=reference,
                 )
         return self._verdicts
+
+    def _reference(self, tasks: list[str]) -> Reference | None:
+        """The reference evaluated on the candidate's documents, after the candidate's model
+        is released (one model in memory at a time); its results are cached by its own
+        fingerprint like the candidate's."""
+        ref, spec = self.reference_evaluator, self.plan.reference
+        if ref is None or spec is None or self.resolved.reference is None:
+            return None
+        self.evaluator.close()
+        try:
+            run = ref.evaluate(tasks)
+        except MlgateError as exc:
+            raise BackendError(f"the reference {spec.location}: {exc}") from exc
+        finally:
+            ref.close()
+        manifest = build_manifest(
+            run_id=f"{self.run_id}-reference",
+            config=self.plan.config,
+            suite=self.plan.suite.suite,
+            checkpoint=self.resolved.reference,
+            run=run,
+            cwd=self.plan.cwd,
+            fingerprint=ref.fingerprint(),
+        )
+        return Reference(GateOutcome(run, (), manifest), spec.location)
 
     def judge(self, item: str, threshold: MetricThreshold) -> Verdict:
         """The verdict of one threshold item, remembered as having run once it has one."""
@@ -118,16 +151,28 @@ class GateSession:
         }
         return EvalRun(tasks, run.info)
 
-    def record(self) -> str:
-        """Append this run to the history; raise StoreError when there is nothing whole to
-        record (an evaluation failed) or the store cannot be written."""
+    def record(self, attachments: Mapping[str, Path] | None = None) -> str:
+        """Append this run (with ``attachments``, its report files, where the store keeps
+        them) to the history; raise StoreError when there is nothing whole to record (an
+        evaluation failed) or the store cannot be written, RecordSpooled when the store took
+        it into its spool instead."""
         if self.evaluator.failed:
             raise StoreError("not recorded: an evaluation failed, the run is incomplete")
         if not self.evaluator.run.tasks:
             raise StoreError("not recorded: nothing was evaluated")
         outcome = self.outcome()
-        self.resolved.store.append(replace(outcome, run=self._recorded_run()))
+        self.resolved.store.append(replace(outcome, run=self._recorded_run()), attachments)
         return self.run_id
+
+    def register(self) -> str:
+        """--mlgate-register after a passing recorded run: what was done, for the summary."""
+        from pytest_mlgate import registry
+
+        target = self.plan.register
+        assert target is not None
+        store = registry.mlflow_store(self.resolved.store, f"--mlgate-register {target}")
+        outcome = self.outcome()
+        return registry.register(store, target, outcome, self.resolved.checkpoint, self.plan.cwd)
 
     def _load(self, entries: Iterable[IndexEntry]) -> list[GateOutcome]:
         """The readable records of ``entries``, each read once per session."""
@@ -156,3 +201,5 @@ class GateSession:
 
     def close(self) -> None:
         self.evaluator.close()
+        if self.reference_evaluator is not None:
+            self.reference_evaluator.close()

@@ -72,8 +72,11 @@ def render_markdown(
     baseline: str | None,
     report_hint: str = "the HTML report",
     limit: int = BUDGET,
+    reference: str | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
-    """The summary, regressions first (fail, then warn, each by the largest drop)."""
+    """The summary, regressions first (fail, then warn, each by the largest drop); ``notes``
+    (such as "gated on thresholds only") under the header."""
     verdicts = outcome.verdicts
     statuses = [v.status.value for v in verdicts]
     failed, warned = statuses.count("fail"), statuses.count("warn")
@@ -91,8 +94,10 @@ def render_markdown(
         f"suite **{escape(manifest.suite.name)}** · checkpoint `{escape(manifest.checkpoint.id)}`"
         + (f" · commit `{escape(commit)}`" if commit else "")
         + f" · run `{escape(outcome.run_id)}`"
-        f" · baseline {f'`{escape(baseline)}`' if baseline else 'none recorded yet'}",
+        f" · baseline {f'`{escape(baseline)}`' if baseline else 'none recorded yet'}"
+        + (f" · reference `{escape(reference)}`" if reference else ""),
         "",
+        *(f"> {escape(note)}" + "\n" for note in notes),
         *(f"▼ {escape(text)}" + "\n" for text in _trend_warnings(verdicts)),
         "| | task | metric | value | baseline | delta [95% CI] | p | reason |",
         "|---|---|---|---:|---:|---|---:|---|",

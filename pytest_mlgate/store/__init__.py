@@ -1,6 +1,7 @@
-"""Run history behind one Protocol (:class:`HistoryStore`). The default backend is a folder
-(``[gate] store``, ``--mlgate-store``); other backends are chosen by URI scheme (only
-``file://`` is built in)."""
+"""Run history behind one Protocol (:class:`HistoryStore`), chosen by ``[gate] store`` /
+``--mlgate-store``: a folder (the default), ``file://PATH``, or MLflow (``mlflow``,
+``mlflow+http(s)://…``, ``mlflow+sqlite:///…``: :mod:`pytest_mlgate.store.mlflow_store`, whose
+``mlflow`` import happens only here, when such a store is opened)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,27 @@ from pytest_mlgate.errors import StoreError
 from pytest_mlgate.store.folder import FolderStore
 from pytest_mlgate.store.protocol import HistoryStore, IndexEntry, new_run_id
 
-__all__ = ["FolderStore", "HistoryStore", "IndexEntry", "new_run_id", "open_store"]
+__all__ = ["FolderStore", "HistoryStore", "IndexEntry", "is_mlflow", "new_run_id", "open_store"]
 
 
-def open_store(location: str, root: Path) -> HistoryStore:
-    """A store from ``[gate] store`` / ``--mlgate-store``: a folder path (relative to ``root``)
-    or a ``file://`` URI."""
+def is_mlflow(location: str) -> bool:
+    return location == "mlflow" or location.startswith("mlflow+")
+
+
+def open_store(location: str, root: Path, experiment: str = "mlgate") -> HistoryStore:
+    """A store from ``[gate] store`` / ``--mlgate-store``: a folder path (relative to ``root``),
+    a ``file://`` URI, or an MLflow one (``experiment`` names its experiment; records that
+    cannot be uploaded wait in ``root/.mlgate-spool``)."""
+    if is_mlflow(location):
+        from pytest_mlgate.store.mlflow_store import SPOOL, MlflowStore, tracking_uri
+
+        return MlflowStore(tracking_uri(location), experiment, spool=root / SPOOL)
     if "://" in location:
         scheme, _, rest = location.partition("://")
         if scheme != "file":
             raise StoreError(
-                f"store {location!r}: unsupported scheme {scheme!r} (supported: a folder path "
-                "or file://PATH)"
+                f"store {location!r}: unsupported scheme {scheme!r} (supported: a folder path, "
+                'file://PATH, "mlflow", "mlflow+http(s)://HOST:PORT", "mlflow+sqlite:///PATH.db")'
             )
         location = rest
     return FolderStore((root / location).expanduser().resolve())

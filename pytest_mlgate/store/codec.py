@@ -687,7 +687,33 @@ def encode_verdict(verdict: Verdict) -> Json:
     if verdict.trend is not None:
         s, p, runs = verdict.trend
         data["trend"] = [finite_or_none(s), finite_or_none(p), runs]
+    if verdict.reference is not None:
+        data["reference"] = _encode_comparison(*verdict.reference)
     return data
+
+
+def _encode_comparison(c: stats.Comparison, p_adjusted: float) -> Json:
+    return {
+        "baseline": finite_or_none(c.baseline),
+        "delta": finite_or_none(c.delta),
+        "delta_ci": [finite_or_none(x) for x in c.ci],
+        "p_value": finite_or_none(c.p_value),
+        "p_adjusted": finite_or_none(p_adjusted),
+        "test": c.test,
+        "paired_n": c.n,
+    }
+
+
+def _decode_reference(
+    data: object, value: float | None, what: str
+) -> tuple[stats.Comparison, float] | None:
+    if data is None:
+        return None
+    head = _object(data, what)
+    comparison = _decode_comparison(head, value, what)
+    if comparison is None:
+        raise RecordError(f"{what}: expected the test it ran")
+    return comparison, _number_or_nan(head.get("p_adjusted"), f"{what}.p_adjusted")
 
 
 _THRESHOLD_DEFAULTS = MetricThreshold("", "")
@@ -763,6 +789,7 @@ def decode_verdict(data: object, what: str) -> Verdict:
         notes=_strings(notes, f"{what}.notes"),
         caveats=_caveats(verdict.get("caveats"), f"{what}.caveats"),
         trend=_trend(verdict.get("trend"), f"{what}.trend"),
+        reference=_decode_reference(verdict.get("reference"), value, f"{what}.reference"),
     )
 
 

@@ -20,7 +20,7 @@ import json
 import os
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,7 +79,9 @@ class FolderStore:
         return self.path / RUNS / f"{run_id}.json"
 
     # -- writing -----------------------------------------------------------------------------
-    def append(self, outcome: GateOutcome) -> None:
+    def append(self, outcome: GateOutcome, attachments: Mapping[str, Path] | None = None) -> None:
+        """Record ``outcome`` (a folder store keeps records only: ``attachments`` stay where
+        the run wrote them)."""
         self.append_entry(outcome, IndexEntry.of(outcome))
 
     def append_entry(self, outcome: GateOutcome, entry: IndexEntry) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
+from pytest_mlgate.errors import StoreError
 from pytest_mlgate.gate import GateOutcome
 
 
@@ -68,8 +70,9 @@ class HistoryStore(Protocol):
 
     location: str
 
-    def append(self, outcome: GateOutcome) -> None:
-        """Add one run. Atomic: a reader sees all of it or none of it."""
+    def append(self, outcome: GateOutcome, attachments: Mapping[str, Path] | None = None) -> None:
+        """Add one run (with its report files, ``attachments`` by name, where the store keeps
+        them). Atomic: a reader sees all of it or none of it."""
 
     def entries(self) -> list[IndexEntry]:
         """Every readable run."""
@@ -99,3 +102,40 @@ class HistoryStore(Protocol):
         branch: str | None = None,
     ) -> list[IndexEntry]:
         """The runs of a git commit (a tag resolves to one) and/or a checkpoint fingerprint."""
+
+
+class EmptyStore:
+    """No history at all: an MLflow store without a tracking URI on a run that does not record
+    (a fork PR gets no secrets). Every query is empty; nothing can be appended."""
+
+    def __init__(self, why: str) -> None:
+        self.location = f"no history ({why})"
+
+    def append(self, outcome: GateOutcome, attachments: Mapping[str, Path] | None = None) -> None:
+        raise StoreError(f"cannot record: {self.location}")
+
+    def entries(self) -> list[IndexEntry]:
+        return []
+
+    def get(self, run_id: str) -> IndexEntry | None:
+        return None
+
+    def load(self, run_id: str) -> GateOutcome:
+        raise StoreError(f"no run {run_id!r}: {self.location}")
+
+    def latest(self, branch: str, tasks: Iterable[str] = ()) -> GateOutcome | None:
+        return None
+
+    def last(
+        self, n: int, branch: str | None = None, before: str | None = None
+    ) -> list[IndexEntry]:
+        return []
+
+    def find(
+        self,
+        *,
+        commit: str | None = None,
+        fingerprint: str | None = None,
+        branch: str | None = None,
+    ) -> list[IndexEntry]:
+        return []
