@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pytest_mlgate.config import MetricThreshold
-from pytest_mlgate.errors import BackendError, MlgateError, StoreError
+from pytest_mlgate.errors import BackendError, MlgateError, StoreError, StoreUnreachable
 from pytest_mlgate.evaluator import Evaluator
 from pytest_mlgate.gate import GateOutcome, Reference, Status, Verdict, gate_all
 from pytest_mlgate.manifest import Manifest, build_manifest
@@ -186,18 +186,25 @@ class GateSession:
             found.append(self._loaded[entry.run_id])
         return found
 
+    def _last(self, what: str, n: int, branch: str | None = None) -> list[GateOutcome]:
+        """The last ``n`` recorded runs before this one; none, said once, when the history's
+        server went away after the baseline was looked up (the gate goes on without them)."""
+        try:
+            return self._load(self.resolved.store.last(n, branch, before=self.run_id))
+        except StoreUnreachable as exc:
+            message = f"{what} left out: {exc}"
+            if message not in self.messages:
+                self.messages.append(message)
+            return []
+
     def history(self) -> list[GateOutcome]:
         """The recorded runs before this one that the report shows as columns."""
-        store, report = self.resolved.store, self.plan.history.report
-        return self._load(store.last(report.history, before=self.run_id))
+        return self._last("the report's history columns", self.plan.history.report.history)
 
     def trend_history(self) -> list[GateOutcome]:
         """The baseline branch's last ``[report] history`` runs, the trend test's series."""
         history = self.plan.history
-        entries = self.resolved.store.last(
-            history.report.history, history.baseline.branch, before=self.run_id
-        )
-        return self._load(entries)
+        return self._last("the trend test", history.report.history, history.baseline.branch)
 
     def close(self) -> None:
         self.evaluator.close()

@@ -9,7 +9,9 @@ for _name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 # pytester's in-process runs drop from sys.modules whatever was first imported inside them; a
 # C-extension library dropped that way and imported again is a second, broken copy. Import the
@@ -18,6 +20,9 @@ import jinja2  # noqa: E402, F401
 import numpy  # noqa: E402, F401
 import pandas  # noqa: E402, F401
 import pytest  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.mlflow_server import MlflowServer
 
 pytest_plugins = ["pytester"]
 
@@ -78,3 +83,15 @@ def robust_checkpoint(demo_checkpoints: dict[str, Path]) -> Path:
 
     good = demo_checkpoints["good"]
     return cached_build("robust", {"base": str(good)}, lambda d: both_forms(good, d))
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """One real MLflow tracking server for the session (127.0.0.1, sqlite, local artifacts),
+    stopped by its PID at the end."""
+    pytest.importorskip("mlflow")
+    from tests.mlflow_server import MlflowServer
+
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
+    yield server
+    server.stop()

@@ -93,7 +93,11 @@ def unescape_name(text: str) -> str:
 
 
 def metric_key(task: str, metric: str, subgroup: str | None = None, part: str | None = None) -> str:
-    """``TASK/METRIC`` (``METRIC[SUBGROUP]`` for a subgroup), plus ``/PART`` (``ci_low``...)."""
+    """``TASK/METRIC`` (``METRIC[SUBGROUP]`` for a subgroup), plus ``/PART`` (``ci_low``...).
+    lm-eval's ``none`` filter is left out (``acc,none`` is ``acc``); any other stays
+    (``exact_match,strict-match``)."""
+    base, _, applied = metric.partition(",")
+    metric = base if applied in ("", "none") else metric
     name = metric if subgroup is None else f"{metric}[{subgroup}]"
     key = f"{escape_name(task)}/{escape_name(name)}"
     return key if part is None else f"{key}/{part}"
