@@ -253,11 +253,17 @@ def _init(args: argparse.Namespace) -> int:
     templates = Path(__file__).resolve().parent / "templates"
     root = Path(args.dir).resolve()
     pinned, missing = constraints()
+    config = (templates / "thresholds.toml").read_text(encoding="utf-8")
+    workflows = {w.name: w for w in sorted((templates / "workflows").glob("*.yml"))}
+    if args.store == "mlflow":  # the history in MLflow: no history branch, no writer job
+        gate = (templates / "mlflow" / "gate.toml").read_text(encoding="utf-8")
+        config = config.replace("[gate]\n", f"[gate]\n{gate}", 1)
+        workflows["mlgate-eval.yml"] = templates / "mlflow" / "mlgate-eval.yml"
     files = {
-        root / DEFAULT_CONFIG_NAME: (templates / "thresholds.toml").read_text(encoding="utf-8"),
+        root / DEFAULT_CONFIG_NAME: config,
         **{
-            root / ".github" / "workflows" / workflow.name: workflow.read_text(encoding="utf-8")
-            for workflow in sorted((templates / "workflows").glob("*.yml"))
+            root / ".github" / "workflows" / name: workflow.read_text(encoding="utf-8")
+            for name, workflow in workflows.items()
         },
         root / CONSTRAINTS_PATH: pinned,
     }
@@ -277,6 +283,12 @@ def _init(args: argparse.Namespace) -> int:
     print(
         "next: set [model] checkpoint, then `pytest -m eval`; the workflows need a self-hosted "
         "runner labelled `gpu`"
+        + (
+            "; add the repository secret MLFLOW_TRACKING_URI (and MLFLOW_TRACKING_USERNAME / "
+            "_PASSWORD or _TOKEN if the server asks), and pip install 'pytest-mlgate[mlflow]'"
+            if args.store == "mlflow"
+            else ""
+        )
     )
     return 0
 
@@ -465,6 +477,12 @@ def _add_setup_commands(commands: Commands) -> None:
     )
     init.add_argument("--dir", default=".", help="the repository root (default: .)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.add_argument(
+        "--store",
+        choices=("folder", "mlflow"),
+        default="folder",
+        help="where the history lives: a git branch of folder records (default) or MLflow",
+    )
     pin = _command(
         commands,
         "pin",

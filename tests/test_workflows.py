@@ -331,3 +331,47 @@ def test_init_writes_and_refuses_to_overwrite(
     assert main(["check", str(tmp_path / "thresholds.toml")]) == 0
     result = actionlint(*sorted((tmp_path / ".github" / "workflows").glob("*.yml")))
     assert result.returncode == 0, result.stdout
+
+
+MLFLOW_EVAL = TEMPLATES / "mlflow" / "mlgate-eval.yml"
+
+
+def test_init_store_mlflow_writes_the_mlflow_variant(tmp_path: Path) -> None:
+    assert main(["init", "--dir", str(tmp_path), "--store", "mlflow"]) == 0
+    config = (tmp_path / "thresholds.toml").read_text()
+    assert 'store = "mlflow"' in config
+    assert main(["check", str(tmp_path / "thresholds.toml")]) == 0
+    written = tmp_path / ".github" / "workflows" / "mlgate-eval.yml"
+    assert written.read_text() == MLFLOW_EVAL.read_text()
+    result = actionlint(*sorted((tmp_path / ".github" / "workflows").glob("*.yml")))
+    assert result.returncode == 0, result.stdout
+
+
+def test_the_mlflow_variant_keeps_the_fork_rule_and_least_privilege() -> None:
+    folder, mlflow = jobs("mlgate-eval.yml"), load(MLFLOW_EVAL)
+    assert mlflow["permissions"] == {"contents": "read"}
+    variant = mlflow["jobs"]
+    # The same fork rule, word for word; no job with a write token (the server is the writer).
+    assert variant["eval"]["if"] == folder["eval"]["if"]
+    assert variant["fork-notice"] == folder["fork-notice"]
+    assert {name: job["permissions"] for name, job in variant.items()} == {
+        "eval": {"contents": "read"},
+        "fork-notice": {},
+    }
+    steps = variant["eval"]["steps"]
+    # The tracking URI comes from a secret, into the environment of the steps that use it only.
+    assert "MLFLOW_TRACKING_URI" not in variant["eval"]["env"]
+    using = [s["name"] for s in steps if "MLFLOW_TRACKING_URI" in s.get("env", {})]
+    assert using == ["Gate", "Upload runs spooled while MLflow was unreachable"]
+    for step in steps:
+        assert "secrets." not in str(step.get("run", "")), step.get("name")
+        for value in step.get("env", {}).values():
+            assert "secrets." not in value or re.fullmatch(r"\$\{\{ secrets\.[A-Z_]+ \}\}", value)
+    install = next(s for s in steps if s.get("name") == "Install")["run"]
+    assert "-c .github/mlgate-constraints.txt 'pytest-mlgate[hf,mlflow]'" in install
+    gate = next(s for s in steps if s.get("name") == "Gate")["run"]
+    assert "--mlgate-record" in gate
+    assert '--mlgate-register "$MLGATE_REGISTER"' in gate
+    spool = [s for s in steps if s.get("with", {}).get("name") == "mlgate-spool"]
+    assert len(spool) == 1
+    assert spool[0]["with"]["path"] == ".mlgate-spool/"
