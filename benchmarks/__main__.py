@@ -6,7 +6,9 @@
    then a suite with ``perturb = ["ascii"]`` against the same suite without it (the variants'
    cost);
 4. the HTML report of a 1,000-run x 200-metric history;
-5. the paired tests on 100,000 examples x 200 metrics.
+5. the paired tests on 100,000 examples x 200 metrics;
+6. the MLflow store (embedded sqlite): the baseline lookup among 10,000 runs, recording one run,
+   and ``import mlflow`` on its own.
 
 Timed commands alternate (A, B, A, B, ...) so load on the machine hits both alike; medians.
 Absolute times on shared machines are noise: the ratios are the result.
@@ -23,7 +25,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks import bench_history, bench_report
+from benchmarks import bench_history, bench_mlflow, bench_report
 from pytest_mlgate.demo import build_checkpoints, offline_env
 from pytest_mlgate.tasks import materialize_tasks
 
@@ -138,6 +140,7 @@ def main() -> None:
         rows.append(perturb_row(work, gate_config, args.repeat))
     report = bench_report.measure(1000, 200, 200, [30])[30]
     paired = bench_history.bench_paired_tests(100_000, 200)
+    mlflow = bench_mlflow.bench_mlflow(10_000)
     print(f"{'comparison':50} {'A (s)':>8} {'B (s)':>8} {'A/B':>7}  target")
     for name, a, b, target in rows:
         print(f"{name:50} {a:8.2f} {b:8.2f} {a / b:7.3f}  {target}")
@@ -149,6 +152,13 @@ def main() -> None:
     print(
         f"{'5. paired tests, 100,000 examples x 200 metrics':50} {worst:8.2f} {'':8} {'':7}  <= 1 s"
     )
+    for name, key, target in (
+        ("6a. MLflow baseline query, 10,000 runs", "query_s", "<= 1 s"),
+        ("6b. MLflow lookup + record download", "latest_s", "-"),
+        ("6c. MLflow: recording one run", "record_s", "<= 2 s"),
+        ("6d. import mlflow (once per session)", "import_s", "-"),
+    ):
+        print(f"{name:50} {mlflow[key]:8.2f} {'':8} {'':7}  {target}")
 
 
 if __name__ == "__main__":
