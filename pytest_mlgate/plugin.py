@@ -661,6 +661,7 @@ def _write_outputs(gate: GateSession) -> dict[str, Path]:
             history.settings,
             history.report,
             gate.resolved.anchor,
+            gate.reference,
         )
         write_html(outputs.html, data)
     text = render_markdown(

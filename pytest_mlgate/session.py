@@ -34,6 +34,7 @@ class GateSession:
     ran: dict[str, MetricThreshold] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)  #: printed in the terminal summary
     outputs_written: bool = False  #: the reports are written once (before recording, if any)
+    reference: Reference | None = None  #: the reference's results, once evaluated
     _verdicts: dict[MetricThreshold, Verdict] | None = None
     _manifest: Manifest | None = None
     _loaded: dict[str, GateOutcome] = field(default_factory=dict)  #: history records read
@@ -100,7 +101,8 @@ class GateSession:
             cwd=self.plan.cwd,
             fingerprint=ref.fingerprint(),
         )
-        return Reference(GateOutcome(run, (), manifest), spec.location)
+        self.reference = Reference(GateOutcome(run, (), manifest), spec.location)
+        return self.reference
 
     def judge(self, item: str, threshold: MetricThreshold) -> Verdict:
         """The verdict of one threshold item, remembered as having run once it has one."""

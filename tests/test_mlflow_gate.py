@@ -28,6 +28,11 @@ from pytest_mlgate.backend.fake import FakeBackend
 
 
 class Logged(FakeBackend):
+    def evaluate(self, request):
+        with open("models.log", "a") as log:
+            log.write(f"eval {self.name}\\n")
+        return super().evaluate(request)
+
     def close(self):
         with open("models.log", "a") as log:
             log.write(f"close {self.name}\\n")
@@ -59,6 +64,7 @@ def pytest_mlgate_make_backend(spec):
     kind = StopsTheServer if os.environ.get("MLGATE_TEST_STOP_PGID") else Logged
     backend = kind({"mlgate_tr_mc": {"acc": json.loads(Path("scores.json").read_text())[name]}})
     backend.name = name
+    backend.cacheable = bool(os.environ.get("MLGATE_TEST_CACHEABLE"))
     return backend
 """
 
@@ -400,7 +406,7 @@ def test_head_to_head_verdicts_equal_those_against_a_recorded_baseline_of_that_c
     assert repo.gate("--mlgate-record").returncode == 0  # ckpt/a recorded as the baseline
     against_baseline = repo.gate("--mlgate-checkpoint", "ckpt/b", "--mlgate-json=base.json")
     (repo.path / "models.log").unlink()
-    head = repo.gate(
+    head_to_head = (
         "--mlgate-checkpoint",
         "ckpt/b",
         "--mlgate-reference",
@@ -408,7 +414,11 @@ def test_head_to_head_verdicts_equal_those_against_a_recorded_baseline_of_that_c
         "--mlgate-store",
         "empty-history",
         "--mlgate-json=head.json",
+        "--mlgate-report=head.html",
+        "-o",
+        "mlgate_report=",
     )
+    head = repo.gate(*head_to_head)
     assert against_baseline.returncode == head.returncode == 1
     base, versus = repo.verdict("base.json"), repo.verdict("head.json")
     reference = versus["reference"]
@@ -419,7 +429,30 @@ def test_head_to_head_verdicts_equal_those_against_a_recorded_baseline_of_that_c
     assert "vs reference ckpt/a 0.8000, delta -0.1200" in str(versus["reason"])
     assert "significant drop of 0.1200 > max_drop 0.02" in str(versus["reason"])
     # One model in memory at a time: the candidate is released before the reference loads.
-    assert (repo.path / "models.log").read_text().split("\n")[:3] == ["open b", "close b", "open a"]
+    log = (repo.path / "models.log").read_text().split("\n")
+    assert log[:5] == ["open b", "eval b", "close b", "open a", "eval a"]
+    page = (repo.path / "head.html").read_text()
+    assert '<span class="tag">reference ckpt/a</span>' in page
+
+
+def test_the_reference_is_cached_by_its_fingerprint(folder_repo: Repo) -> None:
+    repo = folder_repo
+    cached = {"MLGATE_TEST_CACHEABLE": "1"}
+    repo.configure(".mlgate", "unused", extra='cache = "cache"\nreference = "ckpt/a"')
+    (repo.path / "thresholds.toml").write_text(
+        (repo.path / "thresholds.toml").read_text().replace('cache = ""\n', "")
+    )
+    first = repo.gate("--mlgate-checkpoint", "ckpt/c", "--mlgate-json=one.json", env=cached)
+    assert first.returncode == 0, out(first)
+    (repo.path / "models.log").unlink()
+    second = repo.gate("--mlgate-checkpoint", "ckpt/c", "--mlgate-json=two.json", env=cached)
+    assert second.returncode == 0, out(second)
+    assert "eval" not in (repo.path / "models.log").read_text()  # neither model evaluated
+    assert repo.verdict("one.json")["reference"] == repo.verdict("two.json")["reference"]
+    # Another reference (other bytes) is another fingerprint: evaluated, not read from the cache.
+    (repo.path / "ckpt" / "a" / "model.safetensors").write_bytes(b"retrained a" * 64)
+    repo.gate("--mlgate-checkpoint", "ckpt/c", env=cached)
+    assert "eval a" in (repo.path / "models.log").read_text()
 
 
 def test_with_a_baseline_and_a_reference_both_are_gated(folder_repo: Repo) -> None:

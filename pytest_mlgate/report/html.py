@@ -56,12 +56,14 @@ def _p(value: float | None) -> str:
 
 
 def column_classes(column: Column, pins: Sequence[Column]) -> str:
-    """baseline / anchor / current, and the pin that keeps it in view (pin0 at the right edge)."""
+    """baseline / anchor / reference / current, and the pin that keeps it in view (pin0 at the
+    right edge)."""
     names = [
         name
         for name, on in (
             ("baseline", column.is_baseline),
             ("anchor", column.is_anchor),
+            ("reference", column.is_reference),
             ("current", column.is_current),
         )
         if on
@@ -181,6 +183,7 @@ def _column_view(column: Column, classes: str) -> dict[str, Any]:
     return {
         "classes": classes,
         "anchor": column.is_anchor,
+        "reference": column.is_reference,
         "label": column.label,
         "run_id": column.run_id,
         "branch": column.branch or "",
@@ -208,6 +211,7 @@ def report_context(data: ReportInput, matrix: Matrix) -> dict[str, Any]:
         "columns": [_column_view(c, k) for c, k in zip(matrix.columns, classes, strict=True)],
         "rows": [_row_view(row, classes) for row in matrix.rows],
         "anchor": None if data.anchor is None else data.anchor.label,
+        "reference": None if data.reference is None else data.reference.label,
         "trends": [
             message for v in verdicts for kind, message in v.caveats if kind is Caveat.TREND
         ],

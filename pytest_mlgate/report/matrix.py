@@ -20,7 +20,14 @@ from typing import Any
 from pytest_mlgate import stats
 from pytest_mlgate.config import GateConfig, MetricThreshold, ReportConfig, clean_task
 from pytest_mlgate.errors import MetricNotFound, MlgateError, StoreError
-from pytest_mlgate.gate import Anchor, GateOutcome, Verdict, allowed_drop, disparity
+from pytest_mlgate.gate import (
+    Anchor,
+    GateOutcome,
+    Reference,
+    Verdict,
+    allowed_drop,
+    disparity,
+)
 from pytest_mlgate.pairing import Flips, paired_docs, task_flips
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 from pytest_mlgate.store import HistoryStore
@@ -38,6 +45,7 @@ class ReportInput:
     settings: GateConfig = field(default_factory=GateConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     anchor: Anchor | None = None
+    reference: Reference | None = None  #: the checkpoint evaluated head to head
 
     @property
     def run_id(self) -> str:
@@ -65,11 +73,12 @@ class Column:
     is_baseline: bool = False
     is_current: bool = False
     is_anchor: bool = False
+    is_reference: bool = False
 
     @property
     def pinned(self) -> bool:
         """Kept in view at the right edge, however many history columns there are."""
-        return self.is_baseline or self.is_current or self.is_anchor
+        return self.is_baseline or self.is_current or self.is_anchor or self.is_reference
 
     @property
     def label(self) -> str:
@@ -317,8 +326,8 @@ def _direction(threshold: MetricThreshold | None, metric: MetricResult) -> bool:
 
 
 def _columns(data: ReportInput) -> tuple[list[GateOutcome], list[Column]]:
-    """The runs shown and their columns: the history window, then the anchor, the baseline and
-    this run (kept at the right, pinned in view)."""
+    """The runs shown and their columns: the history window, then the anchor, the reference,
+    the baseline and this run (kept at the right, pinned in view)."""
     pinned = {r.run_id for r in (data.baseline, data.anchor.outcome if data.anchor else None) if r}
     window = [r for r in list(data.history)[-data.report.history :] if r.run_id not in pinned]
     columns = [Column.of(r) for r in window]
@@ -327,6 +336,9 @@ def _columns(data: ReportInput) -> tuple[list[GateOutcome], list[Column]]:
     ):
         window.append(data.anchor.outcome)
         columns.append(Column.of(data.anchor.outcome, is_anchor=True))
+    if data.reference is not None:
+        window.append(data.reference.outcome)
+        columns.append(Column.of(data.reference.outcome, is_reference=True))
     if data.baseline is not None:
         window.append(data.baseline)
         columns.append(Column.of(data.baseline, is_baseline=True))
