@@ -11,6 +11,7 @@ from pytest_mlgate.cli import main
 from pytest_mlgate.config import MetricThreshold
 from pytest_mlgate.gate import GateOutcome, Status, Verdict
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
+from pytest_mlgate.store import HistoryStore, open_store
 from pytest_mlgate.store.folder import FolderStore
 from tests.outcomes import outcome
 
@@ -32,16 +33,26 @@ def record(run_id: str, day: int, accuracy: list[float]) -> GateOutcome:
     return outcome(run_id, run, timestamp=f"2026-11-{day:02d}T00:00:00+00:00", verdicts=[verdict])
 
 
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(params=["folder", "mlflow+sqlite"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> HistoryStore:
+    """Two recorded runs, in the default folder store or (the same commands, read the same way)
+    in an MLflow store named by thresholds.toml, a relative sqlite path."""
     monkeypatch.chdir(tmp_path)
-    history = FolderStore(tmp_path / ".mlgate")
+    history: HistoryStore = FolderStore(tmp_path / ".mlgate")
+    if request.param == "mlflow+sqlite":
+        pytest.importorskip("mlflow")
+        (tmp_path / "thresholds.toml").write_text('[gate]\nstore = "mlflow+sqlite:///m.db"\n')
+        history = open_store("mlflow+sqlite:///m.db", tmp_path)
     history.append(record("run-a", 1, [1.0] * 90 + [0.0] * 10))
     history.append(record("run-b", 2, [0.0] * 30 + [1.0] * 60 + [0.0] * 10))
-    return tmp_path / ".mlgate"
+    return history
 
 
-def test_history_table_csv_and_json(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_history_table_csv_and_json(
+    store: HistoryStore, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["history"]) == 0
     table = capsys.readouterr().out
     assert "run-a" in table
@@ -57,7 +68,7 @@ def test_history_table_csv_and_json(store: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_compare_uses_the_gates_paired_test(
-    store: Path, capsys: pytest.CaptureFixture[str]
+    store: HistoryStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["compare", "run-a", "run-b"]) == 1
     out = capsys.readouterr().out
@@ -67,7 +78,7 @@ def test_compare_uses_the_gates_paired_test(
 
 
 def test_compare_unknown_run_is_a_usage_error(
-    store: Path, capsys: pytest.CaptureFixture[str]
+    store: HistoryStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["compare", "run-a", "nope"]) == 4
     assert "no run 'nope'" in capsys.readouterr().err
@@ -83,10 +94,9 @@ def test_power(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_history_drift_prints_each_metric_from_the_anchor(
-    store: Path, capsys: pytest.CaptureFixture[str]
+    store: HistoryStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    history = FolderStore(store)
-    history.append(record("run-c", 3, [0.0] * 33 + [1.0] * 57 + [0.0] * 10))
+    store.append(record("run-c", 3, [0.0] * 33 + [1.0] * 57 + [0.0] * 10))
     assert main(["history", "--drift", "--anchor", "run-a"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("drift on main from anchor run-a (run run-a):")
@@ -96,3 +106,13 @@ def test_history_drift_prints_each_metric_from_the_anchor(
     assert "-33.00" in lines[2]
     assert main(["history", "--drift"]) == 4  # no anchor given and none configured
     assert "--drift needs --anchor" in capsys.readouterr().err
+
+
+def test_report_regenerates_a_recorded_runs_report(
+    store: HistoryStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--run", "run-b", "--output", "r.html", "--markdown", "r.md"]) == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "run-b" in page
+    assert "run-a" in page  # the history column
+    assert "run `run-b`" in (tmp_path / "r.md").read_text()

@@ -25,7 +25,10 @@ def open_store(location: str, root: Path, experiment: str = "mlgate") -> History
     if is_mlflow(location):
         from pytest_mlgate.store.mlflow_store import SPOOL, MlflowStore, tracking_uri
 
-        return MlflowStore(tracking_uri(location), experiment, spool=root / SPOOL)
+        uri = tracking_uri(location)
+        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_absolute():
+            uri = f"sqlite:///{(root / uri[len('sqlite:///') :]).resolve()}"  # like a folder
+        return MlflowStore(uri, experiment, spool=root / SPOOL)
     if "://" in location:
         scheme, _, rest = location.partition("://")
         if scheme != "file":

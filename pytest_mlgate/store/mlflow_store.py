@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import re
 import shutil
@@ -209,6 +210,9 @@ class MlflowStore:
         if self._client is None:
             for name, value in CLIENT_ENV.items():
                 os.environ.setdefault(name, value)
+            for chatty in ("mlflow.store.db.utils", "alembic"):  # migrations: INFO on every open
+                if not logging.getLogger(chatty).level:
+                    logging.getLogger(chatty).setLevel(logging.WARNING)
             mlflow = _import_mlflow()
             self._check_health()
             self._client = mlflow.MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
