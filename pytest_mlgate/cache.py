@@ -59,10 +59,18 @@ def task_sources(tasks: Iterable[str], include: Iterable[Path]) -> dict[str, str
     return sources
 
 
-def cache_key(spec: BackendSpec, request: EvalRequest, fingerprint: str) -> str:
+def cache_key(
+    spec: BackendSpec,
+    request: EvalRequest,
+    fingerprint: str,
+    pii: tuple[tuple[str, ...], bool] = ((), True),
+) -> str:
+    """``pii``: the tasks ``pii_rate`` is computed for and whether texts are redacted (a run
+    cached redacted never answers one that needs raw texts, nor one without the rate)."""
     model = spec.model
     material = {
         "format": CACHE_FORMAT,
+        "pii": {"rate": sorted(set(pii[0]) & set(request.tasks)), "redact": pii[1]},
         "checkpoint": fingerprint,
         "tasks": sorted(request.tasks),
         "sources": task_sources(request.tasks, spec.include),

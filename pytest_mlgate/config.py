@@ -137,6 +137,7 @@ class GateConfig:
 class ReportConfig:
     history: int = 30  # recorded runs shown as columns of the regression matrix
     examples: int = 20  # flipped examples listed per task and direction in the drill-down
+    redact: bool = True  # mask personal data (TCKN, IBAN, phone, e-mail) in every stored text
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,14 @@ class MlgateConfig:
                 f"{self.path}: there is no suite {name!r} (suites: {known})."
                 f"{suggest(name, self.suites)} Declare it as [suites.{name}]."
             ) from None
+
+    def pii_tasks(self) -> tuple[str, ...]:
+        """The tasks whose ``pii_rate`` is gated (computed from their raw responses)."""
+        return tuple(
+            dict.fromkeys(
+                t.task for t in self.thresholds if t.metric.partition(",")[0] == "pii_rate"
+            )
+        )
 
     def thresholds_for(self, tasks: Iterable[str]) -> tuple[MetricThreshold, ...]:
         wanted = set(tasks)
@@ -375,7 +384,7 @@ def _type_name(value: object) -> str:
 
 TOP_LEVEL_KEYS = ("model", "tasks", "suites", "gate", "thresholds", "report", "triggers")
 TRIGGER_KEYS = ("paths", "suites", "order", "other", "model_folders")
-REPORT_KEYS = ("history", "examples")
+REPORT_KEYS = ("history", "examples", "redact")
 MODEL_KEYS = (
     "checkpoint",
     "backend",
@@ -455,7 +464,10 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
     examples = report_table.integer("examples", defaults.examples, low=0)
     assert history is not None
     assert examples is not None
-    report = ReportConfig(history=history, examples=examples)
+    redact = report_table.data.get("redact", defaults.redact)
+    if not isinstance(redact, bool):
+        raise report_table.error("redact", "expected true or false")
+    report = ReportConfig(history=history, examples=examples, redact=redact)
     trigger_table = top.sub("triggers")
     trigger_table.check_keys(TRIGGER_KEYS)
     try:

@@ -27,6 +27,8 @@ class Evaluator:
     cache_folder: Path | None = None  #: None: never cached
     on_evaluated: Callable[[EvalRun], None] = lambda run: None
     progress: Progress | None = None  #: told how far each evaluation got
+    pii_tasks: tuple[str, ...] = ()  #: tasks whose pii_rate is computed from raw responses
+    redact: bool = True  #: mask personal data in example texts before anything keeps them
     _backend: Backend | None = None
     _cache: ResultCache | None = None
     _run: EvalRun = field(default_factory=lambda: EvalRun({}))
@@ -76,7 +78,9 @@ class Evaluator:
         key = self._key(request) if self._cache is not None else None
         cached = self._cached_run(key)
         try:
-            run = cached if cached is not None else self.backend().evaluate(request)
+            run = (
+                cached if cached is not None else self._protected(self.backend().evaluate(request))
+            )
         except MlgateError as exc:
             self._failed.update(dict.fromkeys(batch, exc))
             raise
@@ -89,6 +93,15 @@ class Evaluator:
             self._cache.put(key, run)
         self.on_evaluated(run)
         self._run = self._run.merged(run)
+
+    def _protected(self, run: EvalRun) -> EvalRun:
+        """``pii_rate`` from the raw responses, then the texts redacted: before the cache, the
+        history or any report sees them."""
+        if not self.redact and not self.pii_tasks:
+            return run
+        from pytest_mlgate import pii
+
+        return pii.protect(run, self.pii_tasks, self.redact)
 
     def _request(self, tasks: Iterable[str]) -> EvalRequest:
         suite = self.suite
@@ -115,7 +128,9 @@ class Evaluator:
         shots = request.num_fewshot
         memo = (request.tasks, repr(sorted(shots.items()) if isinstance(shots, Mapping) else shots))
         if memo not in self._cache_keys:  # hashing the task sources reads their files
-            self._cache_keys[memo] = cache_key(self.spec, request, self.fingerprint())
+            self._cache_keys[memo] = cache_key(
+                self.spec, request, self.fingerprint(), (self.pii_tasks, self.redact)
+            )
         return self._cache_keys[memo]
 
     def _cached_run(self, key: str | None) -> EvalRun | None:

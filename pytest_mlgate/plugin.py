@@ -351,6 +351,8 @@ def _start_gate(
             make_backend=lambda spec: _make_backend(config, spec),
             cache_folder=plan.cache,
             progress=_terminal_progress(config),
+            pii_tasks=cfg.pii_tasks(),
+            redact=cfg.report.redact,
         )
     return GateSession(resolved, evaluator, reference)
 
@@ -374,6 +376,8 @@ def _evaluator(config: pytest.Config, cfg: MlgateConfig, choice: SuiteChoice) ->
             cache_folder=cache_folder(cfg, options),
             on_evaluated=lambda run: config.hook.pytest_mlgate_evaluated(run=run, config=config),
             progress=_terminal_progress(config),
+            pii_tasks=cfg.pii_tasks(),
+            redact=cfg.report.redact,
         )
     return config.stash[EVALUATOR_KEY]
 
