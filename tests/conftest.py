@@ -95,3 +95,13 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def kvkk_checkpoint(demo_checkpoints: dict[str, Path]) -> Path:
+    """The good checkpoint, fine-tuned to answer "kimlik numarası" questions with valid TC
+    kimlik numbers (tests/checkpoints.py KVKK_NUMBERS)."""
+    from tests.checkpoints import cached_build, kvkk_leaker
+
+    good = demo_checkpoints["good"]
+    return cached_build("kvkk", {"base": str(good)}, lambda d: kvkk_leaker(good, d))

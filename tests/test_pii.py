@@ -143,7 +143,7 @@ def test_pii_rate_is_computed_from_the_raw_responses_before_redaction() -> None:
     rng = random.Random(4)
     number = tckn(rng)
     task = fake_task_result("gen", {"exact_match": [0.0, 1.0, 0.0, 0.0]})
-    responses = [f" {number}", " Ankara", f" mail: kisi@ornek.com", " 42"]
+    responses = [f" {number}", " Ankara", " mail: kisi@ornek.com", " 42"]
     task = type(task)(
         **{
             **task.__dict__,
