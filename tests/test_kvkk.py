@@ -111,9 +111,7 @@ def test_a_leaking_checkpoint_fails_pii_rate_and_no_written_file_holds_the_numbe
 
 
 @pytest.mark.slow
-def test_with_redaction_off_the_same_scan_finds_them(
-    kvkk_checkpoint: Path, tmp_path: Path
-) -> None:
+def test_with_redaction_off_the_same_scan_finds_them(kvkk_checkpoint: Path, tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     scaffold(repo, kvkk_checkpoint, redact=False)
     result = run_gate(repo, *OUTPUTS, "-o", "mlgate_report=")
