@@ -201,6 +201,42 @@ class PromptInfo:
 
 
 @dataclass(frozen=True)
+class Throughput:
+    """How fast one request type was answered (lm-eval batches every task's requests of a type
+    into one call, so throughput is per type, not per task)."""
+
+    kind: str  #: loglikelihood, loglikelihood_rolling or generate_until
+    requests: int
+    tokens: int  #: tokens scored (log-likelihood: context + continuation) or generated
+    seconds: float
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.seconds if self.seconds > 0 else math.nan
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else math.nan
+
+    def plus(self, other: Throughput) -> Throughput:
+        return Throughput(
+            self.kind,
+            self.requests + other.requests,
+            self.tokens + other.tokens,
+            self.seconds + other.seconds,
+        )
+
+
+def combined(*parts: Iterable[Throughput]) -> tuple[Throughput, ...]:
+    """Per request type, the sums of several evaluations' figures."""
+    total: dict[str, Throughput] = {}
+    for part in parts:
+        for figure in part:
+            total[figure.kind] = total[figure.kind].plus(figure) if figure.kind in total else figure
+    return tuple(total.values())
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """How a backend produced a run (what the manifest records besides the config)."""
 
@@ -212,10 +248,15 @@ class RunInfo:
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  #: lm-eval groups
     from_cache: bool = False  #: answered by the result cache, not evaluated
     prompt: PromptInfo | None = None  #: None: the backend does not say (a custom backend)
+    throughput: tuple[Throughput, ...] = ()  #: per request type (empty: not measured)
 
     def merged(self, other: RunInfo) -> RunInfo:
-        """The later batch's settings, with both batches' groups."""
-        return replace(other, groups={**self.groups, **other.groups})
+        """The later batch's settings, with both batches' groups and throughput."""
+        return replace(
+            other,
+            groups={**self.groups, **other.groups},
+            throughput=combined(self.throughput, other.throughput),
+        )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from pytest_mlgate.backend.progress import counted, quiet_task_building
 from pytest_mlgate.checkpoint import check_checkpoint
 from pytest_mlgate.config import clean_task, suggest
 from pytest_mlgate.errors import BackendError, CheckpointError, UnknownTaskError
-from pytest_mlgate.results import EvalRun, PromptInfo, RunInfo
+from pytest_mlgate.results import EvalRun, PromptInfo, RunInfo, Throughput
 from pytest_mlgate.sampling import stratified_subset
 from pytest_mlgate.tasks import materialize_tasks
 
@@ -354,8 +355,9 @@ class LmEvalBackend:
         samples = self._subset(leaves, request) if request.sample else None
         for name, chosen in (samples or {}).items():
             replay_fewshot_draws(leaves[name], chosen)
+        meter: dict[str, Throughput] = {}
         try:
-            with _without_env_collection(), counted(lm, request.progress):
+            with _without_env_collection(), counted(lm, request.progress, meter):
                 out = evaluator.simple_evaluate(
                     model=lm,
                     tasks=objects,
@@ -377,7 +379,8 @@ class LmEvalBackend:
             ) from exc
         if out is None:
             raise BackendError("lm-eval returned no results (not the main process?)")
-        run = run_from_lmeval(out, self._info(), getattr(lm, "tok_encode", None))
+        info = replace(self._info(), throughput=tuple(meter.values()))
+        run = run_from_lmeval(out, info, getattr(lm, "tok_encode", None))
         return with_variant_hashes(run, request)
 
     def _info(self) -> RunInfo:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from pytest_mlgate.backend import Progress
+from pytest_mlgate.results import Throughput
 
 REQUEST_TYPES = ("loglikelihood", "loglikelihood_rolling", "generate_until")
 
@@ -33,10 +35,42 @@ class _CountingHook:
             self.report(attr, min(self.done[attr], total), total)
 
 
+def _tokens(lm: Any, name: str, requests: list[Any], answers: Any) -> int:
+    """Tokens of one call: those scored (log-likelihood: context + continuation; rolling: the
+    text) or, for generation, those generated. 0 when the model has no tokenizer to ask."""
+    encode = getattr(lm, "tok_encode", None)
+    if encode is None:
+        return 0
+    try:
+        if name == "generate_until":
+            return sum(len(encode(str(answer))) for answer in answers or [])
+        return sum(len(encode(str(piece))) for req in requests for piece in tuple(req.args)[:2])
+    except Exception:  # a model class whose requests look otherwise: tokens unknown
+        return 0
+
+
+def _without_bars(
+    method: Callable[..., Any], requests: list[Any], *args: Any, **kwargs: Any
+) -> Any:
+    """``method(requests, ...)`` with its tqdm bar off, where it takes ``disable_tqdm``."""
+    try:
+        return method(requests, *args, **kwargs, disable_tqdm=True)
+    except TypeError as exc:  # a model class whose method takes no disable_tqdm
+        if "disable_tqdm" not in str(exc):
+            raise
+        return method(requests, *args, **kwargs)
+
+
 @contextlib.contextmanager
-def counted(lm: Any, report: Progress | None) -> Iterator[None]:
+def counted(
+    lm: Any,
+    report: Progress | None,
+    meter: dict[str, Throughput] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Iterator[None]:
     """While evaluating: each request type's total is known when lm-eval hands it to the model,
-    each answer is counted as the model reports it; the model's own bars are off."""
+    each answer is counted as the model reports it; the model's own bars are off. ``meter``
+    receives each request type's throughput (requests, tokens, seconds by ``clock``)."""
     saved = {name: getattr(lm, name) for name in REQUEST_TYPES if hasattr(lm, name)}
     own = {name for name in saved if name in vars(lm)}  # set on the instance already
     totals: dict[str, int] = {}
@@ -49,15 +83,14 @@ def counted(lm: Any, report: Progress | None) -> Iterator[None]:
             totals[name] = len(requests)
             hook.done[name] = 0
             hook.report(name, 0, len(requests))
-            kwargs["disable_tqdm"] = True
-            try:
-                answers = method(requests, *args, **kwargs)
-            except TypeError as exc:  # a model class whose method takes no disable_tqdm
-                if "disable_tqdm" not in str(exc):
-                    raise
-                kwargs.pop("disable_tqdm")
-                answers = method(requests, *args, **kwargs)
+            started = clock()
+            answers = _without_bars(method, requests, *args, **kwargs)
+            seconds = clock() - started
             hook.report(name, len(requests), len(requests))  # some types report only at the end
+            if meter is not None:
+                tokens = _tokens(lm, name, requests, answers)
+                figure = Throughput(name, len(requests), tokens, seconds)
+                meter[name] = meter[name].plus(figure) if name in meter else figure
             return answers
 
         return call

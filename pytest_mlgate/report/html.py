@@ -16,7 +16,15 @@ from markupsafe import Markup
 from pytest_mlgate.atomic import write_atomic
 from pytest_mlgate.gate import Caveat
 from pytest_mlgate.pairing import Flips
-from pytest_mlgate.report.matrix import Cell, Column, Matrix, ReportInput, Row, build_matrix
+from pytest_mlgate.report.matrix import (
+    Cell,
+    Column,
+    Matrix,
+    ReportInput,
+    Row,
+    build_matrix,
+    throughput_rows,
+)
 from pytest_mlgate.results import TaskResult
 from pytest_mlgate.stats import format_p
 from pytest_mlgate.store.codec import manifest_text
@@ -212,6 +220,16 @@ def report_context(data: ReportInput, matrix: Matrix) -> dict[str, Any]:
         "rows": [_row_view(row, classes) for row in matrix.rows],
         "anchor": None if data.anchor is None else data.anchor.label,
         "reference": None if data.reference is None else data.reference.label,
+        "throughput": [
+            {
+                "kind": row.kind,
+                "cells": [
+                    "–" if cell is None else f"{cell[0]:.1f} req/s · {cell[1]:.0f} tok/s"
+                    for cell in row.cells
+                ],
+            }
+            for row in throughput_rows(data, matrix.columns)
+        ],
         "trends": [
             message for v in verdicts for kind, message in v.caveats if kind is Caveat.TREND
         ],

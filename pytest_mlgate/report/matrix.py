@@ -422,3 +422,37 @@ def _trend(
     if p_up < alpha:
         return ("up", p_up)
     return ("flat", min(p_down, p_up))
+
+
+@dataclass(frozen=True)
+class ThroughputRow:
+    """One request type's speed in each column's run (None: not measured, or from the cache)."""
+
+    kind: str
+    cells: tuple[tuple[float, float] | None, ...]  #: (requests/s, tokens/s) per column
+
+
+def throughput_rows(data: ReportInput, columns: Sequence[Column]) -> list[ThroughputRow]:
+    """Throughput per request type across the report's columns: reported, not gated."""
+    runs = {
+        r.run_id: r.run.info
+        for r in (
+            *data.history,
+            data.baseline,
+            data.anchor.outcome if data.anchor else None,
+            data.reference.outcome if data.reference else None,
+            data.outcome,
+        )
+        if r is not None
+    }
+    kinds = list(dict.fromkeys(t.kind for info in runs.values() for t in info.throughput))
+    rows = []
+    for kind in kinds:
+        cells = []
+        for column in columns:
+            info = runs.get(column.run_id)
+            figure = next((t for t in info.throughput if t.kind == kind), None) if info else None
+            fresh = figure is not None and info is not None and not info.from_cache
+            cells.append((figure.requests_per_s, figure.tokens_per_s) if fresh and figure else None)
+        rows.append(ThroughputRow(kind, tuple(cells)))
+    return rows

@@ -44,6 +44,7 @@ from pytest_mlgate.results import (
     PromptInfo,
     RunInfo,
     TaskResult,
+    Throughput,
 )
 from pytest_mlgate.store.protocol import IndexEntry
 
@@ -388,7 +389,34 @@ def encode_info(info: RunInfo) -> Json:
         data["result_cache"] = "hit"
     if info.prompt is not None:
         data["prompt"] = encode_prompt(info.prompt)
+    if info.throughput:
+        data["throughput"] = [
+            {"kind": t.kind, "requests": t.requests, "tokens": t.tokens, "seconds": t.seconds}
+            for t in info.throughput
+        ]
     return data
+
+
+def _throughput(value: object, what: str) -> tuple[Throughput, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise RecordError(f"{what}: expected a list")
+    figures = []
+    for i, item in enumerate(value):
+        entry = _object(item, f"{what}[{i}]")
+        kind = _optional_str(entry.get("kind"), f"{what}[{i}].kind")
+        if kind is None:
+            raise RecordError(f"{what}[{i}].kind: missing")
+        figures.append(
+            Throughput(
+                kind,
+                _optional_int(entry.get("requests"), f"{what}[{i}].requests") or 0,
+                _optional_int(entry.get("tokens"), f"{what}[{i}].tokens") or 0,
+                _number_or_nan(entry.get("seconds"), f"{what}[{i}].seconds"),
+            )
+        )
+    return tuple(figures)
 
 
 def decode_info(data: object, what: str = "info") -> RunInfo:
@@ -405,6 +433,7 @@ def decode_info(data: object, what: str = "info") -> RunInfo:
         prompt=None
         if info.get("prompt") is None
         else decode_prompt(info["prompt"], f"{what}.prompt"),
+        throughput=_throughput(info.get("throughput"), f"{what}.throughput"),
     )
 
 
