@@ -114,6 +114,15 @@ def clean_task(task: str) -> str:
 
 
 @dataclass(frozen=True)
+class DeterminismConfig:
+    """``[gate] determinism``: the stratified subset re-evaluated at each batch size."""
+
+    sample: int = 50  #: documents per task
+    batch_sizes: tuple[int, ...] = (1, 8)  #: besides the configured one (evaluated twice)
+    min_agreement: float = 1.0  #: the share of documents that must answer the same everywhere
+
+
+@dataclass(frozen=True)
 class GateConfig:
     store: str = (
         ".mlgate"  # a folder, file://PATH, "mlflow", "mlflow+http(s)://…", "mlflow+sqlite:///…"
@@ -131,6 +140,7 @@ class GateConfig:
     anchor: str | None = None  # a fixed run to compare with too: RUN_ID, tag:PATTERN, models:/…
     max_drift: float | None = None  # the allowed drop against the anchor (None: not compared)
     on_trend: str = "warn"  # a significant downward trend over the history: warn, fail, off
+    determinism: DeterminismConfig | None = None  # None: not checked
 
 
 @dataclass(frozen=True)
@@ -413,7 +423,9 @@ GATE_KEYS = (
     "anchor",
     "max_drift",
     "on_trend",
+    "determinism",
 )
+DETERMINISM_KEYS = ("sample", "batch_sizes", "min_agreement")
 CHANCE_POLICIES = ("fail", "warn", "off")
 TREND_POLICIES = ("warn", "fail", "off")
 CORRECTIONS = ("holm", "bonferroni", "none")
@@ -690,6 +702,26 @@ def _parse_anchor(table: _Table, store: str) -> str | None:
     return anchor
 
 
+def _parse_determinism(gate: _Table) -> DeterminismConfig | None:
+    if "determinism" not in gate.data:
+        return None
+    table = gate.sub("determinism")
+    table.check_keys(DETERMINISM_KEYS)
+    d = DeterminismConfig()
+    sizes = table.data.get("batch_sizes", list(d.batch_sizes))
+    if (
+        not isinstance(sizes, list)
+        or not sizes
+        or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in sizes)
+    ):
+        raise table.error("batch_sizes", "expected a non-empty list of integers >= 1, e.g. [1, 8]")
+    return DeterminismConfig(
+        sample=table.integer("sample", d.sample, low=1) or d.sample,
+        batch_sizes=tuple(sizes),
+        min_agreement=_required(table.number("min_agreement", d.min_agreement, low=0.0, high=1.0)),
+    )
+
+
 def _required(value: float | None) -> float:
     assert value is not None  # a key with a default always has a value
     return value
@@ -723,6 +755,7 @@ def _parse_gate(table: _Table) -> GateConfig:
         anchor=_parse_anchor(table, store),
         max_drift=table.number("max_drift", None, low=0.0),
         on_trend=table.string("on_trend", d.on_trend, TREND_POLICIES),
+        determinism=_parse_determinism(table),
         chance_margin=_required(
             table.number("chance_margin", d.chance_margin, low=0.0, high=1.0, high_open=True)
         ),

@@ -7,15 +7,15 @@ broken checkpoint is tried once, not once per item) and the result cache. It dec
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest, Progress
 from pytest_mlgate.cache import ResultCache, cache_key
 from pytest_mlgate.checkpoint import fingerprint_checkpoint
-from pytest_mlgate.config import SuiteConfig
+from pytest_mlgate.config import DeterminismConfig, SuiteConfig
 from pytest_mlgate.errors import BackendError, ConfigError, MlgateError
-from pytest_mlgate.results import EvalRun
+from pytest_mlgate.results import Determinism, EvalRun, TaskResult
 
 
 @dataclass
@@ -111,8 +111,25 @@ class Evaluator:
             suite.sample,
             suite.seed,
             suite.typo_rate,
-            self.progress,
+            progress=self.progress,
         )
+
+    def determinism(self, tasks: Iterable[str], settings: DeterminismConfig) -> list[Determinism]:
+        """The same stratified subset of each task evaluated at the configured batch size, at
+        each of ``settings.batch_sizes`` and at the configured one again (never from the
+        cache): per task, how many documents answered the same in every pass."""
+        wanted = [t for t in dict.fromkeys(tasks) if t not in self._failed]
+        if not wanted:
+            return []
+        suite_sample = self.suite.sample
+        sample = settings.sample if suite_sample is None else min(settings.sample, suite_sample)
+        base = replace(self._request(wanted), sample=sample, progress=None)
+        passes = [None, *settings.batch_sizes, None]
+        runs = [self.backend().evaluate(replace(base, batch_size=b)) for b in passes]
+        labels = tuple(
+            "default" if run.info.batch_size is None else str(run.info.batch_size) for run in runs
+        )
+        return [compare_passes(task, [run[task] for run in runs], labels) for task in wanted]
 
     def fingerprint(self) -> str:
         """The checkpoint's fingerprint, computed once (memoized across runs by the cache)."""
@@ -166,3 +183,32 @@ class Evaluator:
         if self._backend is not None:
             self._backend.close()
             self._backend = None
+
+
+def _answers(task: TaskResult) -> dict[int, object]:
+    """Each document's answer: its response (the chosen option, or the generated text), else
+    (a backend without texts) its per-example scores."""
+    if task.examples:
+        return {d: e.response for d, e in task.examples.items()}
+    found: dict[int, list[float]] = {}
+    for metric in task.metrics.values():
+        for doc, score in zip(metric.doc_ids, metric.scores, strict=True):
+            found.setdefault(doc, []).append(score)
+    return {d: tuple(v) for d, v in found.items()}
+
+
+def compare_passes(name: str, passes: list[TaskResult], labels: tuple[str, ...]) -> Determinism:
+    """How many documents gave the same answer in every pass, and the largest difference of a
+    choice's log-likelihood between the first pass and any other."""
+    answers = [_answers(task) for task in passes]
+    docs = set(answers[0]).intersection(*answers[1:])
+    agreeing = sum(all(a[d] == answers[0][d] for a in answers[1:]) for d in docs)
+    first = passes[0].loglikelihoods
+    diffs = [
+        abs(x - y)
+        for task in passes[1:]
+        for doc, values in task.loglikelihoods.items()
+        if doc in first and len(first[doc]) == len(values)
+        for x, y in zip(first[doc], values, strict=True)
+    ]
+    return Determinism(name, len(docs), agreeing, labels, max(diffs) if diffs else None)

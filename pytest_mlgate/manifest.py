@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pytest_mlgate.checkpoint import CheckpointInfo, fingerprint_checkpoint, known_checkpoint
 from pytest_mlgate.config import MlgateConfig, ModelConfig, SuiteConfig
-from pytest_mlgate.results import EvalRun, PromptInfo, TaskResult
+from pytest_mlgate.results import Determinism, EvalRun, PromptInfo, TaskResult, Throughput
 
 # lm-eval's default seeds (simple_evaluate), which the backend leaves in place.
 LM_EVAL_SEEDS = {"random": 0, "numpy": 1234, "torch": 1234, "fewshot": 1234}
@@ -117,6 +117,10 @@ class Manifest:
     seeds: Seeds = field(default_factory=Seeds)
     #: how requests were formatted (a record made before 0.2: no template, lm-eval defaults)
     prompt: PromptInfo = field(default_factory=PromptInfo)
+    #: [gate] determinism: the same documents at several batch sizes, per task
+    determinism: tuple[Determinism, ...] = ()
+    #: how fast each request type was answered (empty: not measured, or a result-cache hit)
+    throughput: tuple[Throughput, ...] = ()
 
 
 def git_output(args: list[str], cwd: Path) -> str | None:
@@ -265,6 +269,7 @@ def build_manifest(
         groups=dict(info.groups),
         seeds=Seeds(subset=suite.seed, **LM_EVAL_SEEDS),
         prompt=prompt,
+        throughput=() if info.from_cache else info.throughput,  # a cache hit measured nothing
     )
 
 

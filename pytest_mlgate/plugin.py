@@ -452,6 +452,59 @@ class ThresholdsFile(pytest.File):
         for task in dict.fromkeys(t.task for t in thresholds):
             mine = tuple(t for t in thresholds if t.task == task)
             yield ThresholdTask.from_parent(self, name=task, thresholds=mine)
+        if cfg.gate.determinism is not None:
+            yield DeterminismNode.from_parent(
+                self, name="determinism", tasks=choice.suite.all_tasks
+            )
+
+
+class DeterminismNode(pytest.Collector):
+    """``thresholds.toml::determinism::<task>``: an item per suite task ([gate] determinism)."""
+
+    def __init__(self, *, tasks: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tasks = tasks
+
+    def collect(self) -> Iterator[pytest.Item]:
+        for task in self.tasks:
+            yield DeterminismItem.from_parent(self, name=task, task=task)
+
+
+class DeterminismItem(pytest.Item):
+    """Fails when fewer than ``min_agreement`` of the re-evaluated documents gave the same
+    answer at every batch size."""
+
+    def __init__(self, *, task: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task = task
+        self.add_marker(MARKER)
+
+    def runtest(self) -> None:
+        gate = self.config.stash[GATE_KEY]
+        settings = gate.plan.history.settings.determinism
+        assert settings is not None  # collected only when configured
+        gate.verdicts()  # measured with the evaluation, before the manifest is written
+        figures = gate.determinism().get(self.task, f"not measured: {self.task} was not evaluated")
+        if isinstance(figures, str):
+            raise GateFailed(f"determinism {self.task}: {figures}")
+        self.user_properties += [
+            ("mlgate_agreement", figures.agreement),
+            ("mlgate_n", figures.n),
+            ("mlgate_max_loglik_diff", figures.max_loglik_diff),
+        ]
+        text = f"determinism {self.task}: {figures.describe()}"
+        if not figures.n or figures.agreement < settings.min_agreement:
+            raise GateFailed(f"{text} < min_agreement {settings.min_agreement:g}")
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        if isinstance(excinfo.value, GateFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"determinism::{self.task}"
 
 
 class ThresholdTask(pytest.Collector):

@@ -96,6 +96,9 @@ class TaskResult:
     # A hash of each document's request as the model saw it (the rendered text of every request
     # and its token ids), by doc id: two runs whose prompts differ are not compared silently.
     prompt_hashes: Mapping[int, str] = field(default_factory=dict)
+    # Multiple choice: each document's log-likelihood per choice, by doc id (in memory only:
+    # the determinism check compares them between batch sizes; never stored).
+    loglikelihoods: Mapping[int, tuple[float, ...]] = field(default_factory=dict)
 
     def subgroup_scores(self, metric: str) -> dict[str, tuple[float, int]]:
         """Mean and count of ``metric``'s per-example scores in each subgroup."""
@@ -198,6 +201,29 @@ class PromptInfo:
     #: tokenizer prepends a BOS token itself
     add_bos_token: bool | None = None
     tokenizer_adds_bos: bool | None = None
+
+
+@dataclass(frozen=True)
+class Determinism:
+    """The same documents evaluated in several passes (batch sizes): how many got the same
+    answer (the chosen option of a multiple-choice document, the generated text otherwise)."""
+
+    task: str
+    n: int  #: documents compared
+    agreeing: int  #: documents whose answer was the same in every pass
+    passes: tuple[str, ...]  #: the batch size of each pass, in order
+    max_loglik_diff: float | None = None  #: the largest log-likelihood difference (choices)
+
+    @property
+    def agreement(self) -> float:
+        return self.agreeing / self.n if self.n else math.nan
+
+    def describe(self) -> str:
+        ll = "" if self.max_loglik_diff is None else f", max Δ log-lik {self.max_loglik_diff:.2g}"
+        return (
+            f"{self.agreeing}/{self.n} ({self.agreement:.3f}) same answer at batch sizes "
+            f"{', '.join(self.passes)}{ll}"
+        )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pytest_mlgate.manifest import Manifest, build_manifest
 from pytest_mlgate.pairing import task_flips
 from pytest_mlgate.plan import GatePlan
 from pytest_mlgate.resolve import ResolvedGate
-from pytest_mlgate.results import EvalRun
+from pytest_mlgate.results import Determinism, EvalRun
 from pytest_mlgate.store import IndexEntry, new_run_id
 
 
@@ -35,6 +35,8 @@ class GateSession:
     messages: list[str] = field(default_factory=list)  #: printed in the terminal summary
     outputs_written: bool = False  #: the reports are written once (before recording, if any)
     reference: Reference | None = None  #: the reference's results, once evaluated
+    #: [gate] determinism: per task, its figures (or why they could not be measured)
+    _determinism: dict[str, Determinism | str] | None = None
     _verdicts: dict[MetricThreshold, Verdict] | None = None
     _manifest: Manifest | None = None
     _loaded: dict[str, GateOutcome] = field(default_factory=dict)  #: history records read
@@ -56,6 +58,7 @@ class GateSession:
             reference: Reference | None = None
             try:
                 self.evaluator.evaluate(tasks)
+                self.determinism()  # while the candidate's model is loaded
                 reference = self._reference(tasks)
             except MlgateError as exc:
                 self._verdicts = {
@@ -77,6 +80,22 @@ class GateSession:
                     reference=reference,
                 )
         return self._verdicts
+
+    def determinism(self) -> dict[str, Determinism | str]:
+        """``[gate] determinism``, measured once: per suite task, its figures or the error."""
+        if self._determinism is None:
+            settings = self.plan.history.settings.determinism
+            tasks = list(self.plan.suite.suite.all_tasks)
+            self._determinism = {}
+            if settings is not None:
+                try:
+                    self.evaluator.evaluate(tasks)
+                    found = self.evaluator.determinism(tasks, settings)
+                except MlgateError as exc:
+                    self._determinism = dict.fromkeys(tasks, f"not measured: {exc}")
+                else:
+                    self._determinism = {figures.task: figures for figures in found}
+        return self._determinism
 
     def _reference(self, tasks: list[str]) -> Reference | None:
         """The reference evaluated on the candidate's documents, after the candidate's model
@@ -123,6 +142,8 @@ class GateSession:
                 cwd=plan.cwd,
                 fingerprint=self.evaluator.fingerprint(),
             )
+            measured = tuple(d for d in self.determinism().values() if isinstance(d, Determinism))
+            self._manifest = replace(self._manifest, determinism=measured)
         return self._manifest
 
     def outcome(self) -> GateOutcome:

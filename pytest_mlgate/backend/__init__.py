@@ -40,6 +40,7 @@ class EvalRequest:
     sample: int | None = None  # per task, stratified, seeded
     seed: int = 1234
     typo_rate: float = 0.05  # TASK@typo: the share of letters hit by a neighbouring key
+    batch_size: int | None = None  # another batch size than the configured one (determinism)
     #: where to report progress (None: nowhere); never part of what is evaluated
     progress: Progress | None = field(default=None, compare=False, hash=False, repr=False)
 

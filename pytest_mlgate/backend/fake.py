@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pytest_mlgate.backend import EvalRequest
 from pytest_mlgate.config import clean_task
@@ -38,6 +38,8 @@ class FakeBackend:
     requests: list[EvalRequest] = field(default_factory=list)
     tasks: Mapping[str, FakeTask] = field(default_factory=dict)
     delay: float = 0.0  # seconds per example
+    #: other scores at these batch sizes (a model whose answers depend on the batch size)
+    by_batch: Mapping[int, Scores] = field(default_factory=dict)
 
     def check(self, tasks: Sequence[str]) -> None:
         unknown = [t for t in tasks if t not in self.scores]
@@ -58,14 +60,18 @@ class FakeBackend:
         self.requests.append(request)
         self.check(request.tasks)
         results = {}
+        scores = self.by_batch.get(request.batch_size or 0, self.scores)
         for task in request.tasks:
-            result = fake_task_result(task, self.scores[task], self.tasks.get(task, FakeTask()))
+            result = fake_task_result(task, scores[task], self.tasks.get(task, FakeTask()))
             for done in range(1, result.n + 1 if self.delay or request.progress else 1):
                 time.sleep(self.delay)
                 if request.progress is not None:
                     request.progress(task, done, result.n)
             results[task] = result
-        return EvalRun(results, self.info)
+        batch = request.batch_size
+        return EvalRun(
+            results, self.info if batch is None else replace(self.info, batch_size=batch)
+        )
 
     def close(self) -> None:
         pass

@@ -357,7 +357,11 @@ class LmEvalBackend:
             replay_fewshot_draws(leaves[name], chosen)
         meter: dict[str, Throughput] = {}
         try:
-            with _without_env_collection(), counted(lm, request.progress, meter):
+            with (
+                _without_env_collection(),
+                counted(lm, request.progress, meter),
+                _batch(lm, request),
+            ):
                 out = evaluator.simple_evaluate(
                     model=lm,
                     tasks=objects,
@@ -379,16 +383,17 @@ class LmEvalBackend:
             ) from exc
         if out is None:
             raise BackendError("lm-eval returned no results (not the main process?)")
-        info = replace(self._info(), throughput=tuple(meter.values()))
+        info = replace(self._info(request), throughput=tuple(meter.values()))
         run = run_from_lmeval(out, info, getattr(lm, "tok_encode", None))
         return with_variant_hashes(run, request)
 
-    def _info(self) -> RunInfo:
+    def _info(self, request: EvalRequest | None = None) -> RunInfo:
+        override = None if request is None else request.batch_size
         return RunInfo(
             backend=self.spec.model.backend,
             device=self.device,
             dtype=self.dtype,
-            batch_size=self.batch_size,
+            batch_size=self.batch_size if override is None else override,
             gpus=_gpu_names(self.device),
             prompt=self._prompt,
         )
@@ -399,6 +404,21 @@ class LmEvalBackend:
         if self._task_dir is not None:
             self._task_dir.cleanup()
             self._task_dir = None
+
+
+@contextlib.contextmanager
+def _batch(lm: Any, request: EvalRequest) -> Iterator[None]:
+    """The request's batch size on the model for one evaluation (HFLM reads
+    ``batch_size_per_gpu``), the configured one back afterwards."""
+    if request.batch_size is None or not hasattr(lm, "batch_size_per_gpu"):
+        yield
+        return
+    saved = lm.batch_size_per_gpu
+    lm.batch_size_per_gpu = request.batch_size
+    try:
+        yield
+    finally:
+        lm.batch_size_per_gpu = saved
 
 
 def _gpu_names(device: str | None) -> tuple[str, ...]:

@@ -94,6 +94,23 @@ def _examples(per_doc: list[Mapping[str, Any]], output_type: object) -> dict[int
     return examples
 
 
+def _loglikelihoods(
+    per_doc: list[Mapping[str, Any]], output_type: object
+) -> dict[int, tuple[float, ...]]:
+    """Multiple choice: each document's log-likelihood of every choice."""
+    if output_type != "multiple_choice":
+        return {}
+    found: dict[int, tuple[float, ...]] = {}
+    for sample in per_doc:
+        try:
+            found.setdefault(
+                int(sample["doc_id"]), tuple(float(r[0][0]) for r in sample.get("resps") or [])
+            )
+        except (IndexError, TypeError, ValueError, KeyError):
+            continue
+    return found
+
+
 def _arguments(sample: Mapping[str, Any]) -> list[Any]:
     arguments = sample.get("arguments") or []
     return list(arguments.values()) if isinstance(arguments, Mapping) else list(arguments)
@@ -195,6 +212,7 @@ def run_from_lmeval(
             output_type=None if output_type is None else str(output_type),
             chance=chance_level(per_doc, output_type),
             prompt_hashes=prompt_hashes(per_doc, encode),
+            loglikelihoods=_loglikelihoods(per_doc, output_type),
         )
     groups = {group: tuple(children) for group, children in subtasks.items() if children}
     return EvalRun(tasks, replace(info, groups=groups))

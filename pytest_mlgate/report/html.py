@@ -207,6 +207,7 @@ def report_context(data: ReportInput, matrix: Matrix) -> dict[str, Any]:
     classes = [column_classes(c, pins) for c in matrix.columns]
     statuses = [v.status.value for v in verdicts]
     overall = "fail" if "fail" in statuses else ("warn" if "warn" in statuses else "pass")
+    determinism = {d.task: d.describe() for d in data.outcome.manifest.determinism}
     return {
         "status": overall,
         "headline": HEADLINES[overall],
@@ -217,7 +218,10 @@ def report_context(data: ReportInput, matrix: Matrix) -> dict[str, Any]:
         "baseline": None if data.baseline is None else data.baseline.run_id,
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "columns": [_column_view(c, k) for c, k in zip(matrix.columns, classes, strict=True)],
-        "rows": [_row_view(row, classes) for row in matrix.rows],
+        "rows": [
+            {**_row_view(row, classes), "determinism": determinism.get(row.task)}
+            for row in matrix.rows
+        ],
         "anchor": None if data.anchor is None else data.anchor.label,
         "reference": None if data.reference is None else data.reference.label,
         "throughput": [

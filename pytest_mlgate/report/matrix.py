@@ -426,7 +426,7 @@ def _trend(
 
 @dataclass(frozen=True)
 class ThroughputRow:
-    """One request type's speed in each column's run (None: not measured, or from the cache)."""
+    """One request type's speed in each column's run (None: not measured, or a cache hit)."""
 
     kind: str
     cells: tuple[tuple[float, float] | None, ...]  #: (requests/s, tokens/s) per column
@@ -435,7 +435,7 @@ class ThroughputRow:
 def throughput_rows(data: ReportInput, columns: Sequence[Column]) -> list[ThroughputRow]:
     """Throughput per request type across the report's columns: reported, not gated."""
     runs = {
-        r.run_id: r.run.info
+        r.run_id: r.manifest.throughput
         for r in (
             *data.history,
             data.baseline,
@@ -445,14 +445,12 @@ def throughput_rows(data: ReportInput, columns: Sequence[Column]) -> list[Throug
         )
         if r is not None
     }
-    kinds = list(dict.fromkeys(t.kind for info in runs.values() for t in info.throughput))
+    kinds = list(dict.fromkeys(t.kind for figures in runs.values() for t in figures))
     rows = []
     for kind in kinds:
         cells = []
         for column in columns:
-            info = runs.get(column.run_id)
-            figure = next((t for t in info.throughput if t.kind == kind), None) if info else None
-            fresh = figure is not None and info is not None and not info.from_cache
-            cells.append((figure.requests_per_s, figure.tokens_per_s) if fresh and figure else None)
+            figure = next((t for t in runs.get(column.run_id, ()) if t.kind == kind), None)
+            cells.append(None if figure is None else (figure.requests_per_s, figure.tokens_per_s))
         rows.append(ThroughputRow(kind, tuple(cells)))
     return rows

@@ -38,6 +38,7 @@ from pytest_mlgate.manifest import (
 )
 from pytest_mlgate.results import (
     DOC_HASH_CHARS,
+    Determinism,
     EvalRun,
     Example,
     MetricResult,
@@ -390,11 +391,15 @@ def encode_info(info: RunInfo) -> Json:
     if info.prompt is not None:
         data["prompt"] = encode_prompt(info.prompt)
     if info.throughput:
-        data["throughput"] = [
-            {"kind": t.kind, "requests": t.requests, "tokens": t.tokens, "seconds": t.seconds}
-            for t in info.throughput
-        ]
+        data["throughput"] = _encode_throughput(info.throughput)
     return data
+
+
+def _encode_throughput(figures: Sequence[Throughput]) -> list[Json]:
+    return [
+        {"kind": t.kind, "requests": t.requests, "tokens": t.tokens, "seconds": t.seconds}
+        for t in figures
+    ]
 
 
 def _throughput(value: object, what: str) -> tuple[Throughput, ...]:
@@ -551,7 +556,46 @@ def encode_manifest(manifest: Manifest) -> Json:
         },
         # Added after schema 1 was first written: absent while it holds the defaults.
         **({} if manifest.prompt == PromptInfo() else {"prompt": encode_prompt(manifest.prompt)}),
+        **(
+            {"determinism": [_encode_determinism(d) for d in manifest.determinism]}
+            if manifest.determinism
+            else {}
+        ),
+        **({"throughput": _encode_throughput(manifest.throughput)} if manifest.throughput else {}),
     }
+
+
+def _encode_determinism(figures: Determinism) -> Json:
+    return {
+        "task": figures.task,
+        "n": figures.n,
+        "agreeing": figures.agreeing,
+        "passes": list(figures.passes),
+        "max_loglik_diff": finite_or_none(figures.max_loglik_diff),
+    }
+
+
+def _determinism(value: object, what: str) -> tuple[Determinism, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise RecordError(f"{what}: expected a list")
+    found = []
+    for i, item in enumerate(value):
+        entry = _object(item, f"{what}[{i}]")
+        task = _optional_str(entry.get("task"), f"{what}[{i}].task")
+        if task is None:
+            raise RecordError(f"{what}[{i}].task: missing")
+        found.append(
+            Determinism(
+                task,
+                _optional_int(entry.get("n"), f"{what}[{i}].n") or 0,
+                _optional_int(entry.get("agreeing"), f"{what}[{i}].agreeing") or 0,
+                _strings(entry.get("passes"), f"{what}[{i}].passes"),
+                _optional_number(entry.get("max_loglik_diff"), f"{what}[{i}].max_loglik_diff"),
+            )
+        )
+    return tuple(found)
 
 
 def _part(data: Mapping[str, Any], key: str, build: Callable[[Mapping[str, Any], str], T]) -> T:
@@ -676,6 +720,8 @@ def decode_manifest(data: object, run_id: str) -> Manifest:
         groups=_groups(manifest.get("groups"), "manifest.groups"),
         seeds=_part(manifest, "seeds", _seeds),
         prompt=decode_prompt(manifest.get("prompt"), "manifest.prompt"),
+        determinism=_determinism(manifest.get("determinism"), "manifest.determinism"),
+        throughput=_throughput(manifest.get("throughput"), "manifest.throughput"),
     )
 
 

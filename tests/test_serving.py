@@ -1,0 +1,157 @@
+"""Serving properties: determinism across batch sizes, throughput per request type."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from pytest_mlgate.backend.progress import counted
+from pytest_mlgate.results import Throughput
+from pytest_mlgate.store.folder import FolderStore
+from tests.gate_run import run_gate
+
+FAKE_CONFTEST = """
+from pytest_mlgate.backend.fake import FakeBackend
+
+SAME = [1.0] * 30 + [0.0] * 10
+MOVED = [0.0] * 3 + [1.0] * 27 + [0.0] * 10  # three documents answer otherwise at batch 8
+
+
+def pytest_mlgate_make_backend(spec):
+    return FakeBackend(
+        {"mlgate_tr_mc": {"acc": SAME}, "mlgate_tr_math": {"exact_match": SAME}},
+        by_batch={8: {"mlgate_tr_mc": {"acc": MOVED}, "mlgate_tr_math": {"exact_match": SAME}}},
+    )
+"""
+
+FAKE_GATE = """
+[model]
+checkpoint = "ckpt"
+[suites.fast]
+tasks = ["mlgate_tr_mc", "mlgate_tr_math"]
+[gate]
+determinism = {{ sample = 40, batch_sizes = [1, 8], min_agreement = {agreement} }}
+[thresholds.mlgate_tr_mc]
+acc = {{ min = 0.1 }}
+"""
+
+
+def test_a_backend_whose_answers_depend_on_the_batch_size_fails_determinism(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(FAKE_CONFTEST)
+    (pytester.path / "ckpt").mkdir()
+    pytester.makefile(".toml", thresholds=FAKE_GATE.format(agreement=1.0))
+    result = pytester.runpytest("-m", "eval", "-rA", "--mlgate-json=r.json")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "determinism mlgate_tr_mc: 37/40 (0.925) same answer at batch sizes default, 1, 8, "
+            "default < min_agreement 1",
+        ]
+    )
+    result.stdout.fnmatch_lines(["PASSED thresholds.toml::determinism::mlgate_tr_math"])
+    result.stdout.fnmatch_lines(["PASSED thresholds.toml::mlgate_tr_mc::acc"])
+    result.stdout.fnmatch_lines(["FAILED thresholds.toml::determinism::mlgate_tr_mc*"])
+    manifest = json.loads((pytester.path / "r.json").read_text())["manifest"]
+    assert manifest["determinism"][0] == {
+        "task": "mlgate_tr_mc",
+        "n": 40,
+        "agreeing": 37,
+        "passes": ["default", "1", "8", "default"],
+        "max_loglik_diff": None,
+    }
+    pytester.makefile(".toml", thresholds=FAKE_GATE.format(agreement=0.9))
+    assert pytester.runpytest("-m", "eval").ret == 0
+
+
+GATE = """
+[model]
+checkpoint = "{checkpoint}"
+dtype = "float32"
+batch_size = 32
+
+[suites.fast]
+tasks = ["mlgate_tr_mc", "mlgate_tr_math"]
+sample = 60
+
+[gate]
+cache = ""
+determinism = {{ sample = 30, batch_sizes = [1, 7] }}
+
+[thresholds.mlgate_tr_mc]
+acc = {{ min = 0.5 }}
+"""
+
+
+@pytest.mark.slow
+def test_the_hf_backend_on_cpu_fp32_is_deterministic_and_measures_its_throughput(
+    demo_checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "thresholds.toml").write_text(GATE.format(checkpoint=demo_checkpoints["good"]))
+    result = run_gate(
+        repo, "-rA", "--mlgate-record", "--mlgate-report=r.html", "-o", "mlgate_report="
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "PASSED thresholds.toml::determinism::mlgate_tr_mc" in result.stdout
+    assert "PASSED thresholds.toml::determinism::mlgate_tr_math" in result.stdout
+    [entry] = FolderStore(repo / ".mlgate").entries()
+    record = FolderStore(repo / ".mlgate").load(entry.run_id)
+    figures = {d.task: d for d in record.manifest.determinism}
+    mc, math = figures["mlgate_tr_mc"], figures["mlgate_tr_math"]
+    assert mc.passes == ("32", "1", "7", "32")
+    assert (mc.n, mc.agreeing) == (30, 30)
+    assert (math.n, math.agreeing) == (30, 30)
+    assert mc.max_loglik_diff is not None
+    assert mc.max_loglik_diff < 1e-3
+    throughput = {t.kind: t for t in record.manifest.throughput}
+    assert set(throughput) == {"loglikelihood", "generate_until"}
+    assert throughput["loglikelihood"].requests == 60 * 4  # four choices per question
+    assert throughput["generate_until"].requests == 60
+    assert all(t.tokens > 0 and t.seconds > 0 for t in throughput.values())
+    page = (repo / "r.html").read_text()
+    assert "determinism: 30/30 (1.000) same answer at batch sizes 32, 1, 7, 32" in page
+    assert '<table id="throughput">' in page
+    assert "req/s" in page
+    print(f"\ndeterminism on CPU fp32: {mc.describe()}; {math.describe()}")
+    for t in throughput.values():
+        print(f"throughput {t.kind}: {t.requests_per_s:.1f} req/s, {t.tokens_per_s:.0f} tok/s")
+
+
+def test_throughput_counts_requests_and_tokens_by_the_clock_it_is_given() -> None:
+    ticks = iter([10.0, 12.0, 20.0, 20.5])
+
+    class Model:
+        cache_hook = None
+
+        def tok_encode(self, text: str) -> list[int]:
+            return list(range(len(text.split())))
+
+        def loglikelihood(
+            self, requests: Sequence[object], disable_tqdm: bool = False
+        ) -> list[object]:
+            return [(0.0, True)] * len(requests)
+
+        def generate_until(
+            self, requests: Sequence[object], disable_tqdm: bool = False
+        ) -> list[str]:
+            return ["bir iki üç"] * len(requests)
+
+    model = Model()
+    scored = [SimpleNamespace(args=("Soru: bir", " iki üç")) for _ in range(4)]
+    generated = [SimpleNamespace(args=("Soru:", {})) for _ in range(2)]
+    meter: dict[str, Throughput] = {}
+    with counted(model, None, meter, clock=lambda: next(ticks)):
+        model.loglikelihood(scored)
+        model.generate_until(generated)
+    loglik, gen = meter["loglikelihood"], meter["generate_until"]
+    assert (loglik.requests, loglik.tokens, loglik.seconds) == (4, 16, 2.0)
+    assert loglik.requests_per_s == 2.0
+    assert (gen.requests, gen.tokens, gen.seconds) == (2, 6, 0.5)
+    assert gen.tokens_per_s == 12.0
