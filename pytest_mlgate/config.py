@@ -85,6 +85,29 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class LatencyConfig:
+    """``[suites.NAME] latency``: single-request generation latency on the suite's generative
+    documents."""
+
+    requests: int = 200  #: measured requests (after the warm-up)
+    max_new_tokens: int = 32
+    warmup: int = 3  #: requests sent first and not counted (allocations, kernels, caches)
+
+
+@dataclass(frozen=True)
+class LatencyBound:
+    """``[latency] p50_ms`` / ``p99_ms``: a bound in milliseconds and an allowed increase."""
+
+    name: str  #: p50_ms or p99_ms
+    max: float | None = None
+    max_increase: float | None = None  #: relative to the baseline's, on the same hardware
+
+    @property
+    def quantile(self) -> float:
+        return 0.5 if self.name == "p50_ms" else 0.99
+
+
+@dataclass(frozen=True)
 class SuiteConfig:
     name: str
     tasks: tuple[str, ...]
@@ -93,6 +116,7 @@ class SuiteConfig:
     seed: int = 1234
     perturb: tuple[str, ...] = ()  # each task also runs as TASK@ascii, TASK@upper, ...
     typo_rate: float = 0.05  # TASK@typo: the share of letters hit by a neighbouring key
+    latency: LatencyConfig | None = None  # single-request latency measured (None: not)
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -208,6 +232,7 @@ class MlgateConfig:
     thresholds: tuple[MetricThreshold, ...]
     report: ReportConfig = field(default_factory=ReportConfig)
     triggers: TriggerConfig = field(default_factory=TriggerConfig)
+    latency: tuple[LatencyBound, ...] = ()  #: [latency] p50_ms / p99_ms
 
     @property
     def root(self) -> Path:
@@ -392,7 +417,19 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
-TOP_LEVEL_KEYS = ("model", "tasks", "suites", "gate", "thresholds", "report", "triggers")
+TOP_LEVEL_KEYS = (
+    "model",
+    "tasks",
+    "suites",
+    "gate",
+    "thresholds",
+    "report",
+    "triggers",
+    "latency",
+)
+LATENCY_SUITE_KEYS = ("requests", "max_new_tokens", "warmup")
+LATENCY_GATES = ("p50_ms", "p99_ms")
+LATENCY_BOUND_KEYS = ("max", "max_increase")
 TRIGGER_KEYS = ("paths", "suites", "order", "other", "model_folders")
 REPORT_KEYS = ("history", "examples", "redact")
 MODEL_KEYS = (
@@ -407,7 +444,7 @@ MODEL_KEYS = (
     "fewshot_as_multiturn",
     "gen_kwargs",
 )
-SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed", "perturb", "typo_rate")
+SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed", "perturb", "typo_rate", "latency")
 GATE_KEYS = (
     "store",
     "experiment",
@@ -486,7 +523,8 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
         triggers = parse_triggers(trigger_table.data, suites)
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    config = MlgateConfig(path, model, include, suites, gate, thresholds, report, triggers)
+    latency = _parse_latency_bounds(top, suites)
+    config = MlgateConfig(path, model, include, suites, gate, thresholds, report, triggers, latency)
     _check_task_names(config)
     return config
 
@@ -606,8 +644,51 @@ def _parse_suites(table: _Table) -> dict[str, SuiteConfig]:
         assert typo_rate is not None
         if any(VARIANT_MARK in t for t in tasks):
             raise suite.error("tasks", f"task names cannot contain {VARIANT_MARK!r}: use perturb")
-        suites[name] = SuiteConfig(name, tasks, sample, num_fewshot, seed, perturb, typo_rate)
+        suites[name] = SuiteConfig(
+            name, tasks, sample, num_fewshot, seed, perturb, typo_rate, _parse_latency(suite)
+        )
     return suites
+
+
+def _parse_latency(suite: _Table) -> LatencyConfig | None:
+    if "latency" not in suite.data:
+        return None
+    table = suite.sub("latency")
+    table.check_keys(LATENCY_SUITE_KEYS)
+    d = LatencyConfig()
+    return LatencyConfig(
+        requests=table.integer("requests", d.requests, low=1) or d.requests,
+        max_new_tokens=table.integer("max_new_tokens", d.max_new_tokens, low=1) or 1,
+        warmup=table.integer("warmup", d.warmup, low=0) or 0,
+    )
+
+
+def _parse_latency_bounds(
+    top: _Table, suites: Mapping[str, SuiteConfig]
+) -> tuple[LatencyBound, ...]:
+    table = top.sub("latency")
+    table.check_keys(LATENCY_GATES)
+    bounds = []
+    for name in LATENCY_GATES:
+        if name not in table.data:
+            continue
+        spec = table.sub(name)
+        spec.check_keys(LATENCY_BOUND_KEYS)
+        bound = LatencyBound(
+            name,
+            spec.number("max", None, low=0.0, low_open=True),
+            spec.number("max_increase", None, low=0.0),
+        )
+        if bound.max is None and bound.max_increase is None:
+            raise spec.error("max", "declares no bound: give max (ms) or max_increase (e.g. 0.10)")
+        bounds.append(bound)
+    if bounds and not any(s.latency for s in suites.values()):
+        raise table.error(
+            None,
+            "gates latency, but no suite measures it: add latency = { requests = 200, "
+            "max_new_tokens = 32 } to the [suites.NAME] that should",
+        )
+    return tuple(bounds)
 
 
 def _expand_presets(suite: _Table, tasks: tuple[str, ...]) -> tuple[str, ...]:

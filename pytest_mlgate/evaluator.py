@@ -6,6 +6,7 @@ broken checkpoint is tried once, not once per item) and the result cache. It dec
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,9 +14,9 @@ from pathlib import Path
 from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest, Progress
 from pytest_mlgate.cache import ResultCache, cache_key
 from pytest_mlgate.checkpoint import fingerprint_checkpoint
-from pytest_mlgate.config import DeterminismConfig, SuiteConfig
+from pytest_mlgate.config import DeterminismConfig, LatencyConfig, SuiteConfig
 from pytest_mlgate.errors import BackendError, ConfigError, MlgateError
-from pytest_mlgate.results import Determinism, EvalRun, TaskResult
+from pytest_mlgate.results import Determinism, EvalRun, Latency, TaskResult
 
 
 @dataclass
@@ -130,6 +131,22 @@ class Evaluator:
             "default" if run.info.batch_size is None else str(run.info.batch_size) for run in runs
         )
         return [compare_passes(task, [run[task] for run in runs], labels) for task in wanted]
+
+    def latency(self, tasks: Iterable[str], settings: LatencyConfig, hardware: str) -> Latency:
+        """Single-request latency on ``tasks``' generative documents (never cached), timed by
+        the backend's own clock when it has one (tests inject theirs)."""
+        backend = self.backend()
+        measure = getattr(backend, "latency", None)
+        if measure is None:
+            raise ConfigError(
+                f"[suites.{self.suite.name}] latency: {type(backend).__name__} cannot measure "
+                "latency (it has no latency(request, settings, clock) method)"
+            )
+        clock = getattr(backend, "clock", None) or time.perf_counter
+        started = time.perf_counter()
+        samples = measure(replace(self._request(tasks), progress=None), settings, clock)
+        spent = time.perf_counter() - started
+        return Latency(tuple(samples), settings.max_new_tokens, hardware, spent)
 
     def fingerprint(self) -> str:
         """The checkpoint's fingerprint, computed once (memoized across runs by the cache)."""

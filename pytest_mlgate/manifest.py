@@ -12,14 +12,21 @@ import hashlib
 import os
 import platform
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from pytest_mlgate.checkpoint import CheckpointInfo, fingerprint_checkpoint, known_checkpoint
 from pytest_mlgate.config import MlgateConfig, ModelConfig, SuiteConfig
-from pytest_mlgate.results import Determinism, EvalRun, PromptInfo, TaskResult, Throughput
+from pytest_mlgate.results import (
+    Determinism,
+    EvalRun,
+    Latency,
+    PromptInfo,
+    TaskResult,
+    Throughput,
+)
 
 # lm-eval's default seeds (simple_evaluate), which the backend leaves in place.
 LM_EVAL_SEEDS = {"random": 0, "numpy": 1234, "torch": 1234, "fewshot": 1234}
@@ -121,6 +128,22 @@ class Manifest:
     determinism: tuple[Determinism, ...] = ()
     #: how fast each request type was answered (empty: not measured, or a result-cache hit)
     throughput: tuple[Throughput, ...] = ()
+    #: [suites.NAME] latency: single-request latency samples (None: not measured)
+    latency: Latency | None = None
+
+
+def hardware(gpus: Sequence[str] = ()) -> str:
+    """What latency was measured on: the GPU models, else the CPU model (``/proc/cpuinfo``,
+    else what Python's platform module says)."""
+    if gpus:
+        return ", ".join(gpus)
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def git_output(args: list[str], cwd: Path) -> str | None:

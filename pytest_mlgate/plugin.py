@@ -452,10 +452,65 @@ class ThresholdsFile(pytest.File):
         for task in dict.fromkeys(t.task for t in thresholds):
             mine = tuple(t for t in thresholds if t.task == task)
             yield ThresholdTask.from_parent(self, name=task, thresholds=mine)
+        if cfg.latency and choice.suite.latency is not None:
+            yield LatencyNode.from_parent(self, name="latency")
         if cfg.gate.determinism is not None:
             yield DeterminismNode.from_parent(
                 self, name="determinism", tasks=choice.suite.all_tasks
             )
+
+
+class GateItem(pytest.Item):
+    """An item the gate judges: failing with its one-line reason, no traceback."""
+
+    label = ""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_marker(MARKER)
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        if isinstance(excinfo.value, GateFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.label
+
+
+class LatencyNode(pytest.Collector):
+    """``thresholds.toml::latency::p50_ms`` / ``p99_ms`` ([latency], on a suite that measures)."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        cfg = self.config.stash[CONFIG_KEY]
+        for bound in cfg.latency:
+            yield LatencyItem.from_parent(self, name=bound.name)
+
+
+class LatencyItem(GateItem):
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return f"latency::{self.name}"
+
+    def runtest(self) -> None:
+        gate = self.config.stash[GATE_KEY]
+        judged = gate.latency_verdicts()
+        if isinstance(judged, str):
+            raise GateFailed(f"latency {self.name}: {judged}")
+        verdict = judged[self.name]
+        gate.messages.append(f"latency {self.name}: {verdict.reason}")  # in the summary
+        self.user_properties += [
+            ("mlgate_status", verdict.status.value),
+            ("mlgate_value", verdict.value),
+            ("mlgate_ratio", verdict.ratio),
+            ("mlgate_p_adjusted", verdict.p),
+        ]
+        if verdict.status.value == "warn":
+            warnings.warn(f"latency {self.name}: {verdict.reason}", NoiseExplainedDropWarning, 1)
+        if not verdict.passed:
+            raise GateFailed(f"latency {self.name}: {verdict.reason}")
 
 
 class DeterminismNode(pytest.Collector):
@@ -470,14 +525,14 @@ class DeterminismNode(pytest.Collector):
             yield DeterminismItem.from_parent(self, name=task, task=task)
 
 
-class DeterminismItem(pytest.Item):
+class DeterminismItem(GateItem):
     """Fails when fewer than ``min_agreement`` of the re-evaluated documents gave the same
     answer at every batch size."""
 
     def __init__(self, *, task: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.task = task
-        self.add_marker(MARKER)
+        self.label = f"determinism::{task}"
 
     def runtest(self) -> None:
         gate = self.config.stash[GATE_KEY]
@@ -495,16 +550,6 @@ class DeterminismItem(pytest.Item):
         text = f"determinism {self.task}: {figures.describe()}"
         if not figures.n or figures.agreement < settings.min_agreement:
             raise GateFailed(f"{text} < min_agreement {settings.min_agreement:g}")
-
-    def repr_failure(
-        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
-    ) -> str | Any:
-        if isinstance(excinfo.value, GateFailed):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
-
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"determinism::{self.task}"
 
 
 class ThresholdTask(pytest.Collector):
@@ -539,11 +584,11 @@ class ThresholdTask(pytest.Collector):
                 )
 
 
-class ThresholdItem(pytest.Item):
+class ThresholdItem(GateItem):
     def __init__(self, *, threshold: MetricThreshold, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.threshold = threshold
-        self.add_marker(MARKER)
+        self.label = threshold.item_name
 
     def runtest(self) -> None:
 
@@ -558,16 +603,6 @@ class ThresholdItem(pytest.Item):
             warnings.warn(message, CAVEAT_WARNINGS[kind.value], stacklevel=1)
         if not verdict.passed:
             raise GateFailed(verdict.reason)
-
-    def repr_failure(
-        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
-    ) -> str | Any:
-        if isinstance(excinfo.value, GateFailed):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
-
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, self.threshold.item_name
 
 
 def _properties(verdict: Verdict) -> list[tuple[str, object]]:

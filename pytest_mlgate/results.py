@@ -227,6 +227,26 @@ class Determinism:
 
 
 @dataclass(frozen=True)
+class Latency:
+    """Single-request generation latency: one sample per request, warm-up excluded."""
+
+    samples_ms: tuple[float, ...]
+    max_new_tokens: int
+    hardware: str  #: the GPU models, else the CPU model: latencies compare on the same only
+    seconds: float = 0.0  #: what the probe cost, warm-up included
+
+    def quantile(self, q: float) -> float:
+        """The ``q`` quantile of the samples (linear interpolation, as numpy's default)."""
+        ordered = sorted(self.samples_ms)
+        if not ordered:
+            return math.nan
+        position = q * (len(ordered) - 1)
+        low = math.floor(position)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True)
 class Throughput:
     """How fast one request type was answered (lm-eval batches every task's requests of a type
     into one call, so throughput is per type, not per task)."""

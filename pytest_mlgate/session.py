@@ -15,11 +15,12 @@ from pytest_mlgate.config import MetricThreshold
 from pytest_mlgate.errors import BackendError, MlgateError, StoreError, StoreUnreachable
 from pytest_mlgate.evaluator import Evaluator
 from pytest_mlgate.gate import GateOutcome, Reference, Status, Verdict, gate_all
-from pytest_mlgate.manifest import Manifest, build_manifest
+from pytest_mlgate.latency import LatencyVerdict, judge_latency
+from pytest_mlgate.manifest import Manifest, build_manifest, hardware
 from pytest_mlgate.pairing import task_flips
 from pytest_mlgate.plan import GatePlan
 from pytest_mlgate.resolve import ResolvedGate
-from pytest_mlgate.results import Determinism, EvalRun
+from pytest_mlgate.results import Determinism, EvalRun, Latency
 from pytest_mlgate.store import IndexEntry, new_run_id
 
 
@@ -37,6 +38,8 @@ class GateSession:
     reference: Reference | None = None  #: the reference's results, once evaluated
     #: [gate] determinism: per task, its figures (or why they could not be measured)
     _determinism: dict[str, Determinism | str] | None = None
+    #: [suites.NAME] latency: the samples (or why they could not be measured); None: not yet
+    _latency: Latency | str | None = None
     _verdicts: dict[MetricThreshold, Verdict] | None = None
     _manifest: Manifest | None = None
     _loaded: dict[str, GateOutcome] = field(default_factory=dict)  #: history records read
@@ -59,6 +62,7 @@ class GateSession:
             try:
                 self.evaluator.evaluate(tasks)
                 self.determinism()  # while the candidate's model is loaded
+                self.latency()
                 reference = self._reference(tasks)
             except MlgateError as exc:
                 self._verdicts = {
@@ -96,6 +100,41 @@ class GateSession:
                 else:
                     self._determinism = {figures.task: figures for figures in found}
         return self._determinism
+
+    def latency(self) -> Latency | str | None:
+        """``[suites.NAME] latency``, measured once (None: the suite does not measure it)."""
+        settings = self.plan.suite.suite.latency
+        if settings is None:
+            return None
+        if self._latency is None:
+            tasks = list(self.plan.suite.suite.all_tasks)
+            try:
+                run = self.evaluator.evaluate(tasks)
+                where = hardware(run.info.gpus)
+                self._latency = self.evaluator.latency(tasks, settings, where)
+            except MlgateError as exc:
+                self._latency = f"not measured: {exc}"
+            else:
+                self.messages.append(
+                    f"latency probe: {settings.warmup} + {settings.requests} single requests "
+                    f"(max_new_tokens {settings.max_new_tokens}) in {self._latency.seconds:.1f} s"
+                )
+        return self._latency
+
+    def latency_verdicts(self) -> dict[str, LatencyVerdict] | str:
+        """The ``[latency]`` items' verdicts, or why there is nothing to judge."""
+        self.verdicts()
+        measured = self.latency()
+        if not isinstance(measured, Latency):
+            return measured or "not measured: the suite has no latency = { ... }"
+        baseline = self.baseline
+        return judge_latency(
+            self.plan.config.latency,
+            measured,
+            None if baseline is None else baseline.manifest.latency,
+            self.plan.history.settings,
+            None if baseline is None else baseline.run_id,
+        )
 
     def _reference(self, tasks: list[str]) -> Reference | None:
         """The reference evaluated on the candidate's documents, after the candidate's model
@@ -143,7 +182,12 @@ class GateSession:
                 fingerprint=self.evaluator.fingerprint(),
             )
             measured = tuple(d for d in self.determinism().values() if isinstance(d, Determinism))
-            self._manifest = replace(self._manifest, determinism=measured)
+            latency = self.latency()
+            self._manifest = replace(
+                self._manifest,
+                determinism=measured,
+                latency=latency if isinstance(latency, Latency) else None,
+            )
         return self._manifest
 
     def outcome(self) -> GateOutcome:

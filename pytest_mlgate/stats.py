@@ -404,3 +404,29 @@ def mann_kendall_down(values: Sequence[float]) -> tuple[float, float]:
         return (float(s), 1.0)
     z = (s + 1) / math.sqrt(variance) if s < 0 else (s - 1) / math.sqrt(variance) if s > 0 else 0.0
     return (float(s), normal_cdf(z))
+
+
+def quantile_ratio(
+    base: Sequence[float],
+    new: Sequence[float],
+    q: float,
+    level: float = 0.95,
+    iterations: int = 4000,
+    seed: int = 0,
+) -> tuple[float, tuple[float, float], float]:
+    """How much slower ``new`` is than ``base`` at quantile ``q`` (latency samples): the ratio
+    of the two quantiles, its bootstrap percentile CI (each sample resampled on its own: the
+    requests are independent draws), and a one-sided p-value for "not slower" (the share of
+    bootstrap ratios at or below 1)."""
+    a, b = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
+    if a.size == 0 or b.size == 0:
+        return math.nan, (math.nan, math.nan), math.nan
+    observed = float(np.quantile(b, q) / np.quantile(a, q))
+    rng = np.random.default_rng(seed)
+    boot_a = np.quantile(a[rng.integers(0, a.size, (iterations, a.size))], q, axis=1)
+    boot_b = np.quantile(b[rng.integers(0, b.size, (iterations, b.size))], q, axis=1)
+    ratios = boot_b / boot_a
+    tail = (1 - level) / 2
+    low, high = np.quantile(ratios, [tail, 1 - tail])
+    p = (1 + int(np.sum(ratios <= 1.0))) / (iterations + 1)
+    return observed, (float(low), float(high)), p

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -155,3 +156,113 @@ def test_throughput_counts_requests_and_tokens_by_the_clock_it_is_given() -> Non
     assert loglik.requests_per_s == 2.0
     assert (gen.requests, gen.tokens, gen.seconds) == (2, 6, 0.5)
     assert gen.tokens_per_s == 12.0
+
+
+LATENCY_CONFTEST = """
+import json
+import random
+from pathlib import Path
+
+from pytest_mlgate.backend.fake import FakeBackend
+from pytest_mlgate.results import RunInfo
+
+
+class Clock:
+    # Advances by about `step_ms` (+-20 %, seeded) over each timed request: a model exactly as
+    # fast as the test says, with no wall clock involved.
+    def __init__(self, step_ms, seed):
+        self.now, self.step, self.rng, self.calls = 0.0, step_ms, random.Random(seed), 0
+
+    def __call__(self):
+        self.calls += 1
+        if self.calls % 2 == 0:
+            self.now += self.step * (0.8 + 0.4 * self.rng.random()) / 1000
+        return self.now
+
+
+def pytest_mlgate_make_backend(spec):
+    setup = json.loads(Path("clock.json").read_text())
+    info = RunInfo(backend="fake", gpus=tuple(setup.get("gpus", ())))
+    return FakeBackend(
+        {"mlgate_tr_math": {"exact_match": [1.0] * 30 + [0.0] * 10}},
+        info,
+        clock=Clock(setup["step_ms"], setup["seed"]),
+    )
+"""
+
+LATENCY_GATE = """
+[model]
+checkpoint = "ckpt"
+[suites.fast]
+tasks = ["mlgate_tr_math"]
+latency = {{ requests = 200, max_new_tokens = 16 }}
+[latency]
+p50_ms = {{ max = {p50_max}, max_increase = 0.10 }}
+p99_ms = {{ max_increase = 0.25 }}
+[thresholds.mlgate_tr_math]
+exact_match = {{ min = 0.1 }}
+"""
+
+
+class LatencyRepo:
+    def __init__(self, pytester: pytest.Pytester, p50_max: float = 1000) -> None:
+        self.pytester = pytester
+        pytester.makeconftest(LATENCY_CONFTEST)
+        (pytester.path / "ckpt").mkdir(exist_ok=True)
+        pytester.makefile(".toml", thresholds=LATENCY_GATE.format(p50_max=p50_max))
+
+    def run(
+        self, step_ms: float, *args: str, seed: int = 1, gpus: tuple[str, ...] = ()
+    ) -> pytest.RunResult:
+        setup = {"step_ms": step_ms, "seed": seed, "gpus": list(gpus)}
+        (self.pytester.path / "clock.json").write_text(json.dumps(setup))
+        return self.pytester.runpytest("-m", "eval", "-rA", "-W", "default", *args)
+
+
+@pytest.fixture
+def latency_repo(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> LatencyRepo:
+    monkeypatch.setenv("GITHUB_REF_NAME", "main")
+    return LatencyRepo(pytester)
+
+
+def test_a_slower_clock_fails_max_increase_and_the_same_speed_passes(
+    latency_repo: LatencyRepo,
+) -> None:
+    baseline = latency_repo.run(10.0, "--mlgate-record")
+    assert baseline.ret == 0
+    baseline.stdout.fnmatch_lines(["*latency probe: 3 + 200 single requests (max_new_tokens 16)*"])
+    same = latency_repo.run(10.0, seed=2)
+    assert same.ret == 0
+    same.stdout.fnmatch_lines(["PASSED thresholds.toml::latency::p50_ms"])
+    slower = latency_repo.run(13.0, seed=3)
+    assert slower.ret == 1
+    text = slower.stdout.str()
+    assert "latency p50_ms: p50 = 13." in text
+    assert "significant increase > max_increase 0.1" in text
+    assert re.search(r"vs baseline 10\.\d ms \(run \S+\): \+3\d\.\d % \[95% CI \+\d", text)
+    slower.stdout.fnmatch_lines(["FAILED thresholds.toml::latency::p99_ms*"])
+
+
+def test_latency_on_other_hardware_is_not_compared(latency_repo: LatencyRepo) -> None:
+    assert latency_repo.run(10.0, "--mlgate-record", gpus=("NVIDIA H100",)).ret == 0
+    other = latency_repo.run(20.0, gpus=("NVIDIA A10G",))
+    assert other.ret == 0
+    other.stdout.fnmatch_lines(["PASSED thresholds.toml::latency::p50_ms"])
+    assert (
+        "max_increase not checked: the baseline ran on 'NVIDIA H100', this run on 'NVIDIA A10G'"
+        in other.stdout.str()
+    )
+
+
+def test_latency_above_max_fails_without_a_baseline(pytester: pytest.Pytester) -> None:
+    repo = LatencyRepo(pytester, p50_max=8)
+    slow = repo.run(10.0, "--mlgate-json=r.json")
+    assert slow.ret == 1
+    slow.stdout.fnmatch_lines(
+        [
+            "*latency p50_ms: p50 = *10.* ms over 200 requests: above max 8 ms; max_increase not "
+            "checked: the baseline measured no latency*"
+        ]
+    )
+    manifest = json.loads((pytester.path / "r.json").read_text())["manifest"]
+    assert len(manifest["latency"]["samples_ms"]) == 200

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from pytest_mlgate.backend import EvalRequest
-from pytest_mlgate.config import clean_task
+from pytest_mlgate.config import LatencyConfig, clean_task
 from pytest_mlgate.errors import UnknownTaskError
 from pytest_mlgate.results import EvalRun, MetricResult, RunInfo, TaskResult
 
@@ -40,6 +40,8 @@ class FakeBackend:
     delay: float = 0.0  # seconds per example
     #: other scores at these batch sizes (a model whose answers depend on the batch size)
     by_batch: Mapping[int, Scores] = field(default_factory=dict)
+    #: the clock latency is measured by (tests give it one that advances as they say)
+    clock: Callable[[], float] = time.perf_counter
 
     def check(self, tasks: Sequence[str]) -> None:
         unknown = [t for t in tasks if t not in self.scores]
@@ -72,6 +74,20 @@ class FakeBackend:
         return EvalRun(
             results, self.info if batch is None else replace(self.info, batch_size=batch)
         )
+
+    def latency(
+        self, request: EvalRequest, settings: LatencyConfig, clock: Callable[[], float]
+    ) -> list[float]:
+        """One timed "request" per sample: what the clock says passed (the clock is the test's,
+        so a slower clock is a slower model)."""
+        samples = []
+        for i in range(settings.warmup + settings.requests):
+            started = clock()
+            time.sleep(self.delay)
+            took = clock() - started
+            if i >= settings.warmup:
+                samples.append(took * 1000)
+        return samples
 
     def close(self) -> None:
         pass

@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from pytest_mlgate.backend import BackendSpec, EvalRequest
 from pytest_mlgate.backend.lmeval_perturb import make_variant, with_variant_hashes
 from pytest_mlgate.backend.lmeval_prompts import (
     RenderedRequest,
+    build_requests,
     check_chat_template,
     prompt_info,
     render_requests,
@@ -30,7 +32,7 @@ from pytest_mlgate.backend.lmeval_prompts import (
 from pytest_mlgate.backend.lmeval_results import run_from_lmeval, subgroup_of
 from pytest_mlgate.backend.progress import counted, quiet_task_building
 from pytest_mlgate.checkpoint import check_checkpoint
-from pytest_mlgate.config import clean_task, suggest
+from pytest_mlgate.config import LatencyConfig, clean_task, suggest
 from pytest_mlgate.errors import BackendError, CheckpointError, UnknownTaskError
 from pytest_mlgate.results import EvalRun, PromptInfo, RunInfo, Throughput
 from pytest_mlgate.sampling import stratified_subset
@@ -334,14 +336,50 @@ class LmEvalBackend:
         num_fewshot = self._apply_fewshot(request, objects, leaves)
         rendered = []
         for leaf in leaves.values():
-            if num_fewshot is not None:
-                leaf.set_config(key="num_fewshot", value=num_fewshot)
-            elif leaf.get_config("num_fewshot") is None:
-                leaf.set_config(key="num_fewshot", value=0)  # lm-eval's default, as in a run
-            leaf.set_fewshot_seed(seed=FEWSHOT_SEED)
+            _as_in_a_run(leaf, num_fewshot)
             with quiet_task_building():
                 rendered += render_requests(leaf, lm, self.spec.model, template, limit)
         return rendered
+
+    def latency(
+        self,
+        request: EvalRequest,
+        settings: LatencyConfig,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> list[float]:
+        """Single-request generation latency in ms on the generative documents of
+        ``request``'s tasks (their requests as a run builds them, ``max_new_tokens`` each),
+        the first ``warmup`` requests left out."""
+        from lm_eval.api.instance import Instance
+
+        lm = self.model()
+        manager = self.task_manager(request.tasks)
+        objects, leaves = self._load_tasks(manager, request.tasks, request)
+        num_fewshot = self._apply_fewshot(request, objects, leaves)
+        needed = settings.requests + settings.warmup
+        pending: list[Any] = []
+        for leaf in leaves.values():
+            if leaf.get_config("output_type") != "generate_until":
+                continue
+            _as_in_a_run(leaf, num_fewshot)
+            with quiet_task_building():
+                pending += build_requests(leaf, lm, self.spec.model, self.template, needed)
+        if not pending:
+            raise BackendError(
+                f"latency: none of {', '.join(request.tasks)} is a generative task "
+                "(output_type: generate_until): nothing to time"
+            )
+        samples = []
+        for i in range(needed):
+            instance = pending[i % len(pending)]
+            options = {**dict(instance.args[1]), "max_gen_toks": settings.max_new_tokens}
+            single = Instance("generate_until", instance.doc, (instance.args[0], options), 0)
+            started = clock()
+            lm.generate_until([single], disable_tqdm=True)
+            took = clock() - started
+            if i >= settings.warmup:
+                samples.append(took * 1000)
+        return samples
 
     # -- evaluation --------------------------------------------------------------------------
     def evaluate(self, request: EvalRequest) -> EvalRun:
@@ -404,6 +442,15 @@ class LmEvalBackend:
         if self._task_dir is not None:
             self._task_dir.cleanup()
             self._task_dir = None
+
+
+def _as_in_a_run(leaf: Any, num_fewshot: int | None) -> None:
+    """The n-shot and few-shot seed a run gives a task, on a task built outside a run."""
+    if num_fewshot is not None:
+        leaf.set_config(key="num_fewshot", value=num_fewshot)
+    elif leaf.get_config("num_fewshot") is None:
+        leaf.set_config(key="num_fewshot", value=0)  # lm-eval's default, as in a run
+    leaf.set_fewshot_seed(seed=FEWSHOT_SEED)
 
 
 @contextlib.contextmanager

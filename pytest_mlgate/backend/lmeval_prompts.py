@@ -170,15 +170,11 @@ def _shared_length(a: str, b: str) -> int:
     return length
 
 
-def render_requests(
-    task: Any,
-    lm: Any,
-    model: ModelConfig,
-    template: str | None,
-    limit: int,
-) -> list[RenderedRequest]:
-    """The first ``limit`` documents' requests of a loaded lm-eval task, built by lm-eval with
-    the run's settings (n-shot and fewshot seed already set on the task)."""
+def build_requests(
+    task: Any, lm: Any, model: ModelConfig, template: str | None, limit: int
+) -> list[Any]:
+    """lm-eval's request instances for the first ``limit`` documents of ``task``, with the run's
+    chat template, system instruction and few-shot settings."""
     applied = template is not None
     task.build_all_requests(
         limit=limit,
@@ -190,6 +186,20 @@ def render_requests(
         chat_template=lm.apply_chat_template if applied else None,
         tokenizer_name=lm.tokenizer_name if applied else "",
     )
+    return list(task.instances)
+
+
+def render_requests(
+    task: Any,
+    lm: Any,
+    model: ModelConfig,
+    template: str | None,
+    limit: int,
+) -> list[RenderedRequest]:
+    """The first ``limit`` documents' requests of a loaded lm-eval task, built by lm-eval with
+    the run's settings (n-shot and fewshot seed already set on the task)."""
+    applied = template is not None
+    build_requests(task, lm, model, template, limit)
     bos = getattr(lm.tokenizer, "bos_token_id", None)
     empty = empty_system_turn(lm.tokenizer, lm.chat_template_args) if applied else None
     rendered = []

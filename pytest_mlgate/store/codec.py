@@ -41,6 +41,7 @@ from pytest_mlgate.results import (
     Determinism,
     EvalRun,
     Example,
+    Latency,
     MetricResult,
     PromptInfo,
     RunInfo,
@@ -562,7 +563,34 @@ def encode_manifest(manifest: Manifest) -> Json:
             else {}
         ),
         **({"throughput": _encode_throughput(manifest.throughput)} if manifest.throughput else {}),
+        **({} if manifest.latency is None else {"latency": _encode_latency(manifest.latency)}),
     }
+
+
+def _encode_latency(latency: Latency) -> Json:
+    return {
+        "samples_ms": [round(x, 4) for x in latency.samples_ms],
+        "max_new_tokens": latency.max_new_tokens,
+        "hardware": latency.hardware,
+        "seconds": latency.seconds,
+    }
+
+
+def _latency(value: object, what: str) -> Latency | None:
+    if value is None:
+        return None
+    data = _object(value, what)
+    samples = data.get("samples_ms")
+    if not isinstance(samples, list) or not all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in samples
+    ):
+        raise RecordError(f"{what}.samples_ms: expected a list of numbers")
+    return Latency(
+        tuple(float(x) for x in samples),
+        _optional_int(data.get("max_new_tokens"), f"{what}.max_new_tokens") or 0,
+        _optional_str(data.get("hardware"), f"{what}.hardware") or "",
+        _optional_number(data.get("seconds"), f"{what}.seconds") or 0.0,
+    )
 
 
 def _encode_determinism(figures: Determinism) -> Json:
@@ -722,6 +750,7 @@ def decode_manifest(data: object, run_id: str) -> Manifest:
         prompt=decode_prompt(manifest.get("prompt"), "manifest.prompt"),
         determinism=_determinism(manifest.get("determinism"), "manifest.determinism"),
         throughput=_throughput(manifest.get("throughput"), "manifest.throughput"),
+        latency=_latency(manifest.get("latency"), "manifest.latency"),
     )
 
 
