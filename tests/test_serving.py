@@ -79,6 +79,7 @@ batch_size = 32
 [suites.fast]
 tasks = ["mlgate_tr_mc", "mlgate_tr_math"]
 sample = 60
+latency = {{ requests = 20, max_new_tokens = 8 }}
 
 [gate]
 cache = ""
@@ -119,8 +120,19 @@ def test_the_hf_backend_on_cpu_fp32_is_deterministic_and_measures_its_throughput
     page = (repo / "r.html").read_text()
     assert "determinism: 30/30 (1.000) same answer at batch sizes 32, 1, 7, 32" in page
     assert '<table id="throughput">' in page
+    assert "over 20 single requests (max_new_tokens 8) on " in page
     assert "req/s" in page
+    latency = record.manifest.latency
+    assert latency is not None
+    assert len(latency.samples_ms) == 20
+    assert all(ms > 0 for ms in latency.samples_ms)
+    assert latency.hardware  # the CPU model here
+    assert "latency probe: 3 + 20 single requests (max_new_tokens 8)" in result.stdout
     print(f"\ndeterminism on CPU fp32: {mc.describe()}; {math.describe()}")
+    print(
+        f"latency on {latency.hardware}: p50 {latency.quantile(0.5):.1f} ms, p99 "
+        f"{latency.quantile(0.99):.1f} ms, probe {latency.seconds:.2f} s (23 requests)"
+    )
     for t in throughput.values():
         print(f"throughput {t.kind}: {t.requests_per_s:.1f} req/s, {t.tokens_per_s:.0f} tok/s")
 

@@ -208,7 +208,15 @@ def report_context(data: ReportInput, matrix: Matrix) -> dict[str, Any]:
     statuses = [v.status.value for v in verdicts]
     overall = "fail" if "fail" in statuses else ("warn" if "warn" in statuses else "pass")
     determinism = {d.task: d.describe() for d in data.outcome.manifest.determinism}
+    latency = data.outcome.manifest.latency
     return {
+        "latency": None
+        if latency is None
+        else (
+            f"p50 {latency.quantile(0.5):.1f} ms, p99 {latency.quantile(0.99):.1f} ms over "
+            f"{len(latency.samples_ms)} single requests (max_new_tokens "
+            f"{latency.max_new_tokens}) on {latency.hardware}"
+        ),
         "status": overall,
         "headline": HEADLINES[overall],
         "symbol": SYMBOL[overall],
