@@ -403,26 +403,33 @@ def _encode_throughput(figures: Sequence[Throughput]) -> list[Json]:
     ]
 
 
-def _throughput(value: object, what: str) -> tuple[Throughput, ...]:
+def _named_objects(value: object, what: str, key: str) -> list[tuple[str, Mapping[str, Any], str]]:
+    """A list of objects each named by ``key``: (name, object, where) for each."""
     if value is None:
-        return ()
+        return []
     if not isinstance(value, list):
         raise RecordError(f"{what}: expected a list")
-    figures = []
+    found = []
     for i, item in enumerate(value):
-        entry = _object(item, f"{what}[{i}]")
-        kind = _optional_str(entry.get("kind"), f"{what}[{i}].kind")
-        if kind is None:
-            raise RecordError(f"{what}[{i}].kind: missing")
-        figures.append(
-            Throughput(
-                kind,
-                _optional_int(entry.get("requests"), f"{what}[{i}].requests") or 0,
-                _optional_int(entry.get("tokens"), f"{what}[{i}].tokens") or 0,
-                _number_or_nan(entry.get("seconds"), f"{what}[{i}].seconds"),
-            )
+        where = f"{what}[{i}]"
+        entry = _object(item, where)
+        name = _optional_str(entry.get(key), f"{where}.{key}")
+        if name is None:
+            raise RecordError(f"{where}.{key}: missing")
+        found.append((name, entry, where))
+    return found
+
+
+def _throughput(value: object, what: str) -> tuple[Throughput, ...]:
+    return tuple(
+        Throughput(
+            kind,
+            _optional_int(entry.get("requests"), f"{where}.requests") or 0,
+            _optional_int(entry.get("tokens"), f"{where}.tokens") or 0,
+            _number_or_nan(entry.get("seconds"), f"{where}.seconds"),
         )
-    return tuple(figures)
+        for kind, entry, where in _named_objects(value, what, "kind")
+    )
 
 
 def decode_info(data: object, what: str = "info") -> RunInfo:
@@ -604,26 +611,16 @@ def _encode_determinism(figures: Determinism) -> Json:
 
 
 def _determinism(value: object, what: str) -> tuple[Determinism, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise RecordError(f"{what}: expected a list")
-    found = []
-    for i, item in enumerate(value):
-        entry = _object(item, f"{what}[{i}]")
-        task = _optional_str(entry.get("task"), f"{what}[{i}].task")
-        if task is None:
-            raise RecordError(f"{what}[{i}].task: missing")
-        found.append(
-            Determinism(
-                task,
-                _optional_int(entry.get("n"), f"{what}[{i}].n") or 0,
-                _optional_int(entry.get("agreeing"), f"{what}[{i}].agreeing") or 0,
-                _strings(entry.get("passes"), f"{what}[{i}].passes"),
-                _optional_number(entry.get("max_loglik_diff"), f"{what}[{i}].max_loglik_diff"),
-            )
+    return tuple(
+        Determinism(
+            task,
+            _optional_int(entry.get("n"), f"{where}.n") or 0,
+            _optional_int(entry.get("agreeing"), f"{where}.agreeing") or 0,
+            _strings(entry.get("passes"), f"{where}.passes"),
+            _optional_number(entry.get("max_loglik_diff"), f"{where}.max_loglik_diff"),
         )
-    return tuple(found)
+        for task, entry, where in _named_objects(value, what, "task")
+    )
 
 
 def _part(data: Mapping[str, Any], key: str, build: Callable[[Mapping[str, Any], str], T]) -> T:

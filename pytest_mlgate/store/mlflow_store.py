@@ -49,7 +49,7 @@ from pytest_mlgate.errors import (
     StoreUnreachable,
 )
 from pytest_mlgate.gate import GateOutcome
-from pytest_mlgate.store.codec import dumps_outcome, finite_or_none, loads_outcome
+from pytest_mlgate.store.codec import dumps_outcome, encode_entry, finite_or_none, loads_outcome
 from pytest_mlgate.store.protocol import IndexEntry
 
 T = TypeVar("T")
@@ -485,18 +485,11 @@ class MlflowStore:
 
 
 def _tags(entry: IndexEntry) -> dict[str, str]:
-    tags = {
-        "run_id": entry.run_id,
-        "timestamp": entry.timestamp,
-        "branch": entry.branch,
-        "commit": entry.commit,
-        "suite": entry.suite,
-        "checkpoint": entry.checkpoint,
-        "fingerprint": entry.fingerprint,
-        "verdict": entry.status,
-        "tasks": None if entry.tasks is None else "," + ",".join(entry.tasks) + ",",
-        "partial": "true" if entry.partial else "false",
-    }
+    """The run's index entry as tags (the entry's fields, as the folder store's index line)."""
+    tags = encode_entry(entry)
+    tags["verdict"] = tags.pop("status")
+    tags["tasks"] = None if entry.tasks is None else "," + ",".join(entry.tasks) + ","
+    tags["partial"] = "true" if entry.partial else "false"
     named = {f"{TAG}{k}": v for k, v in tags.items() if v is not None}
     too_long = [k for k, v in named.items() if len(v) > MAX_TAG_VALUE]
     if too_long:
