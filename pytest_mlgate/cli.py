@@ -159,15 +159,34 @@ def _sync(args: argparse.Namespace) -> int:
     return 1 if report.unreadable else 0
 
 
+def _publish(args: argparse.Namespace) -> int:
+    """Append the folder store's records to a git branch (fetch, merge the index, push, retry)."""
+    from pytest_mlgate.publish import publish
+    from pytest_mlgate.store.folder import FolderStore
+
+    _, store = _history_plan(args)
+    if not isinstance(store, FolderStore):
+        print(f"mlgate: error: {store.location} is not a folder store", file=sys.stderr)
+        return USAGE_ERROR
+    done = publish(store.path, args.git_branch, args.remote, Path.cwd(), retries=args.retries)
+    if not done.added:
+        print(f"nothing to publish: {args.git_branch} already holds every run of {store.path}")
+    else:
+        print(
+            f"published {len(done.added)} run(s) to {args.git_branch} "
+            f"({done.commit or '?'}) after {done.attempts} attempt(s): {', '.join(done.added)}"
+        )
+    return 0
+
+
 def _history(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from pytest_mlgate.store.codec import encode_entry
 
-    if args.history_command == "copy":
-        return _copy(args)
-    if args.history_command == "sync":
-        return _sync(args)
+    actions = {"copy": _copy, "sync": _sync, "publish": _publish}
+    if args.history_command in actions:
+        return actions[args.history_command](args)
     plan, store = _history_plan(args)
     if args.drift:
         return _drift(args, plan, store)
@@ -517,7 +536,7 @@ def _add_history_commands(commands: Commands) -> None:
         metavar="RUN_ID|tag:PATTERN|models:/NAME@ALIAS",
         help="the anchor (default: [gate] anchor)",
     )
-    actions = history.add_subparsers(dest="history_command", metavar="{copy,sync}")
+    actions = history.add_subparsers(dest="history_command", metavar="{copy,sync,publish}")
     copy = actions.add_parser("copy", help="copy every run of one store into another")
     copy.add_argument("source", metavar="SRC", help="a folder or store URI (mlflow+..., file://)")
     copy.add_argument("target", metavar="DST", help="a folder or store URI")
@@ -528,6 +547,17 @@ def _add_history_commands(commands: Commands) -> None:
         "sync", help="upload the runs spooled while the MLflow server was unreachable"
     )
     _store_options(sync)
+    publish = actions.add_parser(
+        "publish", help="append the folder store's runs to a git branch (safe when concurrent)"
+    )
+    _store_options(publish)
+    publish.add_argument("--git-branch", required=True, help="e.g. mlgate-history")
+    publish.add_argument(
+        "--remote", default="origin", help="a remote of this repository, or a URL (default: origin)"
+    )
+    publish.add_argument(
+        "--retries", type=int, default=8, help="pushes retried after a rejection (default: 8)"
+    )
     compare = _command(
         commands,
         "compare",

@@ -7,6 +7,7 @@ plugin installed. Heavy work (lm-eval, torch) happens only when an eval item run
 from __future__ import annotations
 
 import contextlib
+import signal
 import warnings
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
@@ -309,10 +310,30 @@ def _select_eval_items(config: pytest.Config, items: list[pytest.Item]) -> None:
             raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
 
 
+def _interrupt_on_sigterm(config: pytest.Config) -> None:
+    """SIGTERM (how CI cancels a job) ends an eval session as Ctrl-C does: nothing recorded,
+    the reports of what ran written, the model released. The previous handler is restored when
+    the session ends."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"terminated (signal {signum})")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        return
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    config.add_cleanup(restore)
+
+
 def _start_gate(
     config: pytest.Config, cfg: MlgateConfig, choice: SuiteChoice, evals: list[pytest.Item]
 ) -> GateSession:
     """Plan, resolve and preflight the gate of the selected eval items (no model loaded)."""
+    _interrupt_on_sigterm(config)
     from pytest_mlgate.plan import plan_gate
     from pytest_mlgate.resolve import resolve_gate
     from pytest_mlgate.session import GateSession

@@ -380,7 +380,11 @@ def pytest_mlgate_make_backend(spec):
 """
 
 
-def test_ctrl_c_during_the_eval_records_nothing_and_keeps_the_history(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cancel", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_during_the_eval_records_nothing_and_keeps_the_history(
+    tmp_path: Path, cancel: signal.Signals
+) -> None:
+    """Ctrl-C, and SIGTERM (how CI cancels a job), end the session like an interrupt."""
     (tmp_path / "ckpt").mkdir()
     (tmp_path / "thresholds.toml").write_text(GOOD.replace("min = 0.4", "min = 0.1"))
     (tmp_path / "conftest.py").write_text(FAKE % "[1.0, 0.0, 1.0]")
@@ -399,7 +403,7 @@ def test_ctrl_c_during_the_eval_records_nothing_and_keeps_the_history(tmp_path: 
         assert process.poll() is None, process.communicate()[0]
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(cancel)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == pytest.ExitCode.INTERRUPTED, output
     assert "KeyboardInterrupt" in output

@@ -283,6 +283,7 @@ def test_every_install_is_pinned_by_the_constraints_file() -> None:
     installs = pip_installs()
     assert {(w, j) for w, j, _ in installs} == {
         ("mlgate-eval.yml", "eval"),
+        ("mlgate-eval.yml", "persist-history"),
         ("mlgate-comment.yml", "comment"),
     }
     for _, _, command in installs:
@@ -375,3 +376,31 @@ def test_the_mlflow_variant_keeps_the_fork_rule_and_least_privilege() -> None:
     spool = [s for s in steps if s.get("with", {}).get("name") == "mlgate-spool"]
     assert len(spool) == 1
     assert spool[0]["with"]["path"] == ".mlgate-spool/"
+
+
+def test_main_runs_are_never_cancelled_and_history_is_published_by_retrying_pushes() -> None:
+    """A burst of merges: every push to main has its own concurrency group (a pending job of a
+    shared group is cancelled by the next one), PR pushes share their PR's; the writer has no
+    group and publishes with `mlgate history publish`."""
+    for workflow in (jobs("mlgate-eval.yml"), load(MLFLOW_EVAL)["jobs"]):
+        group = workflow["eval"]["concurrency"]["group"]
+
+        def group_of(github: dict[str, Any], expression: str = group) -> str:
+            return str(
+                evaluate(
+                    expression.removeprefix("mlgate-${{ ").removesuffix(" }}"), {"github": github}
+                )
+            )
+
+        pushes: list[dict[str, Any]] = [
+            {"event_name": "push", "run_id": run, "ref": "refs/heads/main", "event": {}}
+            for run in (101, 102, 103)
+        ]
+        assert len({group_of(p) for p in pushes}) == 3
+        pr = pr_event("synchronize", fork=False, label=None, labels=())
+        assert group_of({**pr, "run_id": 104}) == group_of({**pr, "run_id": 105}) == "7"
+    persist = jobs("mlgate-eval.yml")["persist-history"]
+    assert "concurrency" not in persist
+    script = "\n".join(str(step.get("run", "")) for step in persist["steps"])
+    assert "mlgate history publish --store new-history --git-branch mlgate-history" in script
+    assert "git push" not in script
