@@ -76,6 +76,7 @@ def cache_key(
         "sources": task_sources(request.tasks, spec.include),
         "sample": request.sample,
         "seed": request.seed,
+        "shard": request.shard,
         "typo_rate": request.typo_rate if any("@typo" in t for t in request.tasks) else None,
         "num_fewshot": request.num_fewshot,
         "model": {

@@ -30,6 +30,7 @@ class Evaluator:
     progress: Progress | None = None  #: told how far each evaluation got
     pii_tasks: tuple[str, ...] = ()  #: tasks whose pii_rate is computed from raw responses
     redact: bool = True  #: mask personal data in example texts before anything keeps them
+    shard: tuple[int, int] | None = None  #: --mlgate-shard K/N: only that shard of the documents
     _backend: Backend | None = None
     _cache: ResultCache | None = None
     _run: EvalRun = field(default_factory=lambda: EvalRun({}))
@@ -112,6 +113,7 @@ class Evaluator:
             suite.sample,
             suite.seed,
             suite.typo_rate,
+            shard=self.shard,
             progress=self.progress,
         )
 

@@ -63,6 +63,7 @@ class SuiteInfo:
     sample: int | None = None
     seed: int | None = None
     num_fewshot: int | Mapping[str, int] | None = None
+    shard: tuple[int, int] | None = None  #: (K, N): a partial run of shard K of N
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,7 @@ def build_manifest(
     cwd: Path,
     timestamp: dt.datetime | None = None,
     fingerprint: str | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> Manifest:
     """``fingerprint``: the checkpoint's, when already known (the result cache memoizes it)."""
     info = run.info
@@ -270,7 +272,7 @@ def build_manifest(
             else known_checkpoint(checkpoint, fingerprint)
         ),
         config=ConfigInfo(str(config.path), _sha256_file(config.path)),
-        suite=SuiteInfo(suite.name, suite.sample, suite.seed, suite.num_fewshot),
+        suite=SuiteInfo(suite.name, suite.sample, suite.seed, suite.num_fewshot, shard),
         tasks={name: task_info(task) for name, task in run.tasks.items()},
         model=ModelInfo(
             backend=config.model.backend,

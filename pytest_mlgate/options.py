@@ -71,6 +71,14 @@ OPTIONS: dict[str, Option] = {
     "record": Option(
         None, "append this run (results, per-example scores, manifest) to the history"
     ),
+    "shard": Option(
+        "K/N",
+        "evaluate only shard K of N of every task's documents and write a partial run (gated "
+        "when `mlgate merge` joins the shards)",
+    ),
+    "partial": Option(
+        "PATH", "where --mlgate-shard writes its partial run (default: mlgate-shard-K-of-N.json)"
+    ),
     "register": Option(
         "NAME@ALIAS",
         "after a passing recorded run (MLflow store): register the checkpoint as a new version "
@@ -115,3 +123,5 @@ class GateOptions:
     no_cache: bool = False
     record: bool = False
     register: str | None = None
+    shard: str | None = None
+    partial: str | None = None

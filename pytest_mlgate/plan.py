@@ -169,6 +169,16 @@ def candidate_checkpoint(config: MlgateConfig, options: GateOptions) -> Checkpoi
     )
 
 
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``--mlgate-shard K/N`` -> (K, N); ConfigError unless 1 <= K <= N."""
+    if text is None:
+        return None
+    k, slash, n = text.partition("/")
+    if not (slash and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise ConfigError(f"--mlgate-shard {text!r}: expected K/N with 1 <= K <= N, e.g. 2/4")
+    return int(k), int(n)
+
+
 def reference_checkpoint(config: MlgateConfig, options: GateOptions) -> CheckpointSpec | None:
     """--mlgate-reference (relative to the cwd), then [gate] reference (to the config)."""
     if options.reference:

@@ -110,6 +110,8 @@ def gate_options(config: pytest.Config) -> GateOptions:
         no_cache=bool(config.getoption("mlgate_no_cache")),
         record=bool(config.getoption("mlgate_record")),
         register=config.getoption("mlgate_register"),
+        shard=config.getoption("mlgate_shard"),
+        partial=config.getoption("mlgate_partial"),
     )
 
 
@@ -384,7 +386,7 @@ def _evaluator(config: pytest.Config, cfg: MlgateConfig, choice: SuiteChoice) ->
     if EVALUATOR_KEY not in config.stash:
         from pytest_mlgate.backend import BackendSpec
         from pytest_mlgate.evaluator import Evaluator
-        from pytest_mlgate.plan import cache_folder
+        from pytest_mlgate.plan import cache_folder, parse_shard
         from pytest_mlgate.resolve import candidate_location
 
         options = gate_options(config)
@@ -399,6 +401,7 @@ def _evaluator(config: pytest.Config, cfg: MlgateConfig, choice: SuiteChoice) ->
             progress=_terminal_progress(config),
             pii_tasks=cfg.pii_tasks(),
             redact=cfg.report.redact,
+            shard=parse_shard(options.shard),
         )
     return config.stash[EVALUATOR_KEY]
 
@@ -482,13 +485,22 @@ class ThresholdsFile(pytest.File):
 
 
 class GateItem(pytest.Item):
-    """An item the gate judges: failing with its one-line reason, no traceback."""
+    """An item the gate judges: failing with its one-line reason, no traceback. Under
+    ``--mlgate-shard`` nothing is judged: the shard's part is evaluated and the item skipped
+    (``mlgate merge`` gates the joined shards)."""
 
     label = ""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.add_marker(MARKER)
+
+    def setup(self) -> None:
+        gate = self.config.stash[GATE_KEY]
+        shard = gate.evaluator.shard
+        if shard is not None:
+            gate.evaluator.evaluate(gate.plan.tasks)
+            pytest.skip(f"shard {shard[0]}/{shard[1]}: gated when `mlgate merge` joins the shards")
 
     def repr_failure(
         self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
@@ -663,9 +675,26 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         if recording and gate is not None:
             gate.messages.append("run NOT recorded: the session stopped early (-x / --maxfail)")
         raise
-    if recording and gate is not None and not session.config.option.collectonly:
+    if gate is not None and gate.evaluator.shard is not None:
+        if not session.config.option.collectonly:
+            _write_partial(session, gate)
+    elif recording and gate is not None and not session.config.option.collectonly:
         _record(session, gate)
     return result
+
+
+def _write_partial(session: pytest.Session, gate: GateSession) -> None:
+    k, n = gate.evaluator.shard or (0, 0)
+    named = gate_options(session.config).partial or f"mlgate-shard-{k}-of-{n}.json"
+    path = gate.plan.cwd / named
+    gate.outputs_written = True  # a shard writes no reports: the merge does
+    try:
+        gate.messages.append(
+            gate.write_partial(path, bool(session.config.getoption("mlgate_record")))
+        )
+    except MlgateError as exc:
+        session.testsfailed += 1
+        gate.messages.append(f"partial run NOT written: {exc}")
 
 
 def _record(session: pytest.Session, gate: GateSession) -> None:

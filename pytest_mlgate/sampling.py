@@ -47,3 +47,16 @@ def stratified_subset(strata: Sequence[str | None], k: int, seed: int, salt: str
         ranked = sorted(groups[key], key=lambda i: _rank(seed, salt, i))
         chosen.extend(ranked[:count])
     return sorted(chosen)
+
+
+def shard(chosen: Sequence[int], strata: Sequence[str | None], k: int, n: int) -> list[int]:
+    """Shard ``k`` of ``n`` (1-based) of the documents ``chosen`` (indices into ``strata``):
+    each stratum dealt round-robin across the shards, so every shard holds about 1/n of every
+    stratum. Deterministic; the n shards are disjoint and together are ``chosen``."""
+    if not 1 <= k <= n:
+        raise ValueError(f"shard {k}/{n}: expected 1 <= K <= N")
+    groups: dict[str | None, list[int]] = defaultdict(list)
+    for index in chosen:
+        groups[strata[index]].append(index)
+    dealt = [i for key in sorted(groups, key=lambda s: (s is None, str(s))) for i in groups[key]]
+    return sorted(dealt[k - 1 :: n])

@@ -91,7 +91,7 @@ class GateSession:
             settings = self.plan.history.settings.determinism
             tasks = list(self.plan.suite.suite.all_tasks)
             self._determinism = {}
-            if settings is not None:
+            if settings is not None and self.evaluator.shard is None:
                 try:
                     self.evaluator.evaluate(tasks)
                     found = self.evaluator.determinism(tasks, settings)
@@ -104,7 +104,7 @@ class GateSession:
     def latency(self) -> Latency | str | None:
         """``[suites.NAME] latency``, measured once (None: the suite does not measure it)."""
         settings = self.plan.suite.suite.latency
-        if settings is None:
+        if settings is None or self.evaluator.shard is not None:  # measured by the whole run
             return None
         if self._latency is None:
             tasks = list(self.plan.suite.suite.all_tasks)
@@ -180,6 +180,7 @@ class GateSession:
                 run=self.evaluator.run,
                 cwd=plan.cwd,
                 fingerprint=self.evaluator.fingerprint(),
+                shard=self.evaluator.shard,
             )
             measured = tuple(d for d in self.determinism().values() if isinstance(d, Determinism))
             latency = self.latency()
@@ -230,6 +231,27 @@ class GateSession:
         outcome = self.outcome()
         self.resolved.store.append(replace(outcome, run=self._recorded_run()), attachments)
         return self.run_id
+
+    def write_partial(self, path: Path, record: bool) -> str:
+        """A shard's run (``--mlgate-shard``): every evaluated task, no verdicts, written to
+        ``path`` for ``mlgate merge`` (and, with ``record``, to the store as a partial run: never
+        a baseline). What was done, for the summary."""
+        from pytest_mlgate.atomic import write_atomic
+        from pytest_mlgate.store.codec import dumps_outcome
+
+        if self.evaluator.failed:
+            raise StoreError("partial run NOT written: an evaluation failed")
+        self.evaluator.evaluate(self.plan.tasks)
+        partial = GateOutcome(self.evaluator.run, (), self.manifest())
+        write_atomic(path, dumps_outcome(partial))
+        said = f"partial run of shard {'/'.join(map(str, self.evaluator.shard or ()))} in {path}"
+        if record:
+            append = getattr(self.resolved.store, "append_entry", None)
+            if append is None:
+                raise StoreError(f"{self.resolved.store.location} cannot keep partial runs")
+            append(partial, IndexEntry.of(partial, partial=True))
+            said += f" and in {self.resolved.store.location} (partial: never a baseline)"
+        return said
 
     def register(self) -> str:
         """--mlgate-register after a passing recorded run: what was done, for the summary."""

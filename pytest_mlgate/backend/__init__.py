@@ -41,6 +41,7 @@ class EvalRequest:
     seed: int = 1234
     typo_rate: float = 0.05  # TASK@typo: the share of letters hit by a neighbouring key
     batch_size: int | None = None  # another batch size than the configured one (determinism)
+    shard: tuple[int, int] | None = None  # (K, N): only shard K of N of every task's documents
     #: where to report progress (None: nowhere); never part of what is evaluated
     progress: Progress | None = field(default=None, compare=False, hash=False, repr=False)
 

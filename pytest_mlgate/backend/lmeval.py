@@ -35,7 +35,7 @@ from pytest_mlgate.checkpoint import check_checkpoint
 from pytest_mlgate.config import LatencyConfig, clean_task, suggest
 from pytest_mlgate.errors import BackendError, CheckpointError, UnknownTaskError
 from pytest_mlgate.results import EvalRun, PromptInfo, RunInfo, Throughput
-from pytest_mlgate.sampling import stratified_subset
+from pytest_mlgate.sampling import shard, stratified_subset
 from pytest_mlgate.tasks import materialize_tasks
 
 # model_args that belong to transformers' from_pretrained; the rest go to lm-eval's HFLM.
@@ -223,23 +223,34 @@ class LmEvalBackend:
         return None
 
     @staticmethod
-    def _subset(leaves: Mapping[str, Any], request: EvalRequest) -> dict[str, list[int]]:
-        assert request.sample is not None
+    def _strata(task: Any) -> list[str | None]:
+        """Each document's stratum: its ``metadata.subgroup_field``, else a known field."""
+        docs = list(task.eval_docs)
+        field = (task.config.metadata or {}).get("subgroup_field")
+        if field is None:
+            first = docs[0] if docs else {}
+            field = next(
+                (f for f in STRATUM_FIELDS if isinstance(first, Mapping) and f in first), None
+            )
+        return [
+            None if field is None or not isinstance(d, Mapping) else str(d.get(field)) for d in docs
+        ]
+
+    @classmethod
+    def _subset(cls, leaves: Mapping[str, Any], request: EvalRequest) -> dict[str, list[int]]:
+        """Per task, the documents evaluated: the stratified sample (or all), then the shard."""
         chosen = {}
         for name, task in leaves.items():
-            docs = list(task.eval_docs)
-            field = (task.config.metadata or {}).get("subgroup_field")
-            if field is None:
-                first = docs[0] if docs else {}
-                field = next(
-                    (f for f in STRATUM_FIELDS if isinstance(first, Mapping) and f in first), None
-                )
-            strata = [
-                None if field is None or not isinstance(d, Mapping) else str(d.get(field))
-                for d in docs
-            ]
-            # a variant evaluates its clean task's documents: the salt is the clean name
-            chosen[name] = stratified_subset(strata, request.sample, request.seed, clean_task(name))
+            strata = cls._strata(task)
+            docs = (
+                # a variant evaluates its clean task's documents: the salt is the clean name
+                stratified_subset(strata, request.sample, request.seed, clean_task(name))
+                if request.sample
+                else list(range(len(strata)))
+            )
+            if request.shard is not None:
+                docs = shard(docs, strata, *request.shard)
+            chosen[name] = docs
         return chosen
 
     def subgroups(self, request: EvalRequest) -> dict[str, dict[str, int]]:
@@ -247,7 +258,7 @@ class LmEvalBackend:
         (the data alone: no model, so threshold items per subgroup exist before the eval)."""
         manager = self.task_manager(request.tasks)
         _, leaves = self._load_tasks(manager, request.tasks, request)
-        chosen = self._subset(leaves, request) if request.sample else {}
+        chosen = self._subset(leaves, request) if request.sample or request.shard else {}
         counts: dict[str, dict[str, int]] = {}
         for name, task in leaves.items():
             docs = list(task.eval_docs)
@@ -390,7 +401,7 @@ class LmEvalBackend:
         cfg = self.spec.model
         objects, leaves = self._load_tasks(manager, request.tasks, request)
         num_fewshot = self._apply_fewshot(request, objects, leaves)
-        samples = self._subset(leaves, request) if request.sample else None
+        samples = self._subset(leaves, request) if request.sample or request.shard else None
         for name, chosen in (samples or {}).items():
             replay_fewshot_draws(leaves[name], chosen)
         meter: dict[str, Throughput] = {}

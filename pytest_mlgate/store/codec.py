@@ -525,6 +525,7 @@ def encode_manifest(manifest: Manifest) -> Json:
             "sample": suite.sample,
             "seed": suite.seed,
             "num_fewshot": _plain(suite.num_fewshot),
+            **({} if suite.shard is None else {"shard": list(suite.shard)}),
         },
         "tasks": {
             name: {
@@ -660,11 +661,17 @@ def _fewshot(value: object, what: str) -> int | dict[str, int] | None:
 
 
 def _suite(data: Mapping[str, Any], what: str) -> SuiteInfo:
+    shard = data.get("shard")
+    if shard is not None and not (
+        isinstance(shard, list) and len(shard) == 2 and all(type(x) is int for x in shard)
+    ):
+        raise RecordError(f"{what}.shard: expected [K, N]")
     return SuiteInfo(
         _optional_str(data.get("name"), f"{what}.name") or "",
         _optional_int(data.get("sample"), f"{what}.sample"),
         _optional_int(data.get("seed"), f"{what}.seed"),
         _fewshot(data.get("num_fewshot"), f"{what}.num_fewshot"),
+        None if shard is None else (shard[0], shard[1]),
     )
 
 
