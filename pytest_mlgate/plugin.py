@@ -700,7 +700,9 @@ def _write_partial(session: pytest.Session, gate: GateSession) -> None:
 def _record(session: pytest.Session, gate: GateSession) -> None:
     """Record the run with its report files (written first, so a store that keeps them can),
     then register it when asked and it passed."""
-    attachments = _write_outputs(gate) if gate.ran else {}
+    from pytest_mlgate.outputs import write_outputs
+
+    attachments = write_outputs(gate) if gate.ran else {}
     try:
         run_id = gate.record(attachments)
     except RecordSpooled as exc:
@@ -769,57 +771,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if gate is None:
         return
     if gate.ran and not gate.outputs_written:
-        _write_outputs(gate)
+        from pytest_mlgate.outputs import write_outputs
+
+        write_outputs(gate)
     gate.close()
-
-
-def _write_outputs(gate: GateSession) -> dict[str, Path]:
-    """Write the HTML, JSON and Markdown outputs asked for; the files written, by name."""
-    from pytest_mlgate.report.markdown import render_markdown, write_markdown
-    from pytest_mlgate.report.matrix import ReportInput
-
-    gate.outputs_written = True
-    outcome = gate.outcome()
-    outputs = gate.plan.outputs
-    if outputs.json is not None:
-        from pytest_mlgate.report.json_report import write_json
-
-        write_json(
-            outputs.json,
-            outcome,
-            list(gate.ran),
-            suite=gate.plan.suite.suite.name,
-            checkpoint=gate.resolved.checkpoint,
-            config=str(gate.plan.config.path),
-        )
-    if outputs.html is not None:
-        from pytest_mlgate.report.html import write_html
-
-        history = gate.plan.history
-        data = ReportInput(
-            outcome,
-            gate.baseline,
-            gate.history(),
-            history.settings,
-            history.report,
-            gate.resolved.anchor,
-            gate.reference,
-        )
-        write_html(outputs.html, data)
-    text = render_markdown(
-        outcome,
-        baseline=None if gate.baseline is None else gate.baseline.run_id,
-        report_hint=_shown_path(outputs.html, gate.plan.cwd) if outputs.html else "the JSON output",
-        reference=None if gate.plan.reference is None else gate.plan.reference.location,
-        notes=gate.resolved.notes,
-    )
-    write_markdown(text, outputs.markdown)
-    written = (outputs.html, outputs.json, outputs.markdown)
-    return {path.name: path for path in written if path is not None and path.is_file()}
-
-
-def _shown_path(path: Path, cwd: Path) -> str:
-    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

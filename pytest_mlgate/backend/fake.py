@@ -69,7 +69,7 @@ class FakeBackend:
                 time.sleep(self.delay)
                 if request.progress is not None:
                     request.progress(task, done, result.n)
-            results[task] = result
+            results[task] = result if request.shard is None else _shard_of(result, request.shard)
         batch = request.batch_size
         return EvalRun(
             results, self.info if batch is None else replace(self.info, batch_size=batch)
@@ -127,4 +127,32 @@ def fake_task_result(
         chance=None if kind.choices is None else 1 / kind.choices,
         prompt_hashes=prompts,
         subgroups={d: g for d, g in kind.subgroups.items() if d < n},
+    )
+
+
+def _shard_of(task: TaskResult, part: tuple[int, int]) -> TaskResult:
+    """Shard K of N of a fake task's documents (dealt as the lm-eval backend deals them)."""
+    from pytest_mlgate.sampling import shard
+
+    ids = list(range(task.n))
+    strata = [task.subgroups.get(i) for i in ids]
+    keep = set(shard(ids, strata, *part))
+    metrics = {}
+    for key, metric in task.metrics.items():
+        pairs = [(d, s) for d, s in zip(metric.doc_ids, metric.scores, strict=True) if d in keep]
+        scores = tuple(s for _, s in pairs)
+        metrics[key] = replace(
+            metric,
+            value=sum(scores) / len(scores) if scores else float("nan"),
+            n=len(scores),
+            doc_ids=tuple(d for d, _ in pairs),
+            scores=scores,
+        )
+    return replace(
+        task,
+        metrics=metrics,
+        n=len(keep),
+        doc_hashes={d: h for d, h in task.doc_hashes.items() if d in keep},
+        subgroups={d: g for d, g in task.subgroups.items() if d in keep},
+        prompt_hashes={d: h for d, h in task.prompt_hashes.items() if d in keep},
     )
