@@ -548,13 +548,16 @@ def _parse_model(table: _Table) -> ModelConfig:
     if device != "auto" and not device.startswith(("cpu", "cuda", "mps", "xpu", "npu")):
         raise table.error("device", 'expected "auto", "cpu", "cuda", "cuda:N" or "mps"')
     d = ModelConfig()
+    backend = table.string("backend", d.backend)
+    if backend == "vllm":
+        _check_vllm(table, dict(model_args), device)
     chat_template, multiturn = _parse_chat(table)
     system = table.data.get("system_instruction")
     if system is not None and not isinstance(system, str):
         raise table.error("system_instruction", f"expected a string, got {_type_name(system)}")
     return ModelConfig(
         checkpoint=table.optional_string("checkpoint"),
-        backend=table.string("backend", d.backend),
+        backend=backend,
         dtype=table.string("dtype", d.dtype, DTYPES),
         device=device,
         batch_size=batch_size,
@@ -564,6 +567,35 @@ def _parse_model(table: _Table) -> ModelConfig:
         fewshot_as_multiturn=multiturn,
         gen_kwargs=_parse_gen_kwargs(table),
     )
+
+
+# lm-eval's vLLM model arguments checked here (the rest pass through to vllm.LLM unchanged).
+VLLM_INT_ARGS = ("tensor_parallel_size", "data_parallel_size", "max_model_len", "seed")
+VLLM_HF_ONLY = ("device_map", "parallelize", "max_memory_per_gpu", "offload_folder")
+
+
+def _check_vllm(table: _Table, args: Mapping[str, Any], device: str) -> None:
+    """``backend = "vllm"``: vLLM needs GPUs and takes its parallelism in ``model_args``."""
+    if device.startswith(("cpu", "mps")):
+        raise table.error("device", 'backend = "vllm" runs on CUDA GPUs: use "auto" or "cuda"')
+    for key in VLLM_INT_ARGS:
+        value = args.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise table.error("model_args", f"{key} = {value!r}: expected an integer >= 1")
+    memory = args.get("gpu_memory_utilization")
+    if memory is not None and (
+        isinstance(memory, bool) or not isinstance(memory, (int, float)) or not 0 < memory <= 1
+    ):
+        raise table.error("model_args", f"gpu_memory_utilization = {memory!r}: must be in (0, 1]")
+    misplaced = [key for key in VLLM_HF_ONLY if key in args]
+    if misplaced:
+        raise table.error(
+            "model_args",
+            f"{', '.join(misplaced)}: transformers placement options; vLLM spreads a model with "
+            "tensor_parallel_size (GPUs per copy) and data_parallel_size (copies)",
+        )
 
 
 def _parse_chat(table: _Table) -> tuple[bool | str, bool | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,43 @@ def test_bad_triggers_are_named(tmp_path: Path, triggers: str, message: str) -> 
     text = '[suites.fast]\ntasks = ["mlgate_tr_mc"]\n[suites.full]\ntasks = ["mlgate_tr_mc"]\n'
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, text + triggers))
+
+
+VLLM = """
+[model]
+checkpoint = "meta/tiny"
+backend = "vllm"
+{device}
+model_args = {{ {args} }}
+[suites.fast]
+tasks = ["mlgate_tr_mc"]
+[thresholds.mlgate_tr_mc]
+acc = 0.1
+"""
+
+
+@pytest.mark.parametrize(
+    ("device", "args", "message"),
+    [
+        ("", "tensor_parallel_size = 2, data_parallel_size = 2, gpu_memory_utilization = 0.9", None),  # noqa: E501
+        ('device = "cpu"', "tensor_parallel_size = 1", 'backend = "vllm" runs on CUDA GPUs'),
+        ("", "tensor_parallel_size = 0", "tensor_parallel_size = 0: expected an integer >= 1"),
+        ("", 'data_parallel_size = "2"', "data_parallel_size = '2': expected an integer >= 1"),
+        ("", "gpu_memory_utilization = 1.5", "gpu_memory_utilization = 1.5: must be in (0, 1]"),
+        ("", 'device_map = "auto"', "device_map: transformers placement options"),
+    ],
+    ids=["worked", "cpu", "tp-zero", "dp-string", "memory", "device-map"],
+)
+def test_vllm_config_is_validated(
+    tmp_path: Path, device: str, args: str, message: str | None
+) -> None:
+    path = tmp_path / "thresholds.toml"
+    path.write_text(VLLM.format(device=device, args=args))
+    if message is None:
+        config = load_config(path)
+        assert config.model.backend == "vllm"
+        assert config.model.model_args["tensor_parallel_size"] == 2
+        assert config.model.model_args["data_parallel_size"] == 2
+        return
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(path)
