@@ -340,7 +340,9 @@ def _init(args: argparse.Namespace) -> int:
     files = {
         root / DEFAULT_CONFIG_NAME: config,
         **{
-            root / ".github" / "workflows" / name: workflow.read_text(encoding="utf-8")
+            root / ".github" / "workflows" / name: _with_shards(
+                workflow.read_text(encoding="utf-8"), args.shards
+            )
             for name, workflow in workflows.items()
         },
         root / CONSTRAINTS_PATH: pinned,
@@ -369,6 +371,21 @@ def _init(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+SHARD_MARK = "  # mlgate init --shards N"
+
+
+def _with_shards(workflow: str, shards: int) -> str:
+    """The eval workflow's full-suite matrix set to ``shards`` jobs (the lines marked for it)."""
+    lines = []
+    for line in workflow.splitlines(keepends=True):
+        if line.rstrip("\n").endswith(SHARD_MARK):
+            key, _, _ = line.partition(":")
+            value = f"[{', '.join(map(str, range(1, shards + 1)))}]" if "shard:" in line else shards
+            line = f"{key}: {value}{SHARD_MARK}\n"
+        lines.append(line)
+    return "".join(lines)
 
 
 def _warn_unpinned(missing: list[str]) -> None:
@@ -432,7 +449,7 @@ def _plan(args: argparse.Namespace) -> int:
     options = GateOptions(cwd=Path.cwd(), suite="auto", changed_from=args.changed_from)
     trigger = choose_suite(config, options).trigger
     assert trigger is not None  # auto always asks the trigger matrix
-    print(trigger.explain())
+    print(trigger.suite if args.format == "name" else trigger.explain())
     return 0
 
 
@@ -508,6 +525,16 @@ def _prompts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
 def _unit_interval(text: str) -> float:
     value = float(text)
     if not 0 < value < 1:
@@ -556,6 +583,12 @@ def _add_setup_commands(commands: Commands) -> None:
     init.add_argument("--dir", default=".", help="the repository root (default: .)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     init.add_argument(
+        "--shards",
+        type=_positive,
+        default=2,
+        help="GPU jobs the full suite is split across (default: 2; 1: unsharded in one job)",
+    )
+    init.add_argument(
         "--store",
         choices=("folder", "mlflow"),
         default="folder",
@@ -577,6 +610,12 @@ def _add_setup_commands(commands: Commands) -> None:
     prompts.set_defaults(config=DEFAULT_CONFIG_NAME, suite=DEFAULT_SUITE)
     plan = _command(commands, "plan", "which suite the trigger matrix picks, and why", _plan)
     plan.add_argument("--changed-from", required=True, metavar="REF", help="e.g. origin/main")
+    plan.add_argument(
+        "--format",
+        choices=("explain", "name"),
+        default="explain",
+        help="name: print only the suite's name (for a workflow step)",
+    )
     add_options(plan.add_argument, "", ("config",))
     plan.set_defaults(config=DEFAULT_CONFIG_NAME)
 

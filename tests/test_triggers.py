@@ -120,6 +120,9 @@ def test_auto_suite_picks_the_tier_for_each_kind_of_change(
     git(repo, "commit", "-qm", "change")
     assert main(["plan", "--changed-from", "main", "--config", str(repo / "thresholds.toml")]) == 0
     assert capsys.readouterr().out.startswith(f"suite: {suite} (")
+    config = str(repo / "thresholds.toml")
+    assert main(["plan", "--changed-from", "main", "--config", config, "--format", "name"]) == 0
+    assert capsys.readouterr().out == f"{suite}\n"  # what the eval workflow reads
     result = pytester.runpytest(
         "-m", "eval", "--mlgate-suite", "auto", "--mlgate-changed-from", "main", "-v"
     )

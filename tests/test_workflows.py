@@ -216,6 +216,8 @@ def _comment_parser() -> Any:
 # Every job's token, exactly: anything more is a finding.
 PERMISSIONS = {
     ("mlgate-eval.yml", "eval"): {"contents": "read"},
+    ("mlgate-eval.yml", "shard"): {"contents": "read"},
+    ("mlgate-eval.yml", "merge"): {"contents": "read"},
     ("mlgate-eval.yml", "fork-notice"): {},
     ("mlgate-eval.yml", "persist-history"): {"contents": "write"},
     ("mlgate-comment.yml", "comment"): {
@@ -239,7 +241,7 @@ def test_every_job_declares_its_permissions() -> None:
     eval_jobs = jobs("mlgate-eval.yml")
     # The writer runs on pushes to main only, after the eval, and checks out no code.
     persist = eval_jobs["persist-history"]
-    assert persist["needs"] == "eval"
+    assert persist["needs"] == "merge"
     assert persist["if"] == "github.event_name == 'push'"
     assert not any("checkout" in str(step.get("uses", "")) for step in persist["steps"])
     # The GPU job: no credentials left in the checkout, none of the triggers that run PR code
@@ -247,6 +249,12 @@ def test_every_job_declares_its_permissions() -> None:
     (checkout,) = [s for s in eval_jobs["eval"]["steps"] if "checkout" in str(s.get("uses", ""))]
     assert checkout["with"]["persist-credentials"] is False
     assert eval_jobs["eval"]["runs-on"] == ["self-hosted", "gpu"]
+    # The shards run PR code on the GPU runner too: only after `eval`, so under its fork rule.
+    assert eval_jobs["shard"]["needs"] == "eval"
+    assert eval_jobs["shard"]["runs-on"] == ["self-hosted", "gpu"]
+    for name in ("shard", "merge"):
+        (co,) = [s for s in eval_jobs[name]["steps"] if "checkout" in str(s.get("uses", ""))]
+        assert co["with"]["persist-credentials"] is False
     for name in ("mlgate-eval.yml", "mlgate-comment.yml"):
         triggers = load(TEMPLATES / "workflows" / name)[True]  # YAML reads `on` as true
         assert "pull_request_target" not in triggers
@@ -259,12 +267,35 @@ def test_eval_workflow_tiers() -> None:
     triggers = workflow[True]
     assert set(triggers["pull_request"]["types"]) >= {"opened", "synchronize", "labeled"}
     assert triggers["push"]["branches"] == ["main"]
-    gate = next(s for s in workflow["jobs"]["eval"]["steps"] if s.get("name") == "Gate")
-    assert "--mlgate-record" in gate["run"]
-    assert "--mlgate-changed-from" in gate["run"]
+    steps = {s.get("name"): s for s in workflow["jobs"]["eval"]["steps"]}
+    assert "mlgate plan --changed-from" in steps["Choose the suite"]["run"]
+    gate = next(s for n, s in steps.items() if n and n.startswith("Gate"))
+    assert gate["if"] == "steps.suite.outputs.name != 'full'"  # the fast tier, unsharded
+    assert workflow["jobs"]["eval"]["outputs"]["suite"] == "${{ steps.suite.outputs.name }}"
     assert workflow["jobs"]["eval"]["env"]["MLGATE_HEAD_SHA"] == (
         "${{ github.event.pull_request.head.sha || github.sha }}"
     )
+    shard = workflow["jobs"]["shard"]
+    assert shard["if"] == "needs.eval.outputs.suite == 'full'"
+    assert shard["strategy"]["matrix"]["shard"] == [1, 2]
+    assert shard["env"]["SHARDS"] == 2
+    run = "\n".join(str(s.get("run", "")) for s in shard["steps"])
+    assert '--mlgate-suite full --mlgate-shard "$SHARD/$SHARDS"' in run
+    merge = workflow["jobs"]["merge"]
+    assert merge["needs"] == "shard"
+    script = "\n".join(str(s.get("run", "")) for s in merge["steps"])
+    assert "mlgate merge shards/mlgate-shard-*-of-*.json" in script
+    assert "record=(--record)" in script  # on a push to main
+
+
+def test_init_shards_sets_the_matrix(tmp_path: Path) -> None:
+    assert main(["init", "--dir", str(tmp_path), "--shards", "4"]) == 0
+    written = tmp_path / ".github" / "workflows" / "mlgate-eval.yml"
+    shard = load(written)["jobs"]["shard"]
+    assert shard["strategy"]["matrix"]["shard"] == [1, 2, 3, 4]
+    assert shard["env"]["SHARDS"] == 4
+    result = actionlint(written)
+    assert result.returncode == 0, result.stdout
 
 
 def pip_installs() -> list[tuple[str, str, str]]:
@@ -283,6 +314,8 @@ def test_every_install_is_pinned_by_the_constraints_file() -> None:
     installs = pip_installs()
     assert {(w, j) for w, j, _ in installs} == {
         ("mlgate-eval.yml", "eval"),
+        ("mlgate-eval.yml", "shard"),
+        ("mlgate-eval.yml", "merge"),
         ("mlgate-eval.yml", "persist-history"),
         ("mlgate-comment.yml", "comment"),
     }
