@@ -10,8 +10,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest, Progress
+from pytest_mlgate.backend.parallel import Group
 from pytest_mlgate.cache import ResultCache, cache_key
 from pytest_mlgate.checkpoint import fingerprint_checkpoint
 from pytest_mlgate.config import DeterminismConfig, LatencyConfig, SuiteConfig
@@ -31,6 +33,8 @@ class Evaluator:
     pii_tasks: tuple[str, ...] = ()  #: tasks whose pii_rate is computed from raw responses
     redact: bool = True  #: mask personal data in example texts before anything keeps them
     shard: tuple[int, int] | None = None  #: --mlgate-shard K/N: only that shard of the documents
+    #: data parallel: the launched processes (this rank evaluates ``shard``; None: alone)
+    group: Group | None = None
     _backend: Backend | None = None
     _cache: ResultCache | None = None
     _run: EvalRun = field(default_factory=lambda: EvalRun({}))
@@ -43,6 +47,17 @@ class Evaluator:
         # Only a backend that says its results depend on nothing but what the key covers.
         if self.cache_folder is not None and getattr(self.backend(), "cacheable", False):
             self._cache = ResultCache(self.cache_folder)
+
+    @property
+    def partial(self) -> tuple[int, int] | None:
+        """``--mlgate-shard K/N``: this process evaluates one shard and gates nothing (a data
+        parallel rank's shard is joined with the others': not partial)."""
+        return self.shard if self.group is None else None
+
+    @property
+    def leader(self) -> bool:
+        """Alone, or rank 0 of a data parallel launch: the process that gates and writes."""
+        return self.group is None or self.group.leader
 
     def backend(self) -> Backend:
         if self._backend is None:
@@ -77,12 +92,8 @@ class Evaluator:
 
     def _evaluate_batch(self, batch: list[str]) -> None:
         request = self._request(batch)
-        key = self._key(request) if self._cache is not None else None
-        cached = self._cached_run(key)
         try:
-            run = (
-                cached if cached is not None else self._protected(self.backend().evaluate(request))
-            )
+            run = self._together(request) if self.group is not None else self._alone(request)
         except MlgateError as exc:
             self._failed.update(dict.fromkeys(batch, exc))
             raise
@@ -91,10 +102,51 @@ class Evaluator:
             failure.__cause__ = exc
             self._failed.update(dict.fromkeys(batch, failure))
             raise failure from exc
-        if self._cache is not None and key is not None and cached is None:
-            self._cache.put(key, run)
         self.on_evaluated(run)
         self._run = self._run.merged(run)
+
+    def _alone(self, request: EvalRequest) -> EvalRun:
+        """One process: from the cache, else evaluated (and cached)."""
+        key = self._key(request) if self._cache is not None else None
+        cached = self._cached_run(key)
+        if cached is not None:
+            return cached
+        run = self._protected(self.backend().evaluate(request))
+        if self._cache is not None and key is not None:
+            self._cache.put(key, run)
+        return run
+
+    def _together(self, request: EvalRequest) -> EvalRun:
+        """Data parallel: rank 0's cache answers for every rank, else each rank evaluates its
+        shard and every rank gets the joined run (rank 0 caches it). A rank that fails sends
+        its error, and every rank fails with it."""
+        from pytest_mlgate.merge import join_runs
+
+        group = self.group
+        assert group is not None
+        key = self._key(replace(request, shard=None)) if self._cache is not None else None
+        hit = group.broadcast(self._cached_run(key) if key is not None else None)
+        if isinstance(hit, EvalRun):
+            return hit
+        try:
+            part = self._protected(self.backend().evaluate(request))
+            counts = ", ".join(f"{name} {task.n}" for name, task in part.tasks.items())
+            group.say(f"world_size={group.size}, documents evaluated here: {counts}")
+            payload: tuple[str, object] = ("ok", part)
+        except Exception as exc:  # sent to every rank, then raised on each
+            payload = ("error", f"{type(exc).__name__}: {exc}")
+        received = cast(list[tuple[str, object]], group.gather(payload))
+        failed = [
+            f"rank {rank} of {group.size} failed: {message}"
+            for rank, (kind, message) in enumerate(received)
+            if kind == "error"
+        ]
+        if failed:
+            raise BackendError("; ".join(failed))
+        run = join_runs([cast(EvalRun, shard_run) for _, shard_run in received])
+        if self._cache is not None and key is not None:
+            self._cache.put(key, run)
+        return run
 
     def _protected(self, run: EvalRun) -> EvalRun:
         """``pii_rate`` from the raw responses, then the texts redacted: before the cache, the

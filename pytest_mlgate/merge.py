@@ -91,15 +91,25 @@ def _made_differently(a: Manifest, b: Manifest) -> str | None:
     return ", ".join(differ) or None
 
 
+def join_runs(runs: Sequence[EvalRun]) -> EvalRun:
+    """Runs of disjoint shards of the same tasks as one run."""
+    names = list(runs[0].tasks)
+    for run in runs[1:]:
+        if sorted(run.tasks) != sorted(names):
+            raise ConfigError(
+                f"the shards evaluated different tasks: {sorted(run.tasks)} vs {names}"
+            )
+    tasks = {name: join_task(name, [run[name] for run in runs]) for name in names}
+    info = dataclasses.replace(
+        runs[0].info, throughput=combined(*(run.info.throughput for run in runs))
+    )
+    return EvalRun(tasks, info)
+
+
 def join(partials: Sequence[GateOutcome]) -> tuple[EvalRun, Manifest]:
     """The shards' runs as one run, and its manifest (the first shard's, unsharded)."""
-    tasks = {}
-    for name in partials[0].run.tasks:
-        tasks[name] = join_task(name, [p.run[name] for p in partials])
-    info = dataclasses.replace(
-        partials[0].run.info, throughput=combined(*(p.run.info.throughput for p in partials))
-    )
-    run = EvalRun(tasks, info)
+    run = join_runs([p.run for p in partials])
+    tasks = run.tasks
     first = partials[0].manifest
     manifest = dataclasses.replace(
         first,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import warnings
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
@@ -391,19 +392,50 @@ def _evaluator(config: pytest.Config, cfg: MlgateConfig, choice: SuiteChoice) ->
 
         options = gate_options(config)
         checkpoint = candidate_location(cfg, options)
+        group, shard = _ranks(config, parse_shard(options.shard))
         config.stash[EVALUATOR_KEY] = Evaluator(
             spec=BackendSpec(cfg.model, checkpoint, cfg.include),
             suite=choice.suite,
             batch=choice.suite.all_tasks,
             make_backend=lambda spec: _make_backend(config, spec),
-            cache_folder=cache_folder(cfg, options),
+            cache_folder=cache_folder(cfg, options) if group is None or group.leader else None,
             on_evaluated=lambda run: config.hook.pytest_mlgate_evaluated(run=run, config=config),
             progress=_terminal_progress(config),
             pii_tasks=cfg.pii_tasks(),
             redact=cfg.report.redact,
-            shard=parse_shard(options.shard),
+            shard=shard,
+            group=group,
         )
     return config.stash[EVALUATOR_KEY]
+
+
+def _ranks(config: pytest.Config, shard: tuple[int, int] | None) -> tuple[Any, Any]:
+    """Under a multi-process launch (torchrun, accelerate launch): this process's group and
+    shard (rank R evaluates shard R+1 of N); else (None, --mlgate-shard)."""
+    from pytest_mlgate.backend.parallel import Group, launched
+
+    where = launched()
+    if where is None:
+        return None, shard
+    if shard is not None:
+        raise pytest.UsageError(
+            "--mlgate-shard splits the documents across runners; under a multi-process launch "
+            "the ranks split them already: use one or the other"
+        )
+    group = Group.join(*where)
+    config.add_cleanup(group.close)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def announce(line: str) -> None:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            if reporter is not None:
+                reporter.write_line(line)
+            else:
+                print(line, file=sys.stderr, flush=True)
+
+    group.announce = announce
+    return group, (group.rank + 1, group.size)
 
 
 def _subgroup_counts(config: pytest.Config) -> dict[str, dict[str, int]]:
@@ -497,10 +529,15 @@ class GateItem(pytest.Item):
 
     def setup(self) -> None:
         gate = self.config.stash[GATE_KEY]
-        shard = gate.evaluator.shard
-        if shard is not None:
-            gate.evaluator.evaluate(gate.plan.tasks)
-            pytest.skip(f"shard {shard[0]}/{shard[1]}: gated when `mlgate merge` joins the shards")
+        evaluator = gate.evaluator
+        if evaluator.partial is not None:
+            evaluator.evaluate(gate.plan.tasks)
+            k, n = evaluator.partial
+            pytest.skip(f"shard {k}/{n}: gated when `mlgate merge` joins the shards")
+        if not evaluator.leader:
+            evaluator.evaluate(gate.plan.tasks)  # this rank's shard, gathered with the others
+            assert evaluator.group is not None
+            pytest.skip(f"rank {evaluator.group.rank} of {evaluator.group.size}: gated on rank 0")
 
     def repr_failure(
         self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
@@ -675,16 +712,17 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         if recording and gate is not None:
             gate.messages.append("run NOT recorded: the session stopped early (-x / --maxfail)")
         raise
-    if gate is not None and gate.evaluator.shard is not None:
-        if not session.config.option.collectonly:
-            _write_partial(session, gate)
-    elif recording and gate is not None and not session.config.option.collectonly:
+    if gate is None or session.config.option.collectonly or not gate.evaluator.leader:
+        return result  # a data parallel rank other than 0 writes nothing
+    if gate.evaluator.partial is not None:
+        _write_partial(session, gate)
+    elif recording:
         _record(session, gate)
     return result
 
 
 def _write_partial(session: pytest.Session, gate: GateSession) -> None:
-    k, n = gate.evaluator.shard or (0, 0)
+    k, n = gate.evaluator.partial or (0, 0)
     named = gate_options(session.config).partial or f"mlgate-shard-{k}-of-{n}.json"
     path = gate.plan.cwd / named
     gate.outputs_written = True  # a shard writes no reports: the merge does
@@ -770,7 +808,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     gate = session.config.stash.get(GATE_KEY, None)
     if gate is None:
         return
-    if gate.ran and not gate.outputs_written:
+    if gate.ran and not gate.outputs_written and gate.evaluator.leader:
         from pytest_mlgate.outputs import write_outputs
 
         write_outputs(gate)

@@ -91,7 +91,10 @@ class GateSession:
             settings = self.plan.history.settings.determinism
             tasks = list(self.plan.suite.suite.all_tasks)
             self._determinism = {}
-            if settings is not None and self.evaluator.shard is None:
+            if settings is not None and self.evaluator.group is not None:
+                why = "not measured under a multi-process launch: run it in one process"
+                self._determinism = dict.fromkeys(tasks, why)
+            elif settings is not None and self.evaluator.shard is None:
                 try:
                     self.evaluator.evaluate(tasks)
                     found = self.evaluator.determinism(tasks, settings)
@@ -104,8 +107,10 @@ class GateSession:
     def latency(self) -> Latency | str | None:
         """``[suites.NAME] latency``, measured once (None: the suite does not measure it)."""
         settings = self.plan.suite.suite.latency
-        if settings is None or self.evaluator.shard is not None:  # measured by the whole run
+        if settings is None or self.evaluator.partial is not None:  # measured by the whole run
             return None
+        if self.evaluator.group is not None:
+            return "not measured under a multi-process launch: run it in one process"
         if self._latency is None:
             tasks = list(self.plan.suite.suite.all_tasks)
             try:
@@ -180,7 +185,7 @@ class GateSession:
                 run=self.evaluator.run,
                 cwd=plan.cwd,
                 fingerprint=self.evaluator.fingerprint(),
-                shard=self.evaluator.shard,
+                shard=self.evaluator.partial,
             )
             measured = tuple(d for d in self.determinism().values() if isinstance(d, Determinism))
             latency = self.latency()
@@ -244,7 +249,7 @@ class GateSession:
         self.evaluator.evaluate(self.plan.tasks)
         partial = GateOutcome(self.evaluator.run, (), self.manifest())
         write_atomic(path, dumps_outcome(partial))
-        said = f"partial run of shard {'/'.join(map(str, self.evaluator.shard or ()))} in {path}"
+        said = f"partial run of shard {'/'.join(map(str, self.evaluator.partial or ()))} in {path}"
         if record:
             append = getattr(self.resolved.store, "append_entry", None)
             if append is None:

@@ -410,6 +410,7 @@ class LmEvalBackend:
                 _without_env_collection(),
                 counted(lm, request.progress, meter),
                 _batch(lm, request),
+                _one_process(),
             ):
                 out = evaluator.simple_evaluate(
                     model=lm,
@@ -453,6 +454,22 @@ class LmEvalBackend:
         if self._task_dir is not None:
             self._task_dir.cleanup()
             self._task_dir = None
+
+
+@contextlib.contextmanager
+def _one_process() -> Iterator[None]:
+    """lm-eval returns results only where ``LOCAL_RANK`` is 0. The plugin runs it on each rank
+    of a data parallel launch as a single process over that rank's shard (the model object is
+    not spread by lm-eval), so each rank reads as local rank 0 while it evaluates."""
+    saved = os.environ.get("LOCAL_RANK")
+    if saved in (None, "0"):
+        yield
+        return
+    os.environ["LOCAL_RANK"] = "0"
+    try:
+        yield
+    finally:
+        os.environ["LOCAL_RANK"] = saved
 
 
 def _as_in_a_run(leaf: Any, num_fewshot: int | None) -> None:
