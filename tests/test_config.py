@@ -250,7 +250,7 @@ acc = 0.1
             "",
             "tensor_parallel_size = 2, data_parallel_size = 2, gpu_memory_utilization = 0.9",
             None,
-        ),  # noqa: E501
+        ),
         ('device = "cpu"', "tensor_parallel_size = 1", 'backend = "vllm" runs on CUDA GPUs'),
         ("", "tensor_parallel_size = 0", "tensor_parallel_size = 0: expected an integer >= 1"),
         ("", 'data_parallel_size = "2"', "data_parallel_size = '2': expected an integer >= 1"),
