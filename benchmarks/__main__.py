@@ -8,7 +8,9 @@
 4. the HTML report of a 1,000-run x 200-metric history;
 5. the paired tests on 100,000 examples x 200 metrics;
 6. the MLflow store (embedded sqlite): the baseline lookup among 10,000 runs, recording one run,
-   and ``import mlflow`` on its own.
+   and ``import mlflow`` on its own;
+7. on a task 10x the demo's size: `pytest -m eval` against the `lm_eval` CLI, and two shards at
+   once (one thread each) plus `mlgate merge` against one unsharded run (two threads).
 
 Timed commands alternate (A, B, A, B, ...) so load on the machine hits both alike; medians.
 Absolute times on shared machines are noise: the ratios are the result.
@@ -122,6 +124,97 @@ def perturb_row(work: Path, gate_config: str, repeat: int) -> Row:
     return ("3b. suite with perturb = [ascii] / without", variants, clean, "-")
 
 
+BIG_TASK = """task: mlgate_tr_mc_x10
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: "{data}"
+test_split: test
+output_type: multiple_choice
+doc_to_text: "Soru: {{{{question}}}}\\nCevap:"
+doc_to_choice: "{{{{choices}}}}"
+doc_to_target: answer
+metric_list:
+  - metric: acc
+    aggregation: mean
+    higher_is_better: true
+metadata:
+  version: 1.0
+  subgroup_field: category
+"""
+
+
+def big_task(folder: Path) -> Path:
+    """The shipped multiple-choice task, ten times (each copy's questions numbered)."""
+    import json
+
+    from pytest_mlgate.tasks import iter_docs
+
+    folder.mkdir(parents=True)
+    data = folder / "x10.jsonl"
+    with data.open("w", encoding="utf-8") as out:
+        for copy in range(10):
+            for doc in iter_docs("mlgate_tr_mc"):
+                doc = {**doc, "question": f"{doc['question']} ({copy + 1})"}
+                out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    (folder / "x10.yaml").write_text(BIG_TASK.format(data=data))
+    return folder
+
+
+def scale_rows(work: Path, checkpoint: Path, device: str, repeat: int) -> list[Row]:
+    """Row 7: the gate on a 10x task against the lm_eval CLI; two shards at once + the merge
+    against one unsharded run."""
+    repo = work / "big"
+    repo.mkdir()
+    tasks = big_task(repo / "tasks")
+    dtype = "float32" if device == "cpu" else "bfloat16"
+    (repo / "thresholds.toml").write_text(
+        GATE.format(checkpoint=checkpoint, device=device, dtype=dtype)
+        .replace('tasks = ["mlgate_tr_mc", "mlgate_tr_math"]', 'tasks = ["mlgate_tr_mc_x10"]')
+        .replace(
+            "[thresholds.mlgate_tr_mc]",
+            '[tasks]\ninclude = ["tasks"]\n\n[thresholds.mlgate_tr_mc_x10]',
+        )
+    )
+    lm_eval = [
+        str(Path(sys.executable).with_name("lm_eval")),
+        "--model", "hf",
+        "--model_args", f"pretrained={checkpoint},dtype={dtype}",
+        "--tasks", "mlgate_tr_mc_x10",
+        "--include_path", str(tasks),
+        "--batch_size", "32",
+        "--device", "cuda" if device == "auto" else device,
+    ]  # fmt: skip
+    uncached = [*GATE_COMMAND, "--mlgate-no-cache"]
+    gate, raw = side_by_side(uncached, lm_eval, repo, repeat)
+    sharded, whole = [], []
+    merge = [sys.executable, "-m", "pytest_mlgate.cli", "merge", "--report", ""]
+    for _ in range(repeat):
+        start = time.perf_counter()
+        one_thread = {**offline_env(), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        shards = [
+            subprocess.Popen(
+                [*uncached, f"--mlgate-shard={k}/2"], cwd=repo, env=one_thread,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            for k in (1, 2)
+        ]  # fmt: skip
+        assert all(p.wait() == 0 for p in shards)
+        parts = [str(repo / f"mlgate-shard-{k}-of-2.json") for k in (1, 2)]
+        subprocess.run([*merge, *parts], cwd=repo, env=offline_env(), capture_output=True)
+        sharded.append(time.perf_counter() - start)
+        whole.append(timed(uncached, repo))
+    return [
+        ("7a. 10x task: pytest -m eval / lm_eval CLI", gate, raw, "<= 0.5"),
+        (
+            "7b. 10x task: 2 shards at once + merge / unsharded",
+            statistics.median(sharded),
+            statistics.median(whole),
+            "<= 0.6",
+        ),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each timed command")
@@ -138,6 +231,7 @@ def main() -> None:
         rows, gate_config = gate_rows(work, checkpoint, args.device, args.repeat)
         rows.append(plain_row(work, gate_config, args.repeat))
         rows.append(perturb_row(work, gate_config, args.repeat))
+        rows += scale_rows(work, checkpoint, args.device, args.repeat)
     report = bench_report.measure(1000, 200, 200, [30])[30]
     paired = bench_history.bench_paired_tests(100_000, 200)
     mlflow = bench_mlflow.bench_mlflow(10_000)
