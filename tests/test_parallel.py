@@ -115,3 +115,35 @@ def test_a_failing_rank_ends_every_rank(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "rank 1 of 2 failed: RuntimeError: CUDA out of memory (simulated on rank 1)" in output
     assert output.count("FAILED thresholds.toml::mlgate_tr_mc::acc") == 1  # rank 0 gates
+
+
+DYING = """
+import os
+from pytest_mlgate.backend.fake import FakeBackend
+
+
+class Dying(FakeBackend):
+    def evaluate(self, request):
+        if os.environ.get("RANK") == "1":
+            os._exit(3)  # the process is gone: no error message reaches the other ranks
+        return super().evaluate(request)
+
+
+def pytest_mlgate_make_backend(spec):
+    return Dying({"mlgate_tr_mc": {"acc": [1.0] * 30 + [0.0] * 10}})
+"""
+
+
+def test_a_rank_that_dies_ends_the_launch(tmp_path: Path) -> None:
+    """Rank 1 dies mid-evaluation: rank 0 does not wait forever (the launcher stops the group,
+    and rank 0's collective gives up after MLGATE_DIST_TIMEOUT), and the launch fails."""
+    repo = tmp_path / "repo"
+    (repo / "ckpt").mkdir(parents=True)
+    (repo / "conftest.py").write_text(DYING)
+    (repo / "thresholds.toml").write_text(
+        '[model]\ncheckpoint = "ckpt"\n[suites.fast]\ntasks = ["mlgate_tr_mc"]\n'
+        "[thresholds.mlgate_tr_mc]\nacc = { min = 0.1 }\n"
+    )
+    done = launch(repo, "--mlgate-record", env={"MLGATE_DIST_TIMEOUT": "20"})
+    assert done.returncode != 0
+    assert not (repo / ".mlgate").exists()  # nothing recorded
