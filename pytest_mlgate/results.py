@@ -136,9 +136,12 @@ class TaskResult:
         return cache[doc_ids]
 
     def in_subgroup(self, subgroup: str) -> TaskResult:
-        """This task restricted to one subgroup's documents: every metric's value is the mean
-        of that subgroup's per-example scores (no stderr: the CI comes from the scores)."""
-        docs = {doc for doc, group in self.subgroups.items() if group == subgroup}
+        """This task restricted to one subgroup's documents."""
+        return self.restricted({doc for doc, group in self.subgroups.items() if group == subgroup})
+
+    def restricted(self, docs: set[int]) -> TaskResult:
+        """This task on ``docs`` only: every metric's value is the mean of those documents'
+        per-example scores (no stderr: the CI comes from the scores)."""
         metrics = {}
         for key, metric in self.metrics.items():
             kept = [(d, s) for d, s in zip(metric.doc_ids, metric.scores, strict=True) if d in docs]

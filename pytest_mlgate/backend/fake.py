@@ -135,24 +135,4 @@ def _shard_of(task: TaskResult, part: tuple[int, int]) -> TaskResult:
     from pytest_mlgate.sampling import shard
 
     ids = list(range(task.n))
-    strata = [task.subgroups.get(i) for i in ids]
-    keep = set(shard(ids, strata, *part))
-    metrics = {}
-    for key, metric in task.metrics.items():
-        pairs = [(d, s) for d, s in zip(metric.doc_ids, metric.scores, strict=True) if d in keep]
-        scores = tuple(s for _, s in pairs)
-        metrics[key] = replace(
-            metric,
-            value=sum(scores) / len(scores) if scores else float("nan"),
-            n=len(scores),
-            doc_ids=tuple(d for d, _ in pairs),
-            scores=scores,
-        )
-    return replace(
-        task,
-        metrics=metrics,
-        n=len(keep),
-        doc_hashes={d: h for d, h in task.doc_hashes.items() if d in keep},
-        subgroups={d: g for d, g in task.subgroups.items() if d in keep},
-        prompt_hashes={d: h for d, h in task.prompt_hashes.items() if d in keep},
-    )
+    return task.restricted(set(shard(ids, [task.subgroups.get(i) for i in ids], *part)))
