@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pytest_mlgate.config import ModelConfig
-from pytest_mlgate.results import EvalRun
+
+if TYPE_CHECKING:  # a plain `pytest` run imports this module: the results are not needed then
+    from pytest_mlgate.results import EvalRun
 
 
 @dataclass(frozen=True)
