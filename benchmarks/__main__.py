@@ -67,24 +67,32 @@ Row = tuple[str, float, float, str]
 GATE_COMMAND = [sys.executable, "-m", "pytest", "-m", "eval", "-q", "-p", "no:cacheprovider"]
 
 
+def dtype_on(device: str) -> str:
+    """Both sides run in the gate's default: bf16 on a GPU, float32 on the CPU."""
+    return "float32" if device == "cpu" else "bfloat16"
+
+
+def lm_eval_command(checkpoint: Path, device: str, tasks: str, include: Path) -> list[str]:
+    """The raw lm_eval CLI on the same model, tasks and batch size as the gate."""
+    return [
+        str(Path(sys.executable).with_name("lm_eval")),
+        "--model", "hf",
+        "--model_args", f"pretrained={checkpoint},dtype={dtype_on(device)}",
+        "--tasks", tasks,
+        "--include_path", str(include),
+        "--batch_size", "32",
+        "--device", "cuda" if device == "auto" else device,
+    ]  # fmt: skip
+
+
 def gate_rows(work: Path, checkpoint: Path, device: str, repeat: int) -> tuple[list[Row], str]:
     """Rows 1 and 2: the gate against the lm_eval CLI, and a cached rerun against a fresh one."""
     repo = work / "repo"
     repo.mkdir()
-    # On a GPU, both sides run in the gate's GPU default (bf16); on the CPU in float32.
-    dtype = "float32" if device == "cpu" else "bfloat16"
-    gate_config = GATE.format(checkpoint=checkpoint, device=device, dtype=dtype)
+    gate_config = GATE.format(checkpoint=checkpoint, device=device, dtype=dtype_on(device))
     (repo / "thresholds.toml").write_text(gate_config)
     tasks = materialize_tasks(work / "tasks")
-    lm_eval = [
-        str(Path(sys.executable).with_name("lm_eval")),
-        "--model", "hf",
-        "--model_args", f"pretrained={checkpoint},dtype={dtype}",
-        "--tasks", "mlgate_tr_mc,mlgate_tr_math",
-        "--include_path", str(tasks),
-        "--batch_size", "32",
-        "--device", "cuda" if device == "auto" else device,
-    ]  # fmt: skip
+    lm_eval = lm_eval_command(checkpoint, device, "mlgate_tr_mc,mlgate_tr_math", tasks)
     gate = GATE_COMMAND
     uncached, raw = side_by_side([*gate, "--mlgate-no-cache"], lm_eval, repo, repeat)
     timed(gate, repo)  # fill the cache
@@ -167,24 +175,15 @@ def scale_rows(work: Path, checkpoint: Path, device: str, repeat: int) -> list[R
     repo = work / "big"
     repo.mkdir()
     tasks = big_task(repo / "tasks")
-    dtype = "float32" if device == "cpu" else "bfloat16"
     (repo / "thresholds.toml").write_text(
-        GATE.format(checkpoint=checkpoint, device=device, dtype=dtype)
+        GATE.format(checkpoint=checkpoint, device=device, dtype=dtype_on(device))
         .replace('tasks = ["mlgate_tr_mc", "mlgate_tr_math"]', 'tasks = ["mlgate_tr_mc_x10"]')
         .replace(
             "[thresholds.mlgate_tr_mc]",
             '[tasks]\ninclude = ["tasks"]\n\n[thresholds.mlgate_tr_mc_x10]',
         )
     )
-    lm_eval = [
-        str(Path(sys.executable).with_name("lm_eval")),
-        "--model", "hf",
-        "--model_args", f"pretrained={checkpoint},dtype={dtype}",
-        "--tasks", "mlgate_tr_mc_x10",
-        "--include_path", str(tasks),
-        "--batch_size", "32",
-        "--device", "cuda" if device == "auto" else device,
-    ]  # fmt: skip
+    lm_eval = lm_eval_command(checkpoint, device, "mlgate_tr_mc_x10", tasks)
     uncached = [*GATE_COMMAND, "--mlgate-no-cache"]
     gate, raw = side_by_side(uncached, lm_eval, repo, repeat)
     sharded, whole = [], []

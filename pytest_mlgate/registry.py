@@ -116,15 +116,18 @@ def fetch(store: MlflowStore, version: Version, into: Path) -> Path:
 
 
 def version_runs(store: MlflowStore, version: Version, tasks: Iterable[str] = ()) -> GateOutcome:
-    """The latest complete gate run of ``version``: recorded with its fingerprint (or with the
-    version's URI as checkpoint), preferring one that evaluated all of ``tasks``."""
-    entries = store.find(fingerprint=version.fingerprint) if version.fingerprint else []
-    if not entries:
-        entries = [e for e in store.entries() if e.checkpoint == version.uri]
-    entries = sorted(entries, key=lambda e: e.key)
-    wanted = set(tasks)
-    covering = [e for e in entries if e.covers(wanted)]
-    chosen = (covering or entries)[-1:] if entries else []
+    """The latest complete gate run of ``version`` (a tag-filtered lookup by the fingerprint it
+    was registered with), preferring one that evaluated all of ``tasks``."""
+    if not version.fingerprint:
+        raise BaselineNotFound(
+            f"{version.uri} carries no mlgate.fingerprint tag (it was not registered by "
+            "--mlgate-register), so no gate run can be matched to it; register it with "
+            "`pytest -m eval --mlgate-checkpoint PATH --mlgate-record --mlgate-register "
+            f"{version.name}@ALIAS`"
+        )
+    entries = sorted(store.find(fingerprint=version.fingerprint), key=lambda e: e.key)
+    covering = [e for e in entries if e.covers(set(tasks))]
+    chosen = (covering or entries)[-1:]
     if not chosen:
         raise BaselineNotFound(
             f"{version.uri}: no complete gate run of this version in {store.location}; record one "
