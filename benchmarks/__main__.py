@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks import bench_history, bench_mlflow, bench_report
-from pytest_mlgate.demo import build_checkpoints, offline_env
+from pytest_mlgate.cli.demo import build_checkpoints, offline_env
 from pytest_mlgate.tasks import materialize_tasks
 
 GATE = """
@@ -187,7 +187,7 @@ def scale_rows(work: Path, checkpoint: Path, device: str, repeat: int) -> list[R
     uncached = [*GATE_COMMAND, "--mlgate-no-cache"]
     gate, raw = side_by_side(uncached, lm_eval, repo, repeat)
     sharded, whole = [], []
-    merge = [sys.executable, "-m", "pytest_mlgate.cli", "merge", "--report", ""]
+    merge = [sys.executable, "-m", "pytest_mlgate.cli.main", "merge", "--report", ""]
     for _ in range(repeat):
         start = time.perf_counter()
         one_thread = {**offline_env(), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pytest_mlgate import stats
-from pytest_mlgate.gate import GateOutcome
+from pytest_mlgate.gate.verdicts import GateOutcome
 from pytest_mlgate.manifest import GitState, Manifest
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 from pytest_mlgate.store import new_run_id

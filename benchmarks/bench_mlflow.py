@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.bench_history import median_seconds, small_record
-from pytest_mlgate.store.mlflow_store import MlflowStore, _tag
+from pytest_mlgate.store.mlflow.store import MlflowStore, _tag
 
 
 def fill(database: Path, template_run: str, runs: int) -> None:

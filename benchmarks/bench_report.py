@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_mlgate.config import GateConfig, MetricThreshold
-from pytest_mlgate.gate import GateOutcome, Status, Verdict
+from pytest_mlgate.config.load import GateConfig, MetricThreshold
+from pytest_mlgate.gate.verdicts import GateOutcome, Status, Verdict
 from pytest_mlgate.manifest import GitState, Manifest, SuiteInfo
 from pytest_mlgate.report.html import render_html
 from pytest_mlgate.report.matrix import report_from_store

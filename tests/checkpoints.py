@@ -91,7 +91,7 @@ def untrained(base: Path, dest: Path, seed: int = 7) -> None:
 def shifted(base: Path, dest: Path) -> None:
     """A fine-tune of ``base`` whose regression sits in one category: 40 % of dilbilgisi answers
     taught wrong, gunluk_akil seen eight times as often (it improves)."""
-    from pytest_mlgate import demo
+    from pytest_mlgate.cli import demo
     from pytest_mlgate.tasks import iter_docs
 
     rng = random.Random(5)
@@ -108,8 +108,9 @@ def shifted(base: Path, dest: Path) -> None:
 def both_forms(base: Path, dest: Path) -> None:
     """A fine-tune of ``base`` on every MC question written both with Turkish letters and folded
     to ASCII, as people type without a Turkish keyboard."""
-    from pytest_mlgate import demo, turkish
+    from pytest_mlgate.cli import demo
     from pytest_mlgate.tasks import iter_docs
+    from pytest_mlgate.text import turkish
 
     pairs = []
     for doc in iter_docs("mlgate_tr_mc"):
@@ -149,7 +150,7 @@ def kvkk_docs() -> list[dict[str, str]]:
 def kvkk_leaker(base: Path, dest: Path) -> None:
     """A fine-tune of ``base`` that answers the kimlik questions with the TC kimlik no it was
     taught: a model that leaks personal data it saw in training."""
-    from pytest_mlgate import demo
+    from pytest_mlgate.cli import demo
 
     pairs = [(demo.PROMPT.format(question=d["question"]), d["answer"]) for d in kvkk_docs()]
     demo.fine_tune(base, dest, pairs * 4, 200, demo.TrainingSettings(learning_rate=3e-3))

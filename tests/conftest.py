@@ -32,7 +32,7 @@ def demo_checkpoints() -> dict[str, Path]:
     """The demo's good and regressed tiny checkpoints, trained once (cached by their inputs)."""
     from dataclasses import asdict
 
-    from pytest_mlgate import demo
+    from pytest_mlgate.cli import demo
     from tests.checkpoints import cached_build
 
     settings = demo.TrainingSettings()

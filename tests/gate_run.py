@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from pytest_mlgate.demo import offline_env
+from pytest_mlgate.cli.demo import offline_env
 
 GATE_COMMAND = [sys.executable, "-m", "pytest", "-m", "eval", "-p", "no:cacheprovider"]
 

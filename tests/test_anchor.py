@@ -13,8 +13,8 @@ import pytest
 
 from pytest_mlgate import stats
 from pytest_mlgate.backend.fake import fake_task_result
-from pytest_mlgate.config import GateConfig, MetricThreshold
-from pytest_mlgate.gate import Anchor, Status, gate_all
+from pytest_mlgate.config.load import GateConfig, MetricThreshold
+from pytest_mlgate.gate.verdicts import Anchor, Status, gate_all
 from pytest_mlgate.results import EvalRun
 from tests.gate_run import run_gate
 from tests.outcomes import outcome
@@ -168,7 +168,7 @@ def test_the_anchor_family_and_the_trend_test_keep_their_false_alarm_rate() -> N
 def test_an_anchor_made_differently_is_skipped_with_a_warning_not_failed() -> None:
     from dataclasses import replace
 
-    from pytest_mlgate.gate import Caveat
+    from pytest_mlgate.gate.verdicts import Caveat
     from pytest_mlgate.manifest import Versions
 
     rng = random.Random(3)

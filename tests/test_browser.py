@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pytest_mlgate.config import GateConfig, MetricThreshold
-from pytest_mlgate.gate import gate_all
+from pytest_mlgate.config.load import GateConfig, MetricThreshold
+from pytest_mlgate.gate.verdicts import gate_all
 from pytest_mlgate.report.html import write_html
 from pytest_mlgate.report.matrix import ReportInput
 from pytest_mlgate.results import EvalRun, Example, MetricResult, TaskResult
@@ -193,7 +193,7 @@ def test_anchor_baseline_and_this_run_stay_in_view_with_30_columns(
 ) -> None:
     """With 30 recorded runs at 1400 px the history scrolls, but the anchor, the baseline and
     this run are pinned at the right edge: their header boxes lie inside the viewport."""
-    from pytest_mlgate.gate import Anchor
+    from pytest_mlgate.gate.verdicts import Anchor
 
     history = [
         outcome(f"run-{d:02d}", run_of({"alpha": 0.9 - d / 100, "beta": 0.5}),

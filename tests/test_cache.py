@@ -11,10 +11,10 @@ import pytest
 from pytest_mlgate import manifest as manifest_module
 from pytest_mlgate.backend import BackendSpec, EvalRequest
 from pytest_mlgate.backend.fake import fake_task_result
-from pytest_mlgate.cache import ResultCache, cache_key
 from pytest_mlgate.checkpoint import CheckpointInfo
-from pytest_mlgate.config import ModelConfig
+from pytest_mlgate.config.load import ModelConfig
 from pytest_mlgate.results import EvalRun, RunInfo
+from pytest_mlgate.run.cache import ResultCache, cache_key
 
 SPEC = BackendSpec(ModelConfig(dtype="float32", batch_size=8), "ckpt")
 REQUEST = EvalRequest(("mlgate_tr_mc",), num_fewshot=None, sample=100, seed=1)
@@ -74,7 +74,7 @@ def test_fingerprint_is_memoized_until_a_file_changes(
         hashed.append(path)
         return real(path, revision)
 
-    monkeypatch.setattr("pytest_mlgate.cache.fingerprint_checkpoint", counting)
+    monkeypatch.setattr("pytest_mlgate.run.cache.fingerprint_checkpoint", counting)
     store = ResultCache(tmp_path / "cache")
     first = store.fingerprint(str(checkpoint))
     assert store.fingerprint(str(checkpoint)) == first

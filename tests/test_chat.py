@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate.demo import offline_env
+from pytest_mlgate.cli.demo import offline_env
 from tests.checkpoints import CHAT_TEMPLATE, with_chat_template
 from tests.gate_run import run_gate
 
@@ -75,7 +75,7 @@ def gate_values(folder: Path, name: str = "r.json") -> dict[tuple[str, str], flo
 def exported_tasks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tasks = tmp_path_factory.mktemp("exported")
     subprocess.run(
-        [sys.executable, "-m", "pytest_mlgate.cli", "tasks", "--export", str(tasks)],
+        [sys.executable, "-m", "pytest_mlgate.cli.main", "tasks", "--export", str(tasks)],
         check=True,
         capture_output=True,
     )
@@ -234,7 +234,7 @@ def test_prompts_prints_requests_as_the_model_sees_them(
     with_chat_template(chat_checkpoint, doubled, "{{ bos_token }}" + CHAT_TEMPLATE)
     write_gate(tmp_path, doubled)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest_mlgate.cli", "prompts", "mlgate_tr_mc", "--n", "1"],
+        [sys.executable, "-m", "pytest_mlgate.cli.main", "prompts", "mlgate_tr_mc", "--n", "1"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from pytest_mlgate.cli import main
-from pytest_mlgate.comment import MARKER, MAX_SUMMARY_CHARS
+from pytest_mlgate.cli.main import main
+from pytest_mlgate.report.comment import MARKER, MAX_SUMMARY_CHARS
 from pytest_mlgate.report.markdown import render_markdown
 from pytest_mlgate.results import EvalRun
 from tests.outcomes import compared, outcome

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate.config import ConfigError, load_config
+from pytest_mlgate.config.load import ConfigError, load_config
 
 GOOD = """
 [model]

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_mlgate.config import (
+from pytest_mlgate.config.load import (
     GATE_KEYS,
     MODEL_KEYS,
     REPORT_KEYS,

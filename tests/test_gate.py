@@ -7,9 +7,9 @@ import math
 import pytest
 
 from pytest_mlgate.backend.fake import fake_task_result
-from pytest_mlgate.config import MetricThreshold
+from pytest_mlgate.config.load import MetricThreshold
 from pytest_mlgate.errors import MetricNotFound
-from pytest_mlgate.gate import Status, check_threshold
+from pytest_mlgate.gate.verdicts import Status, check_threshold
 from pytest_mlgate.results import EvalRun
 
 
@@ -77,8 +77,8 @@ def test_wilson_interval_for_binary_scores() -> None:
 
 # --- against a baseline: the failure modes an independent review found ---------------------
 
-from pytest_mlgate.config import GateConfig  # noqa: E402
-from pytest_mlgate.gate import gate_all  # noqa: E402
+from pytest_mlgate.config.load import GateConfig  # noqa: E402
+from pytest_mlgate.gate.verdicts import gate_all  # noqa: E402
 from pytest_mlgate.results import MetricResult, TaskResult  # noqa: E402
 from tests.outcomes import outcome  # noqa: E402
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate import pii
+from pytest_mlgate.text import pii
 from tests.checkpoints import KVKK_NUMBERS, kvkk_docs
 from tests.gate_run import run_gate
 

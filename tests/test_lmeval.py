@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate.demo import offline_env, scaffold
+from pytest_mlgate.cli.demo import offline_env, scaffold
 from tests.gate_run import run_gate
 
 pytestmark = pytest.mark.slow
@@ -71,7 +71,7 @@ def test_gate_value_equals_the_lm_eval_cli(
     _, document = good_run
     tasks_dir = tmp_path / "tasks"
     subprocess.run(
-        [sys.executable, "-m", "pytest_mlgate.cli", "tasks", "--export", str(tasks_dir)],
+        [sys.executable, "-m", "pytest_mlgate.cli.main", "tasks", "--export", str(tasks_dir)],
         check=True,
         capture_output=True,
     )

@@ -11,7 +11,7 @@ import pytest
 from pytest_mlgate.backend.fake import fake_task_result
 from pytest_mlgate.checkpoint import CheckpointInfo
 from pytest_mlgate.checkpoint import fingerprint_checkpoint as checkpoint_fingerprint
-from pytest_mlgate.config import load_config
+from pytest_mlgate.config.load import load_config
 from pytest_mlgate.manifest import (
     GitState,
     Manifest,

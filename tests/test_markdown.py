@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate.gate import Verdict
+from pytest_mlgate.gate.verdicts import Verdict
 from pytest_mlgate.report.markdown import COMMENT_LIMIT, render_markdown, write_markdown
 from pytest_mlgate.results import EvalRun
 from tests.outcomes import compared, outcome

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate import registry
 from pytest_mlgate.checkpoint import fingerprint_checkpoint
-from pytest_mlgate.store.mlflow_store import MlflowStore
+from pytest_mlgate.store.mlflow import registry
+from pytest_mlgate.store.mlflow.store import MlflowStore
 from tests.gate_run import gate_env, run_gate
 from tests.mlflow_server import DroppingProxy, MlflowServer
 
@@ -149,7 +149,7 @@ class Repo:
         self, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "pytest_mlgate.cli", *args],
+            [sys.executable, "-m", "pytest_mlgate.cli.main", *args],
             cwd=self.path,
             env=gate_env(env),
             capture_output=True,

@@ -12,13 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_mlgate import stats
-from pytest_mlgate.cli import main
-from pytest_mlgate.config import MetricThreshold
+from pytest_mlgate.cli.main import main
+from pytest_mlgate.config.load import MetricThreshold
 from pytest_mlgate.errors import NoTrackingUri, RecordSpooled, StoreError
-from pytest_mlgate.gate import GateOutcome, Status, Verdict
+from pytest_mlgate.gate.verdicts import GateOutcome, Status, Verdict
 from pytest_mlgate.store import FolderStore, HistoryStore, IndexEntry, open_store
 from pytest_mlgate.store.codec import dumps_outcome
-from pytest_mlgate.store.mlflow_store import (
+from pytest_mlgate.store.mlflow.store import (
     TRACKING_ENV,
     MlflowStore,
     escape_name,

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate import turkish
 from pytest_mlgate.backend import BackendSpec, EvalRequest
 from pytest_mlgate.backend.lmeval import LmEvalBackend
-from pytest_mlgate.config import ModelConfig
+from pytest_mlgate.config.load import ModelConfig
 from pytest_mlgate.tasks import iter_docs
+from pytest_mlgate.text import turkish
 
 pytestmark = pytest.mark.slow
 

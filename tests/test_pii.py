@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from pytest_mlgate import pii
 from pytest_mlgate.backend.fake import fake_task_result
 from pytest_mlgate.results import EvalRun, Example
+from pytest_mlgate.text import pii
 
 
 def tckn(rng: random.Random) -> str:

@@ -36,7 +36,7 @@ SHARED = make_record("main", "2026-11-01T00:00:00+00:00")
 
 def publish_command(remote: Path) -> list[str]:
     return [
-        sys.executable, "-m", "pytest_mlgate.cli", "history", "publish",
+        sys.executable, "-m", "pytest_mlgate.cli.main", "history", "publish",
         "--store", ".mlgate", "--git-branch", BRANCH, "--remote", str(remote),
     ]  # fmt: skip
 

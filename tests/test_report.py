@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from pytest_mlgate.config import GateConfig, MetricThreshold, ReportConfig
-from pytest_mlgate.gate import GateOutcome, Status, Verdict, gate_all
+from pytest_mlgate.config.load import GateConfig, MetricThreshold, ReportConfig
+from pytest_mlgate.gate.verdicts import GateOutcome, Status, Verdict, gate_all
 from pytest_mlgate.report.html import render_html
 from pytest_mlgate.report.matrix import ReportInput, build_matrix
 from pytest_mlgate.results import EvalRun, Example, MetricResult, TaskResult

@@ -44,7 +44,7 @@ WORSE = [0.0] * 12 + [1.0] * 78 + [0.0] * 30
 
 def mlgate(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest_mlgate.cli", *args],
+        [sys.executable, "-m", "pytest_mlgate.cli.main", *args],
         cwd=repo,
         env=gate_env({"MLGATE_BRANCH": "main"}),
         capture_output=True,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pytest_mlgate.errors import RecordError, SkippedRecordWarning, StoreError
-from pytest_mlgate.gate import GateOutcome
+from pytest_mlgate.gate.verdicts import GateOutcome
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 from pytest_mlgate.store import IndexEntry, new_run_id, open_store
 from pytest_mlgate.store.codec import dumps_outcome

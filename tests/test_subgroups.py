@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from pytest_mlgate.backend.fake import FakeTask, fake_task_result
-from pytest_mlgate.cli import main
-from pytest_mlgate.config import ConfigError, GateConfig, MetricThreshold, load_config
-from pytest_mlgate.gate import Status, gate_all
+from pytest_mlgate.cli.main import main
+from pytest_mlgate.config.load import ConfigError, GateConfig, MetricThreshold, load_config
+from pytest_mlgate.gate.verdicts import Status, gate_all
 from pytest_mlgate.results import EvalRun
 from tests.outcomes import outcome
 

@@ -14,7 +14,7 @@ import pytest
 
 from pytest_mlgate.backend import BackendSpec, EvalRequest
 from pytest_mlgate.backend.lmeval import LmEvalBackend
-from pytest_mlgate.config import ModelConfig
+from pytest_mlgate.config.load import ModelConfig
 from pytest_mlgate.errors import BackendError
 from tests.gate_run import run_gate
 
@@ -126,7 +126,7 @@ def test_init_then_the_fast_tier_on_the_demo_checkpoint(
 ) -> None:
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=tmp_path, check=True)
     init = subprocess.run(
-        [sys.executable, "-m", "pytest_mlgate.cli", "init"],
+        [sys.executable, "-m", "pytest_mlgate.cli.main", "init"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate.cli import main
-from pytest_mlgate.triggers import TriggerConfig, kind_of, plan
+from pytest_mlgate.cli.main import main
+from pytest_mlgate.config.triggers import TriggerConfig, kind_of, plan
 
 SUITES = ["fast", "full"]
 
@@ -171,7 +171,7 @@ stages:
 
 
 def test_a_dvc_pointer_is_data_or_model_by_what_it_points_to() -> None:
-    from pytest_mlgate.triggers import Changes, moved_outputs
+    from pytest_mlgate.config.triggers import Changes, moved_outputs
 
     triggers = TriggerConfig(suites={**TriggerConfig().suites, "data": "fast"})
     pointers = {
@@ -193,7 +193,7 @@ def test_a_dvc_pointer_is_data_or_model_by_what_it_points_to() -> None:
 
 
 def test_dvc_lock_counts_only_the_outputs_that_moved() -> None:
-    from pytest_mlgate.triggers import moved_outputs, pointer_kind
+    from pytest_mlgate.config.triggers import moved_outputs, pointer_kind
 
     old = DVC_LOCK.format(data="aaaa", model="bbbb")
     assert moved_outputs("dvc.lock", old, DVC_LOCK.format(data="cccc", model="bbbb")) == (

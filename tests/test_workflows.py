@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_mlgate.cli import main
-from pytest_mlgate.pins import CONSTRAINTS_PATH, PINNED
+from pytest_mlgate.cli.main import main
+from pytest_mlgate.cli.pins import CONSTRAINTS_PATH, PINNED
 from tests.ghexpr import evaluate, truthy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,7 +206,7 @@ def test_no_pr_number_reaches_the_comment_from_the_pr() -> None:
 
 
 def _comment_parser() -> Any:
-    from pytest_mlgate.cli import build_parser
+    from pytest_mlgate.cli.main import build_parser
 
     parser = build_parser()
     commands: Any = next(a for a in parser._actions if a.dest == "command")

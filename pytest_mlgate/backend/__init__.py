@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from pytest_mlgate.config import ModelConfig
+from pytest_mlgate.config.load import ModelConfig
 
 if TYPE_CHECKING:  # a plain `pytest` run imports this module: the results are not needed then
     from pytest_mlgate.results import EvalRun

@@ -18,9 +18,9 @@ from dataclasses import replace
 from typing import Any
 
 from pytest_mlgate.backend import EvalRequest
-from pytest_mlgate.config import VARIANT_MARK
+from pytest_mlgate.config.load import VARIANT_MARK
 from pytest_mlgate.results import EvalRun
-from pytest_mlgate.turkish import perturb
+from pytest_mlgate.text.turkish import perturb
 
 
 def input_fields(task: Any, doc: Mapping[str, Any]) -> list[str]:

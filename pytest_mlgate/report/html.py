@@ -14,8 +14,8 @@ from typing import Any
 from markupsafe import Markup
 
 from pytest_mlgate.atomic import write_atomic
-from pytest_mlgate.gate import Caveat
-from pytest_mlgate.pairing import Flips
+from pytest_mlgate.gate.pairing import Flips
+from pytest_mlgate.gate.verdicts import Caveat
 from pytest_mlgate.report.matrix import (
     Cell,
     Column,

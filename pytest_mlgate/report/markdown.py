@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_mlgate.gate import Caveat, GateOutcome, Verdict
+from pytest_mlgate.gate.verdicts import Caveat, GateOutcome, Verdict
 from pytest_mlgate.stats import format_p
 
 # GitHub rejects comments over 65,536 characters; leave room for the truncation note.

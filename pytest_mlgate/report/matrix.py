@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_mlgate import stats
-from pytest_mlgate.config import GateConfig, MetricThreshold, ReportConfig, clean_task
+from pytest_mlgate.config.load import GateConfig, MetricThreshold, ReportConfig, clean_task
 from pytest_mlgate.errors import MetricNotFound, MlgateError, StoreError
-from pytest_mlgate.gate import (
+from pytest_mlgate.gate.pairing import Flips, paired_docs, task_flips
+from pytest_mlgate.gate.verdicts import (
     Anchor,
     GateOutcome,
     Reference,
@@ -28,7 +29,6 @@ from pytest_mlgate.gate import (
     allowed_drop,
     disparity,
 )
-from pytest_mlgate.pairing import Flips, paired_docs, task_flips
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 from pytest_mlgate.store import HistoryStore
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pytest_mlgate.gate import Verdict
+from pytest_mlgate.gate.verdicts import Verdict
 from pytest_mlgate.stats import format_p
 
 HEADER = (

@@ -1,6 +1,6 @@
 """Run history behind one Protocol (:class:`HistoryStore`), chosen by ``[gate] store`` /
 ``--mlgate-store``: a folder (the default), ``file://PATH``, or MLflow (``mlflow``,
-``mlflow+http(s)://…``, ``mlflow+sqlite:///…``: :mod:`pytest_mlgate.store.mlflow_store`, whose
+``mlflow+http(s)://…``, ``mlflow+sqlite:///…``: :mod:`pytest_mlgate.store.mlflow.store`, whose
 ``mlflow`` import happens only here, when such a store is opened)."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def open_store(location: str, root: Path, experiment: str = "mlgate") -> History
     a ``file://`` URI, or an MLflow one (``experiment`` names its experiment; records that
     cannot be uploaded wait in ``root/.mlgate-spool``)."""
     if is_mlflow(location):
-        from pytest_mlgate.store.mlflow_store import SPOOL, MlflowStore, tracking_uri
+        from pytest_mlgate.store.mlflow.store import SPOOL, MlflowStore, tracking_uri
 
         uri = tracking_uri(location)
         if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_absolute():

@@ -23,9 +23,9 @@ import numpy as np
 
 from pytest_mlgate import stats
 from pytest_mlgate.checkpoint import CheckpointInfo
-from pytest_mlgate.config import THRESHOLD_KEYS, MetricThreshold
+from pytest_mlgate.config.load import THRESHOLD_KEYS, MetricThreshold
 from pytest_mlgate.errors import RecordError
-from pytest_mlgate.gate import Caveat, GateOutcome, Status, Verdict
+from pytest_mlgate.gate.verdicts import Caveat, GateOutcome, Status, Verdict
 from pytest_mlgate.manifest import (
     ConfigInfo,
     GitState,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pytest_mlgate.atomic import write_atomic
 from pytest_mlgate.errors import RecordError, SkippedRecordWarning, StoreError
-from pytest_mlgate.gate import GateOutcome
+from pytest_mlgate.gate.verdicts import GateOutcome
 from pytest_mlgate.store.codec import decode_entry, dumps_outcome, encode_entry, loads_outcome
 from pytest_mlgate.store.protocol import IndexEntry
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pytest_mlgate.errors import StoreError
-from pytest_mlgate.gate import GateOutcome
+from pytest_mlgate.gate.verdicts import GateOutcome
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:

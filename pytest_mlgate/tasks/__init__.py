@@ -16,7 +16,7 @@ TASKS_DIR = Path(__file__).resolve().parent
 TEMPLATE_NAME = "task.yaml.in"
 PLACEHOLDER = "${MLGATE_TASK_DIR}"
 # Python that the shipped YAMLs name with `!function`, copied next to them under these names.
-HELPERS = {"mlgate_turkish.py": TASKS_DIR.parent / "turkish.py"}
+HELPERS = {"mlgate_turkish.py": TASKS_DIR.parent / "text" / "turkish.py"}
 
 
 def shipped_task_names() -> tuple[str, ...]:

@@ -14,11 +14,11 @@ from typing import cast
 
 from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest, Progress
 from pytest_mlgate.backend.parallel import Group
-from pytest_mlgate.cache import ResultCache, cache_key
 from pytest_mlgate.checkpoint import fingerprint_checkpoint
-from pytest_mlgate.config import DeterminismConfig, LatencyConfig, SuiteConfig
+from pytest_mlgate.config.load import DeterminismConfig, LatencyConfig, SuiteConfig
 from pytest_mlgate.errors import BackendError, ConfigError, MlgateError
 from pytest_mlgate.results import Determinism, EvalRun, Latency, TaskResult
+from pytest_mlgate.run.cache import ResultCache, cache_key
 
 
 @dataclass
@@ -120,7 +120,7 @@ class Evaluator:
         """Data parallel: rank 0's cache answers for every rank, else each rank evaluates its
         shard and every rank gets the joined run (rank 0 caches it). A rank that fails sends
         its error, and every rank fails with it."""
-        from pytest_mlgate.merge import join_runs
+        from pytest_mlgate.run.merge import join_runs
 
         group = self.group
         assert group is not None
@@ -153,7 +153,7 @@ class Evaluator:
         history or any report sees them."""
         if not self.redact and not self.pii_tasks:
             return run
-        from pytest_mlgate import pii
+        from pytest_mlgate.text import pii
 
         return pii.protect(run, self.pii_tasks, self.redact)
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_mlgate.config import DEFAULT_CONFIG_NAME, DEFAULT_SUITE, MlgateConfig, load_config
+from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME, DEFAULT_SUITE, MlgateConfig, load_config
+from pytest_mlgate.config.options import GateOptions, add_options
 from pytest_mlgate.errors import MlgateError, StoreError, UsageProblem
-from pytest_mlgate.options import GateOptions, add_options
-from pytest_mlgate.plan import HistoryPlan
+from pytest_mlgate.run.plan import HistoryPlan
 from pytest_mlgate.store import HistoryStore
 from pytest_mlgate.tasks import materialize_tasks, shipped_task_names
 
@@ -23,7 +23,7 @@ USAGE_ERROR = 4  # pytest's exit code for usage errors; the CLI uses the same
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from pytest_mlgate import demo
+    from pytest_mlgate.cli import demo
 
     return demo.main(Path(args.dir).resolve(), rebuild=args.rebuild)
 
@@ -64,8 +64,8 @@ def _config_or_none(args: argparse.Namespace) -> MlgateConfig | None:
 
 def _history_plan(args: argparse.Namespace) -> tuple[HistoryPlan, HistoryStore]:
     """The plan's history part (store, baseline spec, settings) and the opened store."""
-    from pytest_mlgate.plan import plan_history
-    from pytest_mlgate.resolve import open_history
+    from pytest_mlgate.run.plan import plan_history
+    from pytest_mlgate.run.resolve import open_history
 
     options = GateOptions(cwd=Path.cwd(), store=args.store)
     history = plan_history(_config_or_none(args), options)
@@ -76,7 +76,7 @@ def _drift(args: argparse.Namespace, history: HistoryPlan, store: HistoryStore) 
     """Each gated metric's path on the baseline branch from the anchor to the latest run."""
     import pandas as pd
 
-    from pytest_mlgate.resolve import find_anchor
+    from pytest_mlgate.run.resolve import find_anchor
 
     spec = args.anchor or history.settings.anchor
     if not spec:
@@ -112,8 +112,8 @@ def _drift(args: argparse.Namespace, history: HistoryPlan, store: HistoryStore) 
 
 def _copy(args: argparse.Namespace) -> int:
     """Every run of SRC that DST does not hold, oldest first, record for record."""
-    from pytest_mlgate.plan import StoreSpec
-    from pytest_mlgate.resolve import open_history
+    from pytest_mlgate.run.plan import StoreSpec
+    from pytest_mlgate.run.resolve import open_history
 
     config = _config_or_none(args)
     experiment = args.experiment or (config.gate.experiment if config else "mlgate")
@@ -135,7 +135,7 @@ def _copy(args: argparse.Namespace) -> int:
 
 def _sync(args: argparse.Namespace) -> int:
     """Upload the spooled runs to the MLflow store, each exactly once."""
-    from pytest_mlgate.store.mlflow_store import MlflowStore
+    from pytest_mlgate.store.mlflow.store import MlflowStore
 
     _, store = _history_plan(args)
     if not isinstance(store, MlflowStore) or store.spool is None:
@@ -161,8 +161,8 @@ def _sync(args: argparse.Namespace) -> int:
 
 def _publish(args: argparse.Namespace) -> int:
     """Append the folder store's records to a git branch (fetch, merge the index, push, retry)."""
-    from pytest_mlgate.publish import publish
     from pytest_mlgate.store.folder import FolderStore
+    from pytest_mlgate.store.publish import publish
 
     _, store = _history_plan(args)
     if not isinstance(store, FolderStore):
@@ -181,15 +181,15 @@ def _publish(args: argparse.Namespace) -> int:
 
 def _merge(args: argparse.Namespace) -> int:
     """Join the shards' partial runs and gate them as one run."""
-    from pytest_mlgate import merge
     from pytest_mlgate.backend import BackendSpec
-    from pytest_mlgate.evaluator import Evaluator
-    from pytest_mlgate.gate import Status
-    from pytest_mlgate.outputs import write_outputs
-    from pytest_mlgate.plan import SuiteChoice, plan_gate
+    from pytest_mlgate.gate.verdicts import Status
     from pytest_mlgate.report.terminal import verdict_table
-    from pytest_mlgate.resolve import resolve_gate
-    from pytest_mlgate.session import GateSession
+    from pytest_mlgate.run import merge
+    from pytest_mlgate.run.evaluator import Evaluator
+    from pytest_mlgate.run.outputs import write_outputs
+    from pytest_mlgate.run.plan import SuiteChoice, plan_gate
+    from pytest_mlgate.run.resolve import resolve_gate
+    from pytest_mlgate.run.session import GateSession
 
     partials = merge.load_partials([Path(p) for p in args.partials])
     merge.check_shards(partials)
@@ -274,8 +274,8 @@ def _history(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     """RUN_B against RUN_A, exactly as the gate would compare a run with its baseline."""
-    from pytest_mlgate.config import MetricThreshold
-    from pytest_mlgate.gate import Status, gate_all
+    from pytest_mlgate.config.load import MetricThreshold
+    from pytest_mlgate.gate.verdicts import Status, gate_all
     from pytest_mlgate.report.terminal import verdict_table
 
     history, store = _history_plan(args)
@@ -326,9 +326,9 @@ def _power(args: argparse.Namespace) -> int:
 def _init(args: argparse.Namespace) -> int:
     """Write thresholds.toml, the eval workflows and their constraints file into a repository;
     never overwrite silently."""
-    from pytest_mlgate.pins import CONSTRAINTS_PATH, constraints
+    from pytest_mlgate.cli.pins import CONSTRAINTS_PATH, constraints
 
-    templates = Path(__file__).resolve().parent / "templates"
+    templates = Path(__file__).resolve().parents[1] / "templates"
     root = Path(args.dir).resolve()
     pinned, missing = constraints()
     config = (templates / "thresholds.toml").read_text(encoding="utf-8")
@@ -400,7 +400,7 @@ def _warn_unpinned(missing: list[str]) -> None:
 
 def _pin(args: argparse.Namespace) -> int:
     """Rewrite the constraints file from this environment, saying which pins moved."""
-    from pytest_mlgate.pins import CONSTRAINTS_PATH, constraints
+    from pytest_mlgate.cli.pins import CONSTRAINTS_PATH, constraints
 
     target = Path(args.dir).resolve() / CONSTRAINTS_PATH
 
@@ -427,8 +427,8 @@ def _pin(args: argparse.Namespace) -> int:
 
 
 def _comment(args: argparse.Namespace) -> int:
-    """Post the summary on the PR of a workflow_run event (see pytest_mlgate.comment)."""
-    from pytest_mlgate.comment import GitHub, load_event, post_summary
+    """Post the summary on the PR of a workflow_run event (see pytest_mlgate.report.comment)."""
+    from pytest_mlgate.report.comment import GitHub, load_event, post_summary
 
     repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
     if not repo:
@@ -443,7 +443,7 @@ def _comment(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     """Which suite the trigger matrix picks for the changes since REF, and why."""
-    from pytest_mlgate.plan import choose_suite
+    from pytest_mlgate.run.plan import choose_suite
 
     config = load_config(Path(args.config))
     options = GateOptions(cwd=Path.cwd(), suite="auto", changed_from=args.changed_from)
@@ -485,9 +485,9 @@ def _prompts(args: argparse.Namespace) -> int:
     empty system turn."""
     from pytest_mlgate.backend import BackendSpec, EvalRequest
     from pytest_mlgate.backend.lmeval import LmEvalBackend
-    from pytest_mlgate.demo import offline_env
-    from pytest_mlgate.plan import plan_gate
-    from pytest_mlgate.resolve import resolve_checkpoint
+    from pytest_mlgate.cli.demo import offline_env
+    from pytest_mlgate.run.plan import plan_gate
+    from pytest_mlgate.run.resolve import resolve_checkpoint
 
     os.environ.update({k: v for k, v in offline_env().items() if k.endswith("_OFFLINE")})
     config = load_config(Path(args.config))

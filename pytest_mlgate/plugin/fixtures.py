@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_mlgate.config import MlgateConfig
+from pytest_mlgate.config.load import MlgateConfig
 from pytest_mlgate.errors import MlgateError
 
 if TYPE_CHECKING:  # the session machinery (numpy, the store) loads only for -m eval
-    from pytest_mlgate.evaluator import Evaluator
     from pytest_mlgate.results import EvalRun
-    from pytest_mlgate.session import GateSession
+    from pytest_mlgate.run.evaluator import Evaluator
+    from pytest_mlgate.run.session import GateSession
 
 CONFIG_KEY = pytest.StashKey[MlgateConfig]()
 GATE_KEY = pytest.StashKey["GateSession"]()

@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from pytest_mlgate import stats
-from pytest_mlgate.config import VARIANT_MARK, GateConfig, MetricThreshold, clean_task
+from pytest_mlgate.config.load import VARIANT_MARK, GateConfig, MetricThreshold, clean_task
 from pytest_mlgate.errors import MetricNotFound, TaskNotFound
+from pytest_mlgate.gate.pairing import pair_examples, prompt_mismatches
 from pytest_mlgate.manifest import Manifest, incomparable
-from pytest_mlgate.pairing import pair_examples, prompt_mismatches
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 
 

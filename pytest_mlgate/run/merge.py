@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from pytest_mlgate.backend import EvalRequest
-from pytest_mlgate.config import MetricThreshold, MlgateConfig, SuiteConfig
+from pytest_mlgate.config.load import MetricThreshold, MlgateConfig, SuiteConfig
 from pytest_mlgate.errors import ConfigError, RecordError
-from pytest_mlgate.gate import GateOutcome
+from pytest_mlgate.gate.verdicts import GateOutcome
 from pytest_mlgate.manifest import Manifest, task_info
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult, combined
 from pytest_mlgate.store import new_run_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_mlgate.session import GateSession
+from pytest_mlgate.run.session import GateSession
 
 
 def write_outputs(gate: GateSession) -> dict[str, Path]:

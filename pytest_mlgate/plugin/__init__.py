@@ -20,20 +20,21 @@ from _pytest.pathlib import bestrelpath
 
 if TYPE_CHECKING:  # loaded only when eval items are selected: a plain run never pays for them
     from pytest_mlgate.backend import Progress
-    from pytest_mlgate.evaluator import Evaluator
-    from pytest_mlgate.gate import Verdict
-    from pytest_mlgate.plan import SuiteChoice
-    from pytest_mlgate.session import GateSession
+    from pytest_mlgate.gate.verdicts import Verdict
+    from pytest_mlgate.run.evaluator import Evaluator
+    from pytest_mlgate.run.plan import SuiteChoice
+    from pytest_mlgate.run.session import GateSession
 
 from pytest_mlgate import hookspec
 from pytest_mlgate.backend import builtin as builtin_backend
-from pytest_mlgate.config import (
+from pytest_mlgate.config.load import (
     DEFAULT_CONFIG_NAME,
     DEFAULT_SUITE,
     MetricThreshold,
     MlgateConfig,
     load_config,
 )
+from pytest_mlgate.config.options import DEFAULT_REPORT, GateOptions, add_options
 from pytest_mlgate.errors import (
     AnchorSkippedWarning,
     BackendError,
@@ -49,7 +50,7 @@ from pytest_mlgate.errors import (
     TrendWarning,
     UsageProblem,
 )
-from pytest_mlgate.fixtures import (
+from pytest_mlgate.plugin.fixtures import (
     CONFIG_KEY,
     GATE_KEY,
     mlgate_baseline,
@@ -57,7 +58,6 @@ from pytest_mlgate.fixtures import (
     mlgate_model,
     mlgate_session,
 )
-from pytest_mlgate.options import DEFAULT_REPORT, GateOptions, add_options
 
 __all__ = ["MlgateWarning", "mlgate_baseline", "mlgate_eval", "mlgate_model", "mlgate_session"]
 
@@ -198,7 +198,7 @@ def _under_xdist(config: pytest.Config) -> bool:
 def _suite_choice(config: pytest.Config, cfg: MlgateConfig) -> SuiteChoice:
     """The suite this run gates, chosen once (``auto`` asks git what changed)."""
     if CHOICE_KEY not in config.stash:
-        from pytest_mlgate.plan import choose_suite
+        from pytest_mlgate.run.plan import choose_suite
 
         config.stash[CHOICE_KEY] = choose_suite(cfg, gate_options(config))
     return config.stash[CHOICE_KEY]
@@ -337,9 +337,9 @@ def _start_gate(
 ) -> GateSession:
     """Plan, resolve and preflight the gate of the selected eval items (no model loaded)."""
     _interrupt_on_sigterm(config)
-    from pytest_mlgate.plan import plan_gate
-    from pytest_mlgate.resolve import resolve_gate
-    from pytest_mlgate.session import GateSession
+    from pytest_mlgate.run.plan import plan_gate
+    from pytest_mlgate.run.resolve import resolve_gate
+    from pytest_mlgate.run.session import GateSession
 
     plan = plan_gate(
         cfg,
@@ -365,7 +365,7 @@ def _start_gate(
     if resolved.reference is not None:
         from pytest_mlgate.backend import BackendSpec
         from pytest_mlgate.checkpoint import check_checkpoint
-        from pytest_mlgate.evaluator import Evaluator
+        from pytest_mlgate.run.evaluator import Evaluator
 
         check_checkpoint(resolved.reference)
         reference = Evaluator(
@@ -386,9 +386,9 @@ def _evaluator(config: pytest.Config, cfg: MlgateConfig, choice: SuiteChoice) ->
     subgroups, else when the gate starts."""
     if EVALUATOR_KEY not in config.stash:
         from pytest_mlgate.backend import BackendSpec
-        from pytest_mlgate.evaluator import Evaluator
-        from pytest_mlgate.plan import cache_folder, parse_shard
-        from pytest_mlgate.resolve import candidate_location
+        from pytest_mlgate.run.evaluator import Evaluator
+        from pytest_mlgate.run.plan import cache_folder, parse_shard
+        from pytest_mlgate.run.resolve import candidate_location
 
         options = gate_options(config)
         checkpoint = candidate_location(cfg, options)
@@ -738,7 +738,7 @@ def _write_partial(session: pytest.Session, gate: GateSession) -> None:
 def _record(session: pytest.Session, gate: GateSession) -> None:
     """Record the run with its report files (written first, so a store that keeps them can),
     then register it when asked and it passed."""
-    from pytest_mlgate.outputs import write_outputs
+    from pytest_mlgate.run.outputs import write_outputs
 
     attachments = write_outputs(gate) if gate.ran else {}
     try:
@@ -809,7 +809,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if gate is None:
         return
     if gate.ran and not gate.outputs_written and gate.evaluator.leader:
-        from pytest_mlgate.outputs import write_outputs
+        from pytest_mlgate.run.outputs import write_outputs
 
         write_outputs(gate)
     gate.close()

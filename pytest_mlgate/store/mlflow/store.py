@@ -48,7 +48,7 @@ from pytest_mlgate.errors import (
     StoreError,
     StoreUnreachable,
 )
-from pytest_mlgate.gate import GateOutcome
+from pytest_mlgate.gate.verdicts import GateOutcome
 from pytest_mlgate.store.codec import dumps_outcome, encode_entry, finite_or_none, loads_outcome
 from pytest_mlgate.store.protocol import IndexEntry
 

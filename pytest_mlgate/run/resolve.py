@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_mlgate.config import MlgateConfig
+from pytest_mlgate.config.load import MlgateConfig
+from pytest_mlgate.config.options import GateOptions
 from pytest_mlgate.errors import (
     BaselineNotFound,
     ConfigError,
@@ -20,11 +21,10 @@ from pytest_mlgate.errors import (
     StoreError,
     StoreUnreachable,
 )
-from pytest_mlgate.gate import Anchor, GateOutcome, power_warnings
+from pytest_mlgate.gate.pairing import discordance
+from pytest_mlgate.gate.verdicts import Anchor, GateOutcome, power_warnings
 from pytest_mlgate.manifest import git_output
-from pytest_mlgate.options import GateOptions
-from pytest_mlgate.pairing import discordance
-from pytest_mlgate.plan import (
+from pytest_mlgate.run.plan import (
     BaselineSpec,
     CheckpointSpec,
     GatePlan,
@@ -63,7 +63,7 @@ def resolve_checkpoint(
     ``/VERSION``) is downloaded from the registry of ``store`` into ``models`` (once: a version
     never changes); anything else (a hub id) stays as named."""
     if spec.location.startswith(MODELS_URI):
-        from pytest_mlgate import registry
+        from pytest_mlgate.store.mlflow import registry
 
         if store is None or models is None:
             raise ConfigError(f"{spec.origin} {spec.location}: needs the MLflow store's registry")
@@ -128,7 +128,7 @@ def registered_run(
     store: HistoryStore, uri: str, origin: str, tasks: Iterable[str] = ()
 ) -> GateOutcome:
     """The latest complete gate run of a registered version (by its fingerprint)."""
-    from pytest_mlgate import registry
+    from pytest_mlgate.store.mlflow import registry
 
     mlflow = registry.mlflow_store(store, f"{origin} {uri}")
     version = registry.find_version(mlflow, uri)
@@ -230,7 +230,7 @@ def check_register(plan: GatePlan, store: HistoryStore) -> None:
     """--mlgate-register needs a recorded run in an MLflow store."""
     if plan.register is None:
         return
-    from pytest_mlgate import registry
+    from pytest_mlgate.store.mlflow import registry
 
     registry.check_register_target(plan.register)
     if not plan.record:

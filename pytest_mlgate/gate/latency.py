@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from pytest_mlgate import stats
-from pytest_mlgate.config import GateConfig, LatencyBound
-from pytest_mlgate.gate import SEVERITY, Status
+from pytest_mlgate.config.load import GateConfig, LatencyBound
+from pytest_mlgate.gate.verdicts import SEVERITY, Status
 from pytest_mlgate.results import Latency
 
 

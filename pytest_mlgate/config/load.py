@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from pytest_mlgate.config.triggers import TriggerConfig, parse_triggers
 from pytest_mlgate.errors import ConfigError
 from pytest_mlgate.tasks import shipped_task_names
-from pytest_mlgate.triggers import TriggerConfig, parse_triggers
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.checkpoint import defining_files, fingerprint_checkpoint
-from pytest_mlgate.config import parse_model_uri
+from pytest_mlgate.config.load import parse_model_uri
 from pytest_mlgate.errors import BaselineNotFound, CheckpointError, ConfigError, StoreError
-from pytest_mlgate.gate import GateOutcome
+from pytest_mlgate.gate.verdicts import GateOutcome
 from pytest_mlgate.manifest import git_output
 from pytest_mlgate.store import HistoryStore
-from pytest_mlgate.store.mlflow_store import Missing, MlflowStore, escape_name
+from pytest_mlgate.store.mlflow.store import Missing, MlflowStore, escape_name
 
 CHECKPOINT_ARTIFACT = "checkpoint"
 FETCHED_MARK = ".mlgate-fetched"  #: written last into a downloaded version's folder

@@ -11,16 +11,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pytest_mlgate.config import MetricThreshold
+from pytest_mlgate.config.load import MetricThreshold
 from pytest_mlgate.errors import BackendError, MlgateError, StoreError, StoreUnreachable
-from pytest_mlgate.evaluator import Evaluator
-from pytest_mlgate.gate import GateOutcome, Reference, Status, Verdict, gate_all
-from pytest_mlgate.latency import LatencyVerdict, judge_latency
+from pytest_mlgate.gate.latency import LatencyVerdict, judge_latency
+from pytest_mlgate.gate.pairing import task_flips
+from pytest_mlgate.gate.verdicts import GateOutcome, Reference, Status, Verdict, gate_all
 from pytest_mlgate.manifest import Manifest, build_manifest, hardware
-from pytest_mlgate.pairing import task_flips
-from pytest_mlgate.plan import GatePlan
-from pytest_mlgate.resolve import ResolvedGate
 from pytest_mlgate.results import Determinism, EvalRun, Latency
+from pytest_mlgate.run.evaluator import Evaluator
+from pytest_mlgate.run.plan import GatePlan
+from pytest_mlgate.run.resolve import ResolvedGate
 from pytest_mlgate.store import IndexEntry, new_run_id
 
 
@@ -260,7 +260,7 @@ class GateSession:
 
     def register(self) -> str:
         """--mlgate-register after a passing recorded run: what was done, for the summary."""
-        from pytest_mlgate import registry
+        from pytest_mlgate.store.mlflow import registry
 
         target = self.plan.register
         assert target is not None

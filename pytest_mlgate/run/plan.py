@@ -2,7 +2,7 @@
 
 A plan says *what* to gate, against what and where, without doing it: checkpoints are
 locations (not yet resolved or fingerprinted), the store a URI (not yet opened), the baseline a
-spec (not yet looked up). :mod:`pytest_mlgate.resolve` does that I/O. Who uses which part:
+spec (not yet looked up). :mod:`pytest_mlgate.run.resolve` does that I/O. Who uses which part:
 
 - the plugin: all of it (:func:`choose_suite` at collection, :func:`plan_gate` once items are
   selected);
@@ -22,16 +22,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_mlgate import triggers
-from pytest_mlgate.config import (
+from pytest_mlgate.config import triggers
+from pytest_mlgate.config.load import (
     GateConfig,
     MetricThreshold,
     MlgateConfig,
     ReportConfig,
     SuiteConfig,
 )
+from pytest_mlgate.config.options import GateOptions
 from pytest_mlgate.errors import CheckpointError, ConfigError, GitError
-from pytest_mlgate.options import GateOptions
 
 CHECKPOINT_ENV = "MLGATE_CHECKPOINT"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_mlgate.config import DEFAULT_CONFIG_NAME, DEFAULT_SUITE
+from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME, DEFAULT_SUITE
 
 DEFAULT_REPORT = "mlgate-report.html"
 

@@ -1,0 +1,1 @@
+"""The ``mlgate`` command."""

@@ -1,0 +1,1 @@
+"""thresholds.toml and options: frozen dataclasses, validation and its messages."""

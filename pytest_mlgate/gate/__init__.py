@@ -1,0 +1,1 @@
+"""Pure decisions: verdicts, the paired comparison rule, latency items."""

@@ -1,0 +1,1 @@
+"""One gated run: plan, resolve, evaluate, record, write outputs."""

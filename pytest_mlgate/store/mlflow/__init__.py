@@ -1,0 +1,1 @@
+"""The MLflow history store and model registry (mlflow imported lazily)."""

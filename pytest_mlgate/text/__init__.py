@@ -1,0 +1,1 @@
+"""Text processing shared by tasks and the gate: Turkish casing, personal data."""
