@@ -11,8 +11,8 @@ layout is one a person writes:
 - a solid value is one group; a grouped TC kimlik no or card is a whole stretch of groups joined
   by one kind of separator, so a window never cuts a longer grouped number (a table row of
   numbers, a date range) in the middle;
-- a value never continues into a neighbour glued to it (``12345678901.5``, ``3,14159265358``,
-  ``SP12345678901``) nor into a neighbour joined by the separator it uses itself.
+- a value never continues into a number glued to it (``12345678901.5``, ``3,14159265358``) nor
+  into a neighbour joined by the separator it uses itself.
 
 The checksums then decide: TC kimlik no (two check digits), IBAN (ISO 13616 mod 97), card
 (Luhn, and the issuer ranges below). All work is bounded per group, so the scan is linear in the
@@ -214,10 +214,6 @@ def _link(gap: str) -> str | None:
     return match.lastgroup if match else None
 
 
-def _glued(char: str) -> bool:
-    return char.isalpha() or char == "_"
-
-
 def _runs(text: str) -> Iterator[_Run]:
     starts: list[int] = []
     ends: list[int] = []
@@ -237,26 +233,33 @@ def _runs(text: str) -> Iterator[_Run]:
 
 
 def _bounded(run: _Run, i: int, j: int, phone: bool = False) -> bool:
-    """Whether groups i..j stand alone: not glued to a letter or a neighbouring number, and not
-    continued by a neighbour joined the way the window joins its own groups."""
+    """Whether groups i..j stand alone: not glued to a neighbouring number (``12345678901.5``,
+    ``3,14159265358``), not continued by a neighbour joined the way the window joins its own
+    groups, and (but for a phone) not after a ``+``. Letters may touch it: ``TC12345678901``
+    is written too."""
     if i == 0:
-        before = run.before()
-        if _glued(before) or (before == "+" and not phone):
+        if run.before() == "+" and not phone:
             return False
     else:
         link = run.links[i - 1]
         if link in _TIGHT or (i < j and link == run.links[i]):
             return False
     if j == len(run.starts) - 1:
-        return not _glued(run.after())
+        return True
     link = run.links[j]
     return not (link in _TIGHT or (i < j and link == run.links[j - 1]))
 
 
 def _plausible_groups(sizes: list[int]) -> bool:
-    """Groups a person writes an 11-19 digit number in: solid, groups of two or more (the last
-    may be shorter: ``4-4-4-1``), or spelled digit by digit."""
-    return all(s >= 2 for s in sizes[:-1]) or all(s == 1 for s in sizes)
+    """Groups a person writes an 11-19 digit number in: solid; spelled digit by digit; for a TC
+    kimlik no groups of 2-6 digits with at most one pair (3-3-3-2, 4-4-3, 2-3-3-3, 5-6: not a
+    version string's 12.34.567.8901); for a card groups of three or more, the last one shorter
+    if need be (4-4-4-4, 4-6-5, 4-4-4-1)."""
+    if len(sizes) == 1 or all(s == 1 for s in sizes):
+        return True
+    if sum(sizes) == 11:
+        return all(2 <= s <= 6 for s in sizes) and sizes.count(2) <= 1
+    return all(s >= 3 for s in sizes[:-1])
 
 
 def _money_or_address(run: _Run, i: int, j: int) -> bool:
@@ -265,7 +268,12 @@ def _money_or_address(run: _Run, i: int, j: int) -> bool:
     start, end = run.starts[i], run.ends[j]
     # 3-3-3-2 is how a TC kimlik no is grouped, so it is read as one even where it could be an
     # address (about 1 in 100 such numbers would pass the check digits).
-    if len(sizes) == 4 and set(run.links[i:j]) == {"dot"} and max(sizes) <= 3 and sizes != [3, 3, 3, 2]:
+    if (
+        len(sizes) == 4
+        and set(run.links[i:j]) == {"dot"}
+        and max(sizes) <= 3
+        and sizes != [3, 3, 3, 2]
+    ):
         return all(int(run.text[run.starts[k] : run.ends[k]]) <= 255 for k in range(i, j + 1))
     thousands = sizes[0] <= 3 and all(s == 3 for s in sizes[1:]) and len(sizes) > 1
     money = (start > 0 and run.text[start - 1] in _CURRENCY_BEFORE) or bool(
@@ -396,14 +404,16 @@ def _phone_start(run: _Run, i: int, j: int) -> int:
     """A phone's first character: its ``+``, or the ``(`` its area code (or prefix) opens with."""
     start = run.starts[i] - (i == 0 and run.before() == "+")
     opened = start > 0 and run.text[start - 1] == "("
-    closed = "close" in run.links[i:j] or "both" in run.links[i:j]
+    parens = [link for link in run.links[i:j] if link in _PARENS]
+    closed = bool(parens) and parens[0] != "open"  # the ``(`` is closed inside the number
     return start - 1 if opened and closed else start
 
 
 # IBAN: "TR" at the start of a word, then 24 letters or digits with separators between them:
 # the same spaces and dashes as above, a dot, or a line break (a long IBAN wraps).
-_IBAN_START = re.compile(rf"(?<![^\W_])[Tt][Rr](?=(?:{_S}{{0,2}}|{_D}|\.)[0-9])")
-_IBAN_SEP = re.compile(rf"{_S}{{0,3}}(?:{_D}|\.)?(?:\r?\n)?{_S}{{0,3}}")
+_IBAN_SEP_PATTERN = rf"{_S}{{0,3}}(?:{_D}|\.)?(?:\r?\n)?{_S}{{0,3}}"
+_IBAN_START = re.compile(rf"(?<![^\W_])[Tt][Rr](?={_IBAN_SEP_PATTERN}[0-9])")
+_IBAN_SEP = re.compile(_IBAN_SEP_PATTERN)
 _IBAN_LENGTH = 24  #: characters after "TR": 2 check digits, 5 bank, 1 reserve, 16 account
 
 
