@@ -3,7 +3,10 @@ and recall, redaction, and the pii_rate metric."""
 
 from __future__ import annotations
 
+import base64
+import itertools
 import random
+import time
 
 import pytest
 
@@ -48,7 +51,7 @@ def card(rng: random.Random, prefix: str, length: int) -> str:
 def in_groups(digits: str, sizes: list[int], sep: str) -> str:
     assert sum(sizes) == len(digits)
     cuts = [sum(sizes[:k]) for k in range(len(sizes) + 1)]
-    return sep.join(digits[a:b] for a, b in zip(cuts, cuts[1:], strict=False))
+    return sep.join(digits[a:b] for a, b in itertools.pairwise(cuts))
 
 
 NBSP, NNBSP, FIGURE = "\u00a0", "\u202f", "\u2007"
@@ -261,3 +264,84 @@ def test_pii_rate_is_computed_from_the_raw_responses_before_redaction() -> None:
     assert kept["gen"].examples[0].response == f" {number}"
     untouched = pii.protect(EvalRun({"gen": task}), [], redacting=False)
     assert "pii_rate,none" not in untouched["gen"].metrics
+
+
+def adversarial(kind: str, n: int) -> str:
+    """``n`` characters that made the old detector quadratic, or might make a scanner so."""
+    rng = random.Random(n)
+    if kind == "digits":
+        return "".join(rng.choice("0123456789") for _ in range(n))
+    if kind == "letters":
+        return "".join(rng.choice("abcçdefgğhıi") for _ in range(n))
+    if kind == "base64":
+        return base64.b64encode(rng.randbytes(n)).decode()[:n]
+    if kind == "a@a.":
+        return ("a@a." * n)[:n]
+    if kind == "spaced digits":
+        return " ".join(rng.choice("0123456789") for _ in range(n // 2))
+    # Many findings: the overlap check must not compare each with all earlier ones.
+    number = tckn(rng)
+    unit = f"Kimlik {number}, tel 0532 123 45 67, kart 4111 1111 1111 1111, a.b@c.com.tr. "
+    return (unit * (n // len(unit) + 1))[:n]
+
+
+def best_of_three(text: str) -> float:
+    """Seconds one redaction of ``text`` takes: the least of 3 runs of 5 (a busy machine only
+    ever slows a run down)."""
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(5):
+            pii.redact(text)
+        times.append((time.perf_counter() - started) / 5)
+    return min(times)
+
+
+@pytest.mark.parametrize(
+    "kind", ["digits", "letters", "base64", "a@a.", "spaced digits", "many findings"]
+)
+def test_the_scan_grows_linearly_with_the_text(kind: str) -> None:
+    small, large = adversarial(kind, 20_000), adversarial(kind, 200_000)
+    pii.redact(small)  # python-stdnum imported, caches warm
+    ratio = best_of_three(large) / best_of_three(small)
+    print(f"\n{kind}: time at 200k / time at 20k = {ratio:.1f} (linear: 10, quadratic: 100)")
+    assert ratio < 30
+
+
+def test_protect_scans_each_text_once_for_both_the_rate_and_the_redaction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scanned: list[str] = []
+    real_find = pii.find
+
+    def counting_find(text: str) -> list[pii.Finding]:
+        scanned.append(text)
+        return real_find(text)
+
+    monkeypatch.setattr(pii, "find", counting_find)
+    task = fake_task_result("gen", {"exact_match": [0.0, 1.0]})
+    examples = {
+        0: Example("Soru 0", "hedef 0", "kart 4111 1111 1111 1111"),
+        1: Example("S", "T", "R"),
+    }
+    task = type(task)(**{**task.__dict__, "output_type": "generate_until", "examples": examples})
+    run = pii.protect(EvalRun({"gen": task}), ["gen"], redacting=True)
+    texts = [t for e in examples.values() for t in (e.prompt, e.target, e.response)]
+    assert sorted(scanned) == sorted(texts)  # 6 texts, once each
+    assert run["gen"].metric("pii_rate").scores == (1.0, 0.0)
+    assert run["gen"].examples[0].response == "kart [CARD]"
+    scanned.clear()
+    pii.protect(EvalRun({"gen": task}), ["gen"], redacting=False)
+    assert sorted(scanned) == ["R", "kart 4111 1111 1111 1111"]  # the responses only
+
+
+def test_a_new_detector_version_is_a_result_cache_miss(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_mlgate.backend import BackendSpec, EvalRequest
+    from pytest_mlgate.config.load import ModelConfig
+    from pytest_mlgate.run import cache
+
+    spec = BackendSpec(ModelConfig(dtype="float32", batch_size=8), "ckpt")
+    request = EvalRequest(("gen",), num_fewshot=None, sample=10, seed=1)
+    before = cache.cache_key(spec, request, "sha256:a", (("gen",), True))
+    monkeypatch.setattr(cache, "DETECTOR_VERSION", pii.DETECTOR_VERSION + 1)
+    assert cache.cache_key(spec, request, "sha256:a", (("gen",), True)) != before

@@ -20,11 +20,50 @@ NBSP, NNBSP, FIGURE, THIN = "\u00a0", "\u202f", "\u2007", "\u2009"
 GROUP_SEPARATORS = (" ", NBSP, NNBSP, FIGURE, THIN, "-", "–", ".", " - ")
 
 WORDS = (
-    "müşterinin kimlik numarası şudur lütfen kaydı güncelleyin hesap ödeme için aşağıdaki "
-    "bilgileri kullanın iletişim telefonu adresi yazışma kartınızın bilgisi bankamız şubesine "
-    "başvurunuz alınmıştır teşekkür ederiz sayın Ayşe Yılmaz Çağrı Öztürk İzmir Şişli Ümraniye "
-    "ığdır ödendi gönderildi faturası kargo sipariş teslim edildi yarın görüşelim"
-).split()
+    "müşterinin",
+    "kimlik",
+    "numarası",
+    "şudur",
+    "lütfen",
+    "kaydı",
+    "güncelleyin",
+    "hesap",
+    "ödeme",
+    "için",
+    "aşağıdaki",
+    "bilgileri",
+    "kullanın",
+    "iletişim",
+    "telefonu",
+    "adresi",
+    "yazışma",
+    "kartınızın",
+    "bilgisi",
+    "bankamız",
+    "şubesine",
+    "başvurunuz",
+    "alınmıştır",
+    "teşekkür",
+    "ederiz",
+    "sayın",
+    "Ayşe",
+    "Yılmaz",
+    "Çağrı",
+    "Öztürk",
+    "İzmir",
+    "Şişli",
+    "Ümraniye",
+    "ığdır",
+    "ödendi",
+    "gönderildi",
+    "faturası",
+    "kargo",
+    "sipariş",
+    "teslim",
+    "edildi",
+    "yarın",
+    "görüşelim",
+)
 LEFT_MARKS = ("", "(", '"', "“", "«", ":", "'", "\n")
 RIGHT_MARKS = (
     "",

@@ -18,10 +18,11 @@ What counts, in a response or any stored text, in every layout a person writes i
 Separators between groups: spaces, non-breaking spaces (U+00A0, U+202F, U+2007, U+2009), dashes
 and dots, spaced or not; parentheses around a phone's area code. Numbers that only look like these
 (a wrong check digit, a wrong length, a digit run inside a longer number, a date, a price, an
-ISBN, a version string, a time, an IP address) are left alone. A look-alike that happens to pass the checksum is a finding **by design**: about 1 in
-100 11-digit numbers passes the TC kimlik no check, 1 in 97 ``TR`` + 24 digits the IBAN check, 1 in
-10 numbers in a card issuer range the Luhn check. The detector cannot tell them apart, and masking
-a look-alike costs less than storing a real number.
+ISBN, a version string, a time, an IP address) are left alone. A look-alike that happens to pass
+the checksum is a finding **by design**: about 1 in 100 11-digit numbers passes the TC kimlik no
+check, 1 in 97 ``TR`` + 24 digits the IBAN check, 1 in 10 numbers in a card issuer range the Luhn
+check. The detector cannot tell them apart, and masking a look-alike costs less than storing a
+real number.
 
 ``[report] redact = true`` (the default) replaces each finding by ``[TCKN]``, ``[IBAN]``,
 ``[CARD]``, ``[PHONE]`` or ``[EMAIL]``, whole (separators and a phone's parentheses included), in
