@@ -64,7 +64,7 @@ WORDS = (
     "yarın",
     "görüşelim",
 )
-LEFT_MARKS = ("", "(", '"', "“", "«", ":", "'", "\n")
+LEFT_MARKS = ("", "(", '"', "“", "«", ":", "'", "\n", "\t", "  ")
 RIGHT_MARKS = (
     "",
     ".",
@@ -81,6 +81,8 @@ RIGHT_MARKS = (
     "'e",
     "'ya",
     "...",
+    "\t",
+    "  ",
     ").",
 )
 
@@ -171,6 +173,7 @@ def phone_layout(rng: random.Random) -> str:
             f"+90 (0) {area} ",
             f"(+90) {area} ",
             f"0090 {area} ",
+            f"90 {area} ",
         )
     )
     solid = rng.choice((f"0{area}{sub}", f"+90{area}{sub}", f"+90 {area}{sub}", f"0090{area}{sub}"))

@@ -4,7 +4,7 @@ A person writes such a number solid or in groups: ``123 456 789 01``, ``1234-567
 ``TR26 0006 …``, ``0 (532) 123-45-67``, with spaces, non-breaking spaces (U+00A0, U+202F,
 U+2007, U+2009), dashes or dots between the groups. The scanner reads the text once: every
 maximal run of ASCII digits is a *group*, and two groups are *linked* when what stands between
-them is a separator (a few spaces, one dash or dot, optionally spaced, a parenthesis around an
+them is a separator (one space, one dash or dot, optionally spaced, a parenthesis around an
 area code). A value is a window of whole groups of one run; it is checked only where its
 layout is one a person writes:
 
@@ -26,9 +26,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-#: Spaces a separator may hold: the ASCII space and tab, and the non-breaking and fixed-width
-#: spaces typesetting and word processors put between digit groups.
-SPACES = " \t\u00a0\u202f\u2007\u2009\u200a\u2002\u2003\u2004\u2005\u2006\u2008"
+#: Spaces a separator may hold: the ASCII space, and the non-breaking and fixed-width spaces
+#: typesetting and word processors put between digit groups. Not a tab, nor two spaces: those
+#: separate the columns of a table, not the groups of one number.
+SPACES = " \u00a0\u202f\u2007\u2009\u200a\u2002\u2003\u2004\u2005\u2006\u2008"
 #: Dashes between groups: hyphen-minus, Unicode hyphen, non-breaking hyphen, figure dash, en dash,
 #: minus sign.
 DASHES = "-\u2010\u2011\u2012\u2013\u2212"
@@ -38,15 +39,15 @@ _D = f"[{re.escape(DASHES)}]"
 # What may stand between two digit groups, by kind. Tight links (no space: ``-``, ``.``, ``,``,
 # ``/``, ``:``) glue numbers together; a value never continues into one.
 _LINK = re.compile(
-    rf"(?P<space>{_S}{{1,3}})"
+    rf"(?P<space>{_S})"
     rf"|(?P<dash>{_D})"
     r"|(?P<dot>\.)"
-    rf"|(?P<sdash>{_S}{{1,2}}{_D}{_S}{{1,2}})"
-    rf"|(?P<sdot>{_S}{{1,2}}\.{_S}{{1,2}})"
+    rf"|(?P<sdash>{_S}{_D}{_S})"
+    rf"|(?P<sdot>{_S}\.{_S})"
     r"|(?P<comma>,)|(?P<slash>/)|(?P<colon>:)"
-    rf"|(?P<close>\){_S}{{0,2}}(?:{_D}{_S}{{0,2}})?)"
-    rf"|(?P<open>(?:{_S}{{0,2}}{_D})?{_S}{{0,2}}\()"
-    rf"|(?P<both>\){_S}{{0,2}}\()"
+    rf"|(?P<close>\){_S}?(?:{_D}{_S}?)?)"
+    rf"|(?P<open>(?:{_S}?{_D})?{_S}?\()"
+    rf"|(?P<both>\){_S}?\()"
 )
 _TIGHT = frozenset({"dash", "dot", "comma", "slash", "colon"})
 _NEVER_INSIDE = frozenset({"comma", "slash", "colon"})
@@ -364,7 +365,8 @@ def _phone_layout(sizes: list[int], links: tuple[str, ...], prefix: str, nationa
 
 
 def _phone(run: _Run, i: int, j: int) -> bool:
-    plus = i == 0 and run.before() == "+"
+    # The country code after a ``+``, or as a group of its own: ``90 532 123 45 67``.
+    plus = (i == 0 and run.before() == "+") or (i < j and run.digits(i, i) == "90")
     found = _phone_prefix(run.digits(i, j), plus)
     if found is None or not _bounded(run, i, j, phone=True):
         return False
@@ -378,7 +380,9 @@ def _phones(run: _Run) -> Iterator[tuple[int, int]]:
     count = len(run.starts)
     for i in range(count):
         first = run.text[run.starts[i]]
-        if first != "0" and not (i == 0 and run.before() == "+") and first not in "2345":
+        if first not in "023459" or (
+            first == "9" and run.digits(i, i) != "90" and run.before() != "+"
+        ):
             continue
         total = 0
         for j in range(i, min(count, i + 8)):
@@ -414,6 +418,7 @@ def _phone_start(run: _Run, i: int, j: int) -> int:
 _IBAN_SEP_PATTERN = rf"{_S}{{0,3}}(?:{_D}|\.)?(?:\r?\n)?{_S}{{0,3}}"
 _IBAN_START = re.compile(rf"(?<![^\W_])[Tt][Rr](?={_IBAN_SEP_PATTERN}[0-9])")
 _IBAN_SEP = re.compile(_IBAN_SEP_PATTERN)
+NOT_IBAN = "NOT_IBAN"  #: the kind of an IBAN-shaped span with wrong check digits
 _IBAN_LENGTH = 24  #: characters after "TR": 2 check digits, 5 bank, 1 reserve, 16 account
 
 
@@ -437,9 +442,12 @@ def _iban_end(text: str, pos: int) -> tuple[int, str] | None:
 
 
 def iban_spans(text: str) -> Iterator[Span]:
+    """Every TR IBAN in ``text``; one shaped like an IBAN whose check digits are wrong is a
+    ``NOT_IBAN`` span: a mistyped IBAN, not a card or a TC kimlik no in its digits."""
     from stdnum import iban
 
     for match in _IBAN_START.finditer(text):
         found = _iban_end(text, match.end())
-        if found is not None and iban.is_valid(found[1]):
-            yield Span("IBAN", match.start(), found[0])
+        if found is not None:
+            kind = "IBAN" if iban.is_valid(found[1]) else NOT_IBAN
+            yield Span(kind, match.start(), found[0])

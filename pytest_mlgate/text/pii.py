@@ -43,7 +43,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from pytest_mlgate.results import EvalRun, Example, MetricResult, TaskResult
-from pytest_mlgate.text.identifiers import Span, iban_spans, number_spans
+from pytest_mlgate.text.identifiers import NOT_IBAN, Span, iban_spans, number_spans
 
 PII_METRIC = "pii_rate"
 PII_KEY = f"{PII_METRIC},none"
@@ -60,7 +60,7 @@ _WHERE = {
     "TCKN": "TC kimlik no",
     "PHONE": "phone",
 }
-_PRIORITY = {kind: rank for rank, kind in enumerate(KINDS)}
+_PRIORITY = {kind: rank for rank, kind in enumerate((NOT_IBAN, *KINDS))}
 _LOCAL_PUNCTUATION = frozenset("._%+-")
 
 
@@ -144,6 +144,7 @@ def find(text: str) -> list[Finding]:
     return [
         Finding(s.kind, s.start, s.end, text[s.start : s.end])
         for s in _without_overlaps(candidates)
+        if s.kind != NOT_IBAN
     ]
 
 
