@@ -235,6 +235,11 @@ def test_redaction_masks_every_kind_and_keeps_the_rest() -> None:
     )
     untouched = "hiçbiri: 12345678901 ve 0532 123 45"
     assert pii.redact(untouched) == untouched
+    row = f"Ayşe;{number};05321234567\nAyşe,{number},0532 123 45 67,a.b@c.com.tr"
+    assert pii.redact(row) == "Ayşe;[TCKN];[PHONE]\nAyşe,[TCKN],[PHONE],[EMAIL]"  # CSV rows
+    assert pii.redact(f"3,{number} ve 1,{number[:3]},{number[3:6]}") == (
+        f"3,{number} ve 1,{number[:3]},{number[3:6]}"  # a decimal comma, thousands commas
+    )
 
 
 def test_pii_rate_is_computed_from_the_raw_responses_before_redaction() -> None:

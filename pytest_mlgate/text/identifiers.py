@@ -222,6 +222,8 @@ def _runs(text: str) -> Iterator[_Run]:
     for match in _GROUP.finditer(text):
         start, end = match.span()
         kind = _link(text[ends[-1] : start]) if ends and start - ends[-1] <= _LONGEST_LINK else None
+        if kind == "comma" and min(end - start, ends[-1] - starts[-1]) >= 4:
+            kind = None  # a list (12345678901,05321234567), not a decimal or thousands comma
         if kind is None and starts:
             yield _Run(text, tuple(starts), tuple(ends), tuple(links))
             starts, ends, links = [], [], []
