@@ -352,3 +352,18 @@ def test_a_new_detector_version_is_a_result_cache_miss(monkeypatch: pytest.Monke
     before = cache.cache_key(spec, request, "sha256:a", (("gen",), True))
     monkeypatch.setattr(cache, "DETECTOR_VERSION", pii.DETECTOR_VERSION + 1)
     assert cache.cache_key(spec, request, "sha256:a", (("gen",), True)) != before
+
+
+def test_the_iban_check_agrees_with_python_stdnum() -> None:
+    from stdnum import iban
+
+    from pytest_mlgate.text.identifiers import iban_valid
+
+    rng = random.Random(11)
+    for _ in range(2000):
+        value = tr_iban(rng)
+        if rng.random() < 0.5:  # a wrong digit, or a letter in the account (ISO allows them)
+            k = rng.randrange(2, 26)
+            new = rng.choice("0123456789ABCXYZ" if k >= 10 else "0123456789")
+            value = value[:k] + new + value[k + 1 :]
+        assert iban_valid(value) == bool(iban.is_valid(value)), value

@@ -6,7 +6,7 @@ What counts, in a response or any stored text, in every layout a person writes i
   (python-stdnum's ``stdnum.tr.tckimlik``), solid or grouped (``123 456 789 01``, ``1234-5678-901``,
   ``123.456.789.01``, …);
 - a Turkish IBAN: ``TR`` (any case, apart from the check digits or not) + 24 digits/letters with a
-  valid ISO 13616 checksum (``stdnum.iban``), solid or grouped, across a line break too;
+  valid ISO 13616 mod-97 checksum, solid or grouped, across a line break too;
 - a payment card number: 13-19 digits in a known issuer range (:data:`~pytest_mlgate.text.
   identifiers.CARD_RANGES`: Visa, Mastercard, American Express, Troy, …) with a valid Luhn
   check digit (``stdnum.luhn``), solid or grouped (``4111 1111 1111 1111``, ``3782 822463 10005``);
