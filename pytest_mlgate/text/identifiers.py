@@ -179,7 +179,7 @@ CARD_RANGES: tuple[tuple[str, str, str, tuple[int, ...]], ...] = (
 
 @dataclass(frozen=True)
 class Span:
-    kind: str  #: TCKN, IBAN, CARD or PHONE
+    kind: str  #: TCKN, IBAN, CARD, PHONE, EMAIL or NOT_IBAN (an IBAN shape that fails its check)
     start: int
     end: int
 
