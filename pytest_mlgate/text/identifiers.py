@@ -48,10 +48,13 @@ _LINK = re.compile(
     rf"|(?P<close>\){_S}?(?:{_D}{_S}?)?)"
     rf"|(?P<open>(?:{_S}?{_D})?{_S}?\()"
     rf"|(?P<both>\){_S}?\()"
+    # A long number wraps at the end of a line (a card or TC kimlik no in a narrow column).
+    rf"|(?P<wrap>{_S}?\r?\n{_S}?)"
 )
 _TIGHT = frozenset({"dash", "dot", "comma", "slash", "colon"})
 _NEVER_INSIDE = frozenset({"comma", "slash", "colon"})
 _PARENS = frozenset({"close", "open", "both"})
+_WRAP = "wrap"  #: a line break between groups: it continues a stretch of any one separator
 _GROUP = re.compile(r"[0-9]+")
 _LONGEST_LINK = 6
 _LONGEST_VALUE = 19  #: digits of the longest payment card
@@ -222,8 +225,10 @@ def _runs(text: str) -> Iterator[_Run]:
     for match in _GROUP.finditer(text):
         start, end = match.span()
         kind = _link(text[ends[-1] : start]) if ends and start - ends[-1] <= _LONGEST_LINK else None
-        if kind == "comma" and min(end - start, ends[-1] - starts[-1]) >= 4:
+        if kind == "comma" and _list_comma(text, starts, ends, end - start, end):
             kind = None  # a list (12345678901,05321234567), not a decimal or thousands comma
+        elif kind is not None and kind not in _TIGHT and _date_or_time_follows(text, end):
+            kind = None  # ``4111 1111 1111 1111 12/27``: the expiry date is not the number's
         if kind is None and starts:
             yield _Run(text, tuple(starts), tuple(ends), tuple(links))
             starts, ends, links = [], [], []
@@ -233,6 +238,30 @@ def _runs(text: str) -> Iterator[_Run]:
         ends.append(end)
     if starts:
         yield _Run(text, tuple(starts), tuple(ends), tuple(links))
+
+
+def _list_comma(text: str, starts: list[int], ends: list[int], after: int, end: int) -> bool:
+    """Whether the comma before a group of ``after`` digits ending at ``end`` separates fields
+    of a list or CSV line rather than a number's decimals: a decimal comma is followed by a
+    short fraction (``1.234,56``), or is the only link of a plain decimal (``3,14159265358``,
+    read as a decimal, not a TC kimlik no). Four or more digits after it are a field when the
+    group before is also long, ends a field of its own (``2026-11-30,4547 3607 …``), or the
+    digits go on in groups (``30,4547 3607 …``)."""
+    if after < 4:
+        return False
+    grouped_on = (
+        end + 1 < len(text)
+        and (text[end] in SPACES or text[end] in DASHES)
+        and text[end + 1].isdigit()
+    )
+    return ends[-1] - starts[-1] >= 4 or len(starts) > 1 or grouped_on
+
+
+def _date_or_time_follows(text: str, end: int) -> bool:
+    """Whether the group ending at ``end`` is followed by ``/`` or ``:`` and a digit: it is
+    then the start of a date or a time (``12/27``, ``14:30``), never the end of a value (a
+    value is never followed by a tight link), so it starts a run of its own."""
+    return end + 1 < len(text) and text[end] in "/:" and text[end + 1].isdigit()
 
 
 def _bounded(run: _Run, i: int, j: int, phone: bool = False) -> bool:
@@ -326,6 +355,26 @@ def _stretches(run: _Run) -> Iterator[tuple[int, int]]:
         if j > i and run.links[i] not in _NEVER_INSIDE:
             yield i, j
         i = max(j, i + 1)
+    yield from _wrapped_stretches(run)
+
+
+def _wrapped_stretches(run: _Run) -> Iterator[tuple[int, int]]:
+    """Each maximal stretch of one separator that a line break continues (``5150 6806\n6435
+    4293``): the line break is read as that stretch's separator."""
+    count, i = len(run.starts), 0
+    while i < count - 1:
+        kind, j, wrapped = None, i, False
+        while j < count - 1 and run.links[j] not in _PARENS and run.links[j] not in _NEVER_INSIDE:
+            link = run.links[j]
+            if link != _WRAP and kind is None:
+                kind = link
+            elif link != _WRAP and link != kind:
+                break
+            wrapped = wrapped or link == _WRAP
+            j += 1
+        if wrapped and j > i:
+            yield i, j
+        i = max(j, i + 1)
 
 
 def _phone_prefix(digits: str, plus: bool) -> tuple[str, str] | None:
@@ -374,7 +423,7 @@ def _phone(run: _Run, i: int, j: int) -> bool:
     if found is None or not _bounded(run, i, j, phone=True):
         return False
     links = run.links[i:j]
-    if any(link in _NEVER_INSIDE for link in links):
+    if any(link in _NEVER_INSIDE or link == _WRAP for link in links):
         return False
     return _phone_layout(run.sizes(i, j), links, *found)
 
