@@ -11,6 +11,7 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 NBSP = "\u00a0"
 NARROW_NBSP = "\u202f"
@@ -35,13 +36,14 @@ class CorpusCase:
     text: str
     planted: tuple[PlantedValue, ...]
     context: str
+    lookalike: str = ""  #: a negative case's look-alike value
 
 
 # --------------------------------------------------------------------------- checksum rules
 
 
 def tckn_check_digits(first_nine: Sequence[int]) -> tuple[int, int]:
-    """10th digit: 7 x (odd positions) - (even positions) mod 10; 11th: sum of the first ten mod 10."""
+    """10th digit: 7 x (odd places) - (even places) mod 10; 11th: the first ten's sum mod 10."""
     odd = sum(first_nine[0:9:2])
     even = sum(first_nine[1:8:2])
     tenth = (odd * 7 - even) % 10
@@ -50,7 +52,7 @@ def tckn_check_digits(first_nine: Sequence[int]) -> tuple[int, int]:
 
 
 def is_valid_tckn(digits: str) -> bool:
-    """True when an 11-digit string satisfies both TC kimlik check-digit rules and starts non-zero."""
+    """True when 11 digits, the first non-zero, satisfy both TC kimlik check-digit rules."""
     if len(digits) != 11 or not digits.isdigit() or digits[0] == "0":
         return False
     values = [int(c) for c in digits]
@@ -79,7 +81,16 @@ def iban_mod97(iban: str) -> int:
 
 
 # Five-digit bank codes of Turkish banks (BDDK / TCMB EFT codes).
-TURKISH_BANK_CODES = ("00010", "00012", "00015", "00046", "00062", "00064", "00067", "00111")
+TURKISH_BANK_CODES: tuple[str, ...] = (
+    "00010",
+    "00012",
+    "00015",
+    "00046",
+    "00062",
+    "00064",
+    "00067",
+    "00111",
+)
 TURKISH_BANK_CODES += ("00134", "00032", "00059", "00203", "00205", "00206", "00209", "00210")
 
 
@@ -159,8 +170,12 @@ SEPARATORS = (" ", "-", ".", NBSP, NARROW_NBSP)
 
 
 def tckn_layout(rng: random.Random, digits: str) -> tuple[str, str]:
-    choice = rng.randrange(5)
+    choice = rng.randrange(7)
     sep = rng.choice(SEPARATORS)
+    if choice == 5:
+        return " ".join(digits), "spelled digit by digit"
+    if choice == 6:
+        return group(digits, (3, 3, 3, 2), " - "), "3-3-3-2 ' - '"
     if choice <= 1:
         return digits, "compact"
     if choice <= 3:
@@ -217,6 +232,12 @@ def phone_layout(rng: random.Random) -> tuple[str, str]:
         (f"+90-{area}-{a}-{b}-{c}", "+90-AAA-XXX-XX-XX"),
         (f"{area} {a} {b} {c}", "AAA XXX XX XX no trunk 0"),
         (f"+90{NARROW_NBSP}{area}{NARROW_NBSP}{a}{NARROW_NBSP}{sub[3:]}", "narrow NBSP"),
+        (f"+90 (0{area}) {a} {b} {c}", "+90 (0AAA) XXX XX XX"),
+        (f"0 {area} {a} {b} {c}", "0 AAA XXX XX XX"),
+        (f"0({area}){sub}", "0(AAA)XXXXXXX"),
+        (f"+90 {area} {sub}", "+90 AAA XXXXXXX"),
+        (f"0{area} {sub}", "0AAA XXXXXXX"),
+        (f"(0{area}) {a} {b} {c}/{int(c) % 99 + 1:02d}", "alternative last digits XX/YY"),
     )
     return rng.choice(layouts)
 
@@ -238,14 +259,44 @@ def card_layout(rng: random.Random) -> tuple[str, str]:
 
 
 LOCAL_PARTS = (
-    "ayşe.kılıç", "İbrahim_Öz", "mehmet.yılmaz+fatura", "g.şahin", "çağrı-öztürk", "zeynep",
-    "ali.veli2024", "ÖMER.ÇELİK", "gülşen", "ışıl_erdoğan", "hüseyin.güneş", "fatma.nur+kargo",
-    "s.ağaoğlu", "ilknur.çakır", "umut", "deniz.koç", "şule_yıldız", "özge-ünal",
+    "ayşe.kılıç",
+    "İbrahim_Öz",
+    "mehmet.yılmaz+fatura",
+    "g.şahin",
+    "çağrı-öztürk",
+    "zeynep",
+    "ali.veli2024",
+    "ÖMER.ÇELİK",
+    "gülşen",
+    "ışıl_erdoğan",
+    "hüseyin.güneş",
+    "fatma.nur+kargo",
+    "s.ağaoğlu",
+    "ilknur.çakır",
+    "umut",
+    "deniz.koç",
+    "şule_yıldız",
+    "özge-ünal",
 )
 DOMAINS = (
-    "şirket.com.tr", "örnek.org", "ılık.org", "gmail.com", "hotmail.com", "firma.com.tr",
-    "üniversite.edu.tr", "belediye.bel.tr", "posta.gov.tr", "mail.şirket.com.tr", "yandex.com.tr",
-    "ögrenci.ankara.edu.tr", "çiçekçi.net", "outlook.com",
+    "şirket.com.tr",
+    "örnek.org",
+    "ılık.org",
+    "gmail.com",
+    "hotmail.com",
+    "firma.com.tr",
+    "üniversite.edu.tr",
+    "belediye.bel.tr",
+    "posta.gov.tr",
+    "mail.şirket.com.tr",
+    "yandex.com.tr",
+    "ögrenci.ankara.edu.tr",
+    "çiçekçi.net",
+    "outlook.com",
+    "e-posta.com.tr",
+    "mail2.firma.com",
+    "FIRMA.COM.TR",
+    "iş-bankası.com.tr",
 )
 
 
@@ -295,6 +346,7 @@ TEMPLATES = {
         ("address", "Kiracı: Deniz Koç (T.C. {}), Moda Cad. No: 12 D: 4, 34710 Kadıköy"),
         ("chat", "tc: {}"),
         ("form", "Kimlik No:\t{}\nTelefon: yok"),
+        ("form", "TC{} kimlik numarasıyla"),
     ),
     "iban": (
         ("form", "IBAN: {}"),
@@ -335,6 +387,8 @@ TEMPLATES = {
         ("sms", "Sifre sifirlama baglantisi ({}) adresine gonderildi."),
         ("email", "Cc: {}, muhasebe birimi"),
         ("chat", 'adres "{}" doğru mu?'),
+        ("markdown", "İletişim: [Ayşe Kılıç](mailto:{})"),
+        ("form", "E-posta:{}"),
     ),
     "card": (
         ("form", "Kart No: {}"),
@@ -404,27 +458,46 @@ def lookalike(rng: random.Random) -> tuple[str, str]:  # noqa: C901 - a flat tab
     """One look-alike value and its category; never a valid value of any kind."""
     d, m, y = rng.randint(1, 28), rng.randint(1, 12), rng.randint(1950, 2030)
     hh, mm, ss = rng.randint(0, 23), rng.randint(0, 59), rng.randint(0, 59)
-    choice = rng.randrange(26)
+    choice = rng.randrange(30)
     if choice == 0:
         return rng.choice((f"{d:02d}.{m:02d}.{y}", f"{d:02d}/{m:02d}/{y}", f"{d}-{m}-{y}")), "date"
     if choice == 1:
-        return rng.choice((f"{y}-{m:02d}-{d:02d}", f"{y}{m:02d}{d:02d}", f"{d:02d}.{m:02d}.{y % 100:02d}")), "date"
+        return rng.choice(
+            (f"{y}-{m:02d}-{d:02d}", f"{y}{m:02d}{d:02d}", f"{d:02d}.{m:02d}.{y % 100:02d}")
+        ), "date"
     if choice == 2:
         return f"{y}-{m:02d}-{d:02d}T{hh:02d}:{mm:02d}:{ss:02d}+03:00", "iso datetime"
     if choice == 3:
-        return rng.choice((f"{hh:02d}:{mm:02d}", f"{hh:02d}.{mm:02d}", f"{hh:02d}:{mm:02d}:{ss:02d}")), "time"
+        return rng.choice(
+            (f"{hh:02d}:{mm:02d}", f"{hh:02d}.{mm:02d}", f"{hh:02d}:{mm:02d}:{ss:02d}")
+        ), "time"
     if choice == 4:
         whole = rng.randint(1000, 99_999_999)
         return f"{whole:,}".replace(",", ".") + f",{rng.randint(0, 99):02d} TL", "price"
     if choice == 5:
         whole = rng.randint(1000, 9_999_999)
-        return rng.choice(("₺", "")) + f"{whole:,}".replace(",", " ") + f",{rng.randint(0, 99):02d}", "price spaces"
+        return rng.choice(("₺", "")) + f"{whole:,}".replace(
+            ",", " "
+        ) + f",{rng.randint(0, 99):02d}", "price spaces"
     if choice == 6:
-        return f"978-605-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}-{rng.randint(0, 9)}", "isbn"
+        return (
+            f"978-605-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}-{rng.randint(0, 9)}",
+            "isbn",
+        )
     if choice == 7:
         return "978605" + _digits(rng, 7, "0123456789"), "isbn compact"
     if choice == 8:
         return _digits(rng, 10, "16789"), "order number 10 digits"
+    if choice == 26:
+        return "869" + _digits(rng, 10, "0123456789"), "EAN-13 barcode (Turkey 869)"
+    if choice == 27:
+        return rng.choice(("**** **** **** ", "4543 59** **** ", "XXXX-XXXX-XXXX-")) + _digits(
+            rng, 4, "0123456789"
+        ), "masked card"
+    if choice == 28:
+        return f"41.{rng.randint(0, 99999):05d}, 28.{rng.randint(0, 99999):05d}", "coordinates"
+    if choice == 29:
+        return f"{_digits(rng, 5)} {hh:02d}:{mm:02d}", "number then time"
     if choice == 9:
         return f"FTR{y}{_digits(rng, 9, '0123456789')}", "invoice number"
     if choice == 10:
@@ -448,16 +521,26 @@ def lookalike(rng: random.Random) -> tuple[str, str]:  # noqa: C901 - a flat tab
     if choice == 18:
         return make_luhn_failing_card(rng), "card bad luhn compact"
     if choice == 19:
-        return f"SN: {rng.choice('ABCXYZ')}{_digits(rng, 3, '0123456789')}-{_digits(rng, 4, '0123456789')}-K{rng.randint(10, 99)}", "serial"
+        return (
+            f"SN: {rng.choice('ABCXYZ')}{_digits(rng, 3, '0123456789')}-"
+            f"{_digits(rng, 4, '0123456789')}-K{rng.randint(10, 99)}",
+            "serial",
+        )
     if choice == 20:
         sub = _digits(rng, 7, "23456789")
-        return rng.choice((f"0532 {sub[:3]} {sub[3:5]} {sub[5]}", f"0532 {sub[:3]} {sub[3:5]} {sub[5:]}8")), "phone wrong length"
+        return rng.choice(
+            (f"0532 {sub[:3]} {sub[3:5]} {sub[5]}", f"0532 {sub[:3]} {sub[3:5]} {sub[5:]}8")
+        ), "phone wrong length"
     if choice == 21:
         return f"{rng.choice((34, 6, 35, 16, 7))}{rng.randint(0, 999):03d}".zfill(5), "postal code"
     if choice == 22:
-        return rng.choice(("@ayse_kilic", "@pytest.fixture", "@types/node", "ayse [at] firma [dot] com")), "not an email"
+        return rng.choice(
+            ("@ayse_kilic", "@pytest.fixture", "@types/node", "ayse [at] firma [dot] com")
+        ), "not an email"
     if choice == 23:
-        return f"{y}{rng.randint(100000, 999999)}{rng.randint(100, 999)}"[:12] + " KB", "file size / id"
+        return f"{y}{rng.randint(100000, 999999)}{rng.randint(100, 999)}"[
+            :12
+        ] + " KB", "file size / id"
     if choice == 24:
         luhn_other = luhn_complete("8" + _digits(rng, 14, "0123456789"))
         return group(luhn_other, (4, 4, 4, 4), " "), "luhn-valid no issuer range"
@@ -481,15 +564,39 @@ NEGATIVE_TEMPLATES = (
 )
 
 
+def passes_a_check(text: str) -> bool:
+    """Whether some digit string in ``text`` (separators dropped) passes a rule by chance: a
+    valid TC kimlik no, or a Luhn-valid number of 13-19 digits in a known issuer range. Such a
+    look-alike is a finding by design, so it is never planted as a negative."""
+    compact = "".join(c for c in text if c.isdigit())
+    for length in range(11, 20):
+        for start in range(len(compact) - length + 1):
+            window = compact[start : start + length]
+            if is_valid_tckn(window):
+                return True
+            issuer = (
+                window[0] == "4" or "51" <= window[:2] <= "55" or "2221" <= window[:4] <= "2720"
+            )
+            issuer = issuer or window[:4] == "9792" or window[:2] in ("34", "37")
+            if length >= 13 and issuer and luhn_valid(window):
+                return True
+    return False
+
+
 def negative_case(rng: random.Random) -> CorpusCase:
     template = rng.choice(NEGATIVE_TEMPLATES)
     value, category = lookalike(rng)
+    while passes_a_check(value):
+        value, category = lookalike(rng)
     before, after = template.split("{}")
     before, after = before.replace("{{", "{"), after.replace("}}", "}")
-    return assemble((before, value, after), f"negative: {category}")
+    case = assemble((before, value, after), f"negative: {category}")
+    return CorpusCase(case.text, case.planted, case.context, value)
 
 
-def build_corpus(seed: int = 20261203, positives_per_kind: int = 70, two_value: int = 60, negatives: int = 200) -> tuple[CorpusCase, ...]:
+def build_corpus(
+    seed: int = 20261203, positives_per_kind: int = 70, two_value: int = 60, negatives: int = 200
+) -> tuple[CorpusCase, ...]:
     """The seeded corpus: positives of every kind, two-value messages and look-alike negatives."""
     rng = random.Random(seed)
     cases: list[CorpusCase] = []
@@ -503,12 +610,15 @@ def build_corpus(seed: int = 20261203, positives_per_kind: int = 70, two_value: 
 # --------------------------------------------------------------------------- scoring
 
 
-class DetectedSpan:
-    """What scoring needs of a detector's finding (duck-typed: ``kind``, ``start``, ``end``)."""
+class DetectedSpan(Protocol):
+    """What scoring needs of a detector's finding: ``kind``, ``start`` and ``end``."""
 
-    kind: str
-    start: int
-    end: int
+    @property
+    def kind(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -557,14 +667,18 @@ def _alnum_grams(text: str, size: int = 4) -> set[str]:
     return {compact[i : i + size] for i in range(len(compact) - size + 1)}
 
 
-def _fully_masked(case: CorpusCase, value: PlantedValue, covered: list[bool], redacted: str) -> bool:
+def _fully_masked(
+    case: CorpusCase, value: PlantedValue, covered: list[bool], redacted: str
+) -> bool:
     """Every letter and digit of the value inside some finding, and no 4 of them in a row left
     readable in the redacted text (unless they are readable elsewhere in the text anyway)."""
     if not all(covered[i] for i in range(value.start, value.end) if case.text[i].isalnum()):
         return False
     elsewhere = case.text[: value.start] + " " + case.text[value.end :]
     without_placeholders = re.sub(r"\[[A-Z_]+\]", " ", redacted)  # "[EMAIL]" is not "hotmail"
-    leaked = (_alnum_grams(value.text) - _alnum_grams(elsewhere)) & _alnum_grams(without_placeholders)
+    leaked = (_alnum_grams(value.text) - _alnum_grams(elsewhere)) & _alnum_grams(
+        without_placeholders
+    )
     return not leaked
 
 
@@ -584,13 +698,24 @@ def score(
         for f in findings:
             covered[f.start : f.end] = [True] * (f.end - f.start)
         for value in case.planted:
-            hit = any(f.kind.lower() == value.kind and f.start < value.end and value.start < f.end for f in findings)
+            hit = any(
+                f.kind.lower() == value.kind and f.start < value.end and value.start < f.end
+                for f in findings
+            )
             full = _fully_masked(case, value, covered, redacted)
             counts[value.kind][0] += 1
             counts[value.kind][1] += hit
             counts[value.kind][2] += full
             if not hit or not full:
-                problems.append(Problem("miss" if not hit else "partly masked", value.kind, value.layout, value.text, case.text))
+                problems.append(
+                    Problem(
+                        "miss" if not hit else "partly masked",
+                        value.kind,
+                        value.layout,
+                        value.text,
+                        case.text,
+                    )
+                )
         for f in findings:
             kind = f.kind.lower()
             true = any(v.kind == kind and f.start < v.end and v.start < f.end for v in case.planted)
@@ -598,6 +723,10 @@ def score(
             counts[kind][3] += 1
             counts[kind][4] += true
             if not true:
-                problems.append(Problem("false positive", kind, case.context, case.text[f.start : f.end], case.text))
+                problems.append(
+                    Problem(
+                        "false positive", kind, case.context, case.text[f.start : f.end], case.text
+                    )
+                )
     kinds = tuple(KindScore(k, *c) for k, c in counts.items())
     return CorpusScore(kinds, tuple(problems))
