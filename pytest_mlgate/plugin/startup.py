@@ -208,20 +208,18 @@ def start_gate(
         evaluator.backend().check(plan.tasks)
     reference = None
     if resolved.reference is not None:
-        from pytest_mlgate.backend import BackendSpec
         from pytest_mlgate.checkpoint import check_checkpoint
-        from pytest_mlgate.run.evaluator import Evaluator
+        from pytest_mlgate.run.evaluator import make_evaluator
 
         check_checkpoint(resolved.reference)
-        reference = Evaluator(
-            spec=BackendSpec(cfg.model, resolved.reference, cfg.include),
-            suite=choice.suite,
-            batch=tuple(dict.fromkeys(t.task for t in plan.thresholds)),
-            make_backend=lambda spec: make_backend(config, spec),
+        reference = make_evaluator(
+            cfg,
+            resolved.reference,
+            choice.suite,
+            tuple(dict.fromkeys(t.task for t in plan.thresholds)),
+            lambda spec: make_backend(config, spec),
             cache_folder=plan.cache,
             progress=terminal_progress(config),
-            pii_tasks=cfg.pii_tasks(),
-            redact=cfg.report.redact,
         )
     return GateSession(resolved, evaluator, reference)
 
@@ -230,24 +228,22 @@ def session_evaluator(config: pytest.Config, cfg: MlgateConfig, choice: SuiteCho
     """The session's evaluator, made once: at collection when subgroup items need the data's
     subgroups, else when the gate starts."""
     if EVALUATOR_KEY not in config.stash:
-        from pytest_mlgate.backend import BackendSpec
-        from pytest_mlgate.run.evaluator import Evaluator
+        from pytest_mlgate.run.evaluator import make_evaluator
         from pytest_mlgate.run.plan import cache_folder, parse_shard
         from pytest_mlgate.run.resolve import candidate_location
 
         options = gate_options(config)
         checkpoint = candidate_location(cfg, options)
         group, shard = ranks(config, parse_shard(options.shard))
-        config.stash[EVALUATOR_KEY] = Evaluator(
-            spec=BackendSpec(cfg.model, checkpoint, cfg.include),
-            suite=choice.suite,
-            batch=choice.suite.all_tasks,
-            make_backend=lambda spec: make_backend(config, spec),
+        config.stash[EVALUATOR_KEY] = make_evaluator(
+            cfg,
+            checkpoint,
+            choice.suite,
+            choice.suite.all_tasks,
+            lambda spec: make_backend(config, spec),
             cache_folder=cache_folder(cfg, options) if group is None or group.leader else None,
             on_evaluated=lambda run: config.hook.pytest_mlgate_evaluated(run=run, config=config),
             progress=terminal_progress(config),
-            pii_tasks=cfg.pii_tasks(),
-            redact=cfg.report.redact,
             shard=shard,
             group=group,
         )

@@ -15,7 +15,7 @@ from typing import cast
 from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest, Progress
 from pytest_mlgate.backend.parallel import Group
 from pytest_mlgate.checkpoint import fingerprint_checkpoint
-from pytest_mlgate.config.load import DeterminismConfig, LatencyConfig, SuiteConfig
+from pytest_mlgate.config.load import DeterminismConfig, LatencyConfig, MlgateConfig, SuiteConfig
 from pytest_mlgate.errors import BackendError, ConfigError, MlgateError
 from pytest_mlgate.results import Determinism, EvalRun, Latency, TaskResult
 from pytest_mlgate.run.cache import ResultCache, cache_key
@@ -254,6 +254,36 @@ class Evaluator:
         if self._backend is not None:
             self._backend.close()
             self._backend = None
+
+
+def make_evaluator(
+    config: MlgateConfig,
+    checkpoint: str,
+    suite: SuiteConfig,
+    batch: tuple[str, ...],
+    make_backend: Callable[[BackendSpec], Backend],
+    *,
+    cache_folder: Path | None = None,
+    on_evaluated: Callable[[EvalRun], None] = lambda run: None,
+    progress: Progress | None = None,
+    shard: tuple[int, int] | None = None,
+    group: Group | None = None,
+) -> Evaluator:
+    """The one place an evaluator is made (the candidate's, the reference's, ``mlgate merge``'s):
+    the backend spec, the personal-data rules and the redaction always come from ``config``."""
+    return Evaluator(
+        spec=BackendSpec(config.model, checkpoint, config.include),
+        suite=suite,
+        batch=batch,
+        make_backend=make_backend,
+        cache_folder=cache_folder,
+        on_evaluated=on_evaluated,
+        progress=progress,
+        pii_tasks=config.pii_tasks(),
+        redact=config.report.redact,
+        shard=shard,
+        group=group,
+    )
 
 
 def _answers(task: TaskResult) -> dict[int, object]:

@@ -74,6 +74,10 @@ class HistoryStore(Protocol):
         """Add one run (with its report files, ``attachments`` by name, where the store keeps
         them). Atomic: a reader sees all of it or none of it."""
 
+    def append_entry(self, outcome: GateOutcome, entry: IndexEntry) -> None:
+        """Add one run under an index entry the caller made (a shard's partial run:
+        ``IndexEntry.of(outcome, partial=True)``, never a baseline). Atomic like ``append``."""
+
     def entries(self) -> list[IndexEntry]:
         """Every readable run."""
 
@@ -112,6 +116,9 @@ class EmptyStore:
         self.location = f"no history ({why})"
 
     def append(self, outcome: GateOutcome, attachments: Mapping[str, Path] | None = None) -> None:
+        raise StoreError(f"cannot record: {self.location}")
+
+    def append_entry(self, outcome: GateOutcome, entry: IndexEntry) -> None:
         raise StoreError(f"cannot record: {self.location}")
 
     def entries(self) -> list[IndexEntry]:
