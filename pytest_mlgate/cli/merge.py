@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from pytest_mlgate.cli.common import Commands, command, store_options
+from pytest_mlgate.cli.common import Commands, command, plugins, store_options
 from pytest_mlgate.config.load import load_config
 from pytest_mlgate.config.options import GateOptions, add_options
 from pytest_mlgate.errors import ConfigError
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     )
     thresholds = merge.gated_thresholds(config, suite, run)
     plan = plan_gate(config, options, suite=SuiteChoice(suite), thresholds=thresholds)
-    resolved = resolve_gate(plan)
+    resolved = resolve_gate(plan, plugins(args))
     evaluator = make_evaluator(
         config, resolved.checkpoint, suite, plan.tasks, lambda spec: merge.Joined(run)
     )

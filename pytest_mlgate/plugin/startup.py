@@ -198,7 +198,7 @@ def start_gate(
     # them into an INTERNALERROR instead of a failed item.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        resolved = resolve_gate(plan)
+        resolved = resolve_gate(plan, store_plugins(config))
     pending = [(w.category, str(w.message)) for w in caught]
     pending += [(PowerWarning, message) for message in resolved.power_warnings]
     config.stash[PENDING_KEY] = pending
@@ -319,6 +319,16 @@ def terminal_progress(config: pytest.Config) -> Progress | None:
                 reporter.write_line(text)
 
     return show
+
+
+def store_plugins(config: pytest.Config) -> pytest.PytestPluginManager:
+    """pytest's plugin manager with the built-in stores registered (consulted last). Registered
+    only when the gate starts: the store package is not imported by a plain run."""
+    from pytest_mlgate.store import builtin as builtin_store
+
+    if not config.pluginmanager.is_registered(builtin_store):
+        config.pluginmanager.register(builtin_store, "mlgate-builtin-store")
+    return config.pluginmanager
 
 
 def make_backend(config: pytest.Config, spec: Any) -> Any:
