@@ -40,6 +40,7 @@ class IndexEntry:
         return (self.timestamp, self.run_id)
 
     def covers(self, tasks: Iterable[str]) -> bool:
+        """Whether the run evaluated every one of ``tasks`` (unknown for an old entry: no)."""
         return self.tasks is not None and set(tasks) <= set(self.tasks)
 
     @classmethod
