@@ -131,3 +131,33 @@ def test_the_mlgate_command_reads_a_plugin_store_from_the_rootdir_conftest(
         assert (copied / f"{record.run_id}.json").read_text(encoding="utf-8") == dumps_outcome(
             record
         )
+
+
+def test_a_gate_run_records_into_the_plugin_store_under_pytest(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same one-file plugin, as a repository's conftest.py, under pytest: the gate opens
+    its store through the hook, records the run there and reads it back as the baseline."""
+    monkeypatch.setenv("MLGATE_BRANCH", "main")  # recorded on, and compared against, main
+    (pytester.path / "ckpt").mkdir()
+    pytester.makefile(
+        ".toml",
+        thresholds='[model]\ncheckpoint = "ckpt"\n\n[gate]\nstore = "jsondir://hist"\n\n'
+        '[suites.fast]\ntasks = ["mlgate_tr_mc"]\n\n[thresholds.mlgate_tr_mc]\n'
+        "acc = { min = 0.5 }\n",
+    )
+    store_plugin = (STORE_PLUGIN / "conftest.py").read_text(encoding="utf-8")
+    backend = (
+        "\n\nfrom pytest_mlgate.backend.fake import FakeBackend\n\n\n"
+        "def pytest_mlgate_make_backend(spec):\n"
+        '    return FakeBackend({"mlgate_tr_mc": {"acc": [1, 1, 1, 0]}})\n'
+    )
+    pytester.makeconftest(store_plugin + backend)
+    first = pytester.runpytest("-m", "eval", "--mlgate-record", "-p", "no:cacheprovider")
+    assert first.ret == pytest.ExitCode.OK
+    first.stdout.fnmatch_lines(["*recorded run * in jsondir://*hist*"])
+    records = sorted((pytester.path / "hist").glob("*.entry.json"))
+    assert len(records) == 1
+    second = pytester.runpytest("-m", "eval", "-p", "no:cacheprovider")
+    assert second.ret == pytest.ExitCode.OK
+    second.stdout.fnmatch_lines([f"baseline: {records[0].name.removesuffix('.entry.json')}"])
