@@ -64,7 +64,8 @@ def pytest_mlgate_make_backend(spec):
     kind = StopsTheServer if os.environ.get("MLGATE_TEST_STOP_PGID") else Logged
     backend = kind({"mlgate_tr_mc": {"acc": json.loads(Path("scores.json").read_text())[name]}})
     backend.name = name
-    backend.cacheable = bool(os.environ.get("MLGATE_TEST_CACHEABLE"))
+    cacheable = bool(os.environ.get("MLGATE_TEST_CACHEABLE"))
+    backend.cacheable = lambda: cacheable  # the Cacheable capability is a method
     return backend
 """
 

@@ -98,8 +98,6 @@ def _without_env_collection() -> Iterator[None]:
 class LmEvalBackend:
     def __init__(self, spec: BackendSpec) -> None:
         self.spec = spec
-        # Weights on disk (or a hub revision) are fingerprinted; a model behind an API is not.
-        self.cacheable = spec.model.backend == "hf"
         self._lm: Any = None
         self._task_dir: tempfile.TemporaryDirectory[str] | None = None
         self._managers: dict[bool, Any] = {}
@@ -252,6 +250,10 @@ class LmEvalBackend:
                 docs = shard(docs, strata, *request.shard)
             chosen[name] = docs
         return chosen
+
+    def cacheable(self) -> bool:
+        """Weights on disk (or a hub revision) are fingerprinted; a model behind an API is not."""
+        return self.spec.model.backend == "hf"
 
     def subgroups(self, request: EvalRequest) -> dict[str, dict[str, int]]:
         """Per task, how many of the documents ``request`` evaluates fall in each subgroup
