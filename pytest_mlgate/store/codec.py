@@ -393,6 +393,8 @@ def encode_info(info: RunInfo) -> Json:
         data["prompt"] = encode_prompt(info.prompt)
     if info.throughput:
         data["throughput"] = _encode_throughput(info.throughput)
+    if info.scoring:
+        data["scoring"] = dict(info.scoring)
     return data
 
 
@@ -447,7 +449,16 @@ def decode_info(data: object, what: str = "info") -> RunInfo:
         if info.get("prompt") is None
         else decode_prompt(info["prompt"], f"{what}.prompt"),
         throughput=_throughput(info.get("throughput"), f"{what}.throughput"),
+        scoring=_string_map(info.get("scoring"), f"{what}.scoring"),
     )
+
+
+def _string_map(value: object, what: str) -> dict[str, str]:
+    """A table of strings by name (absent in records written before it existed: empty)."""
+    if value is None:
+        return {}
+    table = _object(value, what)
+    return {str(k): _optional_str(v, f"{what}.{k}") or "" for k, v in table.items()}
 
 
 def encode_prompt(prompt: PromptInfo) -> Json:
@@ -535,6 +546,7 @@ def encode_manifest(manifest: Manifest) -> Json:
                 "n": t.n,
                 "subset": t.subset,
                 "docs": t.docs,
+                **({} if t.scoring is None else {"scoring": t.scoring}),
             }
             for name, t in manifest.tasks.items()
         },
@@ -685,6 +697,7 @@ def _task_info(data: object, what: str) -> TaskInfo:
         n=_optional_int(task.get("n"), f"{what}.n") or 0,
         subset=_optional_str(task.get("subset"), f"{what}.subset") or "",
         docs=_optional_str(task.get("docs"), f"{what}.docs"),
+        scoring=_optional_str(task.get("scoring"), f"{what}.scoring"),
     )
 
 
