@@ -19,6 +19,7 @@ Peak memory of each path is the largest resident set size above the one before t
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import statistics
@@ -84,25 +85,25 @@ def requests(kind: str, shots: int, questions: int, tokenizer: Any, seed: int = 
     from lm_eval.api.instance import Instance
 
     rng = random.Random(seed)
-    docs = list(iter_docs("mlgate_tr_mc"))
+    docs: list[Any] = list(iter_docs("mlgate_tr_mc"))
     out = []
     for index in range(questions):
         doc = docs[index % len(docs)]
         shown = [docs[(index + 1 + k * 7) % len(docs)] for k in range(shots)]
         prefix = "".join(
-            PROMPT.format(question=d["question"]) + f" {d['choices'][d['answer']]}\n\n"  # type: ignore[index]
+            PROMPT.format(question=d["question"]) + f" {d['choices'][d['answer']]}\n\n"
             for d in shown
         )
         question = str(doc["question"])
         if kind == "letters":
-            listed = " ".join(f"{'ABCD'[i]}) {c}" for i, c in enumerate(doc["choices"]))  # type: ignore[arg-type]
+            listed = " ".join(f"{'ABCD'[i]}) {c}" for i, c in enumerate(doc["choices"]))
             context = prefix + PROMPT.format(question=f"{question} {listed}")
             choices = [" A", " B", " C", " D"]
         else:
             context = prefix + PROMPT.format(question=question)
-            choices = [_choice_of_length(rng, str(c), tokenizer) for c in doc["choices"]]  # type: ignore[attr-defined]
+            choices = [_choice_of_length(rng, str(c), tokenizer) for c in doc["choices"]]
         out += [
-            Instance("loglikelihood", doc, (context, choice), i, ("bench", index, 1))  # type: ignore[arg-type]
+            Instance("loglikelihood", doc, (context, choice), i, ("bench", index, 1))
             for i, choice in enumerate(choices)
         ]
     return out
@@ -170,7 +171,7 @@ def compare(shared: Any, lmeval: Any, batch: list[Any], repeat: int) -> tuple[fl
 def largest_gap(shared: Any, lmeval: Any, batch: list[Any]) -> float:
     a = shared.loglikelihood(batch, disable_tqdm=True)
     b = lmeval.loglikelihood(batch, disable_tqdm=True)
-    return max(abs(x[0] - y[0]) for x, y in zip(a, b, strict=True))
+    return float(max(abs(x[0] - y[0]) for x, y in zip(a, b, strict=True)))
 
 
 def token_rows(shared: Any, batch: list[Any]) -> tuple[int, int]:
@@ -198,8 +199,9 @@ def loop_rows(checkpoint: Path, device: str, questions: int, repeat: int) -> lis
 
     from pytest_mlgate.backend.lmeval_scoring import shared_context_class
 
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     dtype = torch.float32 if device == "cpu" else torch.bfloat16
-    model = transformers.AutoModelForCausalLM.from_pretrained(checkpoint, dtype=dtype)
+    model: Any = transformers.AutoModelForCausalLM.from_pretrained(str(checkpoint), dtype=dtype)
     model = model.to(device).eval()
     tokenizer = transformers.AutoTokenizer.from_pretrained(checkpoint)
     common = {"pretrained": model, "tokenizer": tokenizer, "batch_size": 32, "device": device}
@@ -210,7 +212,7 @@ def loop_rows(checkpoint: Path, device: str, questions: int, repeat: int) -> lis
         batch = requests(kind, shots, questions, tokenizer)
         fast, slow = compare(shared, lmeval, batch, repeat)
         peaks = [
-            memory.measure(lambda lm=lm, b=batch: lm.loglikelihood(b, True))
+            memory.measure(functools.partial(lm.loglikelihood, batch, True))
             for lm in (shared, lmeval)
         ]
         gap = largest_gap(shared, lmeval, batch)
@@ -268,15 +270,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--questions", type=int, default=96, help="questions per loop row")
     parser.add_argument("--scale", type=int, default=1, help="copies of the demo task (row 4)")
+    parser.add_argument("--gate-repeat", type=int, default=1, help="runs of each row-4 command")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-gate", action="store_true", help="rows 1-3 only")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads, both sides and the CLI's"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TQDM_DISABLE", "1")
+    # On a shared machine torch's worker threads spin against other jobs and small kernels
+    # take 10x their time; one thread each gives both paths the same, steady conditions.
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
     with tempfile.TemporaryDirectory() as folder:
         checkpoint, parameters = build_model(Path(folder) / "model")
         print(
-            f"model: Llama, {LAYERS} layers, {WIDTH} wide, {HEADS} heads, max_position_embeddings "
-            f"{POSITIONS}, {parameters:,} parameters; {args.device}, batch size 32; "
+            f"torch threads {args.threads}; model: Llama, {LAYERS} layers, {WIDTH} wide, "
+            f"{HEADS} heads, max_position_embeddings {POSITIONS}, {parameters:,} parameters; "
+            f"{args.device}, batch size 32; "
             f"{args.questions} questions per row, medians of {args.repeat}"
         )
         rows = loop_rows(checkpoint, args.device, args.questions, args.repeat)
@@ -290,7 +300,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"{peak_fast / 1e6:7.1f}/{peak_slow / 1e6:<7.1f} {gap:8.1e} {once:>6}/{every:<6}"
             )
         if not args.skip_gate:
-            name, gate, raw, target = gate_row(checkpoint, args.device, args.scale, args.repeat)
+            name, gate, raw, target = gate_row(
+                checkpoint, args.device, args.scale, args.gate_repeat
+            )
             print(f"{name:50} {gate:7.2f} {raw:7.2f} {gate / raw:6.3f}  {target}")
     sys.stdout.flush()
 

@@ -159,8 +159,8 @@ def tiny(demo_checkpoints: dict[str, Path]) -> tuple[Any, Any]:
     import transformers
 
     path = demo_checkpoints["good"]
-    model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype="float32").eval()
-    return model, transformers.AutoTokenizer.from_pretrained(path)
+    model: Any = transformers.AutoModelForCausalLM.from_pretrained(str(path), dtype="float32")
+    return model.eval(), transformers.AutoTokenizer.from_pretrained(path)
 
 
 @pytest.fixture(scope="module")
@@ -399,7 +399,7 @@ def test_bf16_on_a_gpu_agrees_with_lmeval(demo_checkpoints: dict[str, Path]) -> 
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device on this machine")
     path = demo_checkpoints["good"]
-    model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16)
+    model: Any = transformers.AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.bfloat16)
     tokenizer = transformers.AutoTokenizer.from_pretrained(path)
     shared_lm, lmeval_lm = models((model.to("cuda").eval(), tokenizer), 32, device="cuda")
     with tempfile.TemporaryDirectory() as folder:

@@ -138,20 +138,21 @@ def _attention_mask(
 ) -> Any:
     """Additive mask [batch, 1, width, context width + width] for the continuation pass: a
     choice token sees its own context and its own choice's earlier tokens; padding rows see
-    the first context token only (a row of -inf would be NaN)."""
+    the first context token only (a row of -inf would be NaN). Built with a few tensor ops:
+    each fed token is labelled with its choice, and tokens see equal labels at or before them."""
     context_width = max(len(q.context) for q in batch)
-    allowed = torch.zeros((len(batch), width, context_width + width), dtype=torch.bool)
-    allowed[:, :, 0] = True
-    for row, (question, choice_spans) in enumerate(zip(batch, spans, strict=True)):
-        allowed[row, :, : len(question.context)] = True
-        for start, length in choice_spans:
-            if length:
-                block = torch.ones((length, length), dtype=torch.bool).tril()
-                allowed[
-                    row,
-                    start : start + length,
-                    context_width + start : context_width + start + length,
-                ] = block
+    labels = torch.full((len(batch), width), -1, dtype=torch.long)
+    for row, choice_spans in enumerate(spans):
+        for choice, (start, length) in enumerate(choice_spans):
+            labels[row, start : start + length] = choice
+    fed = torch.arange(width)
+    own = (labels[:, :, None] == labels[:, None, :]) & (fed[None, :, None] >= fed[None, None, :])
+    own &= labels[:, :, None] >= 0
+    lengths = torch.tensor([len(q.context) for q in batch])
+    context = torch.arange(context_width)[None, None, :] < lengths[:, None, None]
+    context = context.expand(-1, width, -1).clone()
+    context[:, :, 0] = True
+    allowed = torch.cat([context, own], dim=2)
     mask = torch.zeros(allowed.shape, dtype=dtype)
     mask.masked_fill_(~allowed, torch.finfo(dtype).min)
     return mask[:, None]
@@ -207,44 +208,64 @@ class SharedContextScorer:
         torch = self.torch
         first, cache = self._context_pass(batch)
         tokens, positions, spans = continuation_layout(batch)
-        width = max(map(len, tokens))
-        rest = None
-        if width:
+        logits = first  # [questions, vocab], then every fed token's row after them
+        if max(map(len, tokens)):
             ids = _padded(torch, tokens, self.pad, self.device)
             where = _padded(torch, [p or [0] for p in positions], 0, self.device)
             mask = _attention_mask(torch, batch, spans, ids.shape[1], self.dtype).to(self.device)
             rest = self._forward(
                 input_ids=ids,
-                **{self.cache_keyword: cache},
                 attention_mask=mask,
                 position_ids=where,
                 use_cache=True,
+                **{self.cache_keyword: cache},
             ).logits
-        return [
-            [
-                self._choice(first[row], rest, row, span, continuation)
-                for span, continuation in zip(spans[row], question.continuations, strict=True)
-            ]
-            for row, question in enumerate(batch)
-        ]
+            logits = torch.cat([first, rest.reshape(-1, rest.shape[-1])])
+        rows, targets, sizes = _scored_rows(batch, spans, len(batch), max(1, max(map(len, tokens))))
+        return self._sums(logits, rows, targets, sizes, [len(q.continuations) for q in batch])
 
-    def _choice(
-        self, first: Any, rest: Any, row: int, span: tuple[int, int], continuation: tuple[int, ...]
-    ) -> tuple[float, bool]:
-        """One choice scored as lm-eval scores it: log_softmax over the vocabulary in
-        ``softmax_dtype``, the continuation's tokens gathered and summed, greedy when every
+    def _sums(
+        self, logits: Any, rows: list[int], targets: list[int], sizes: list[int], per: list[int]
+    ) -> list[list[tuple[float, bool]]]:
+        """Every choice scored as lm-eval scores it, in one go: log_softmax over the vocabulary
+        in ``softmax_dtype``, the continuation's tokens gathered and summed, greedy when every
         position's argmax is the continuation's token."""
         torch = self.torch
-        start, length = span
-        logits = (
-            first[None]
-            if not length
-            else torch.cat([first[None], rest[row, start : start + length]])
+        index = torch.tensor(rows, device=logits.device)
+        target = torch.tensor(targets, device=logits.device)
+        logprobs = torch.nn.functional.log_softmax(
+            logits[index], dim=-1, dtype=self.lm.softmax_dtype
         )
-        logprobs = torch.nn.functional.log_softmax(logits, dim=-1, dtype=self.lm.softmax_dtype)
-        target = torch.tensor(continuation, dtype=torch.long, device=logprobs.device)
-        greedy = bool((logprobs.argmax(dim=-1) == target).all())
-        return float(logprobs.gather(1, target[:, None]).sum()), greedy
+        picked = logprobs.gather(1, target[:, None])[:, 0].tolist()
+        hits = (logprobs.argmax(dim=-1) == target).tolist()
+        answers, at = [], 0
+        for size in sizes:
+            answers.append((float(sum(picked[at : at + size])), all(hits[at : at + size])))
+            at += size
+        grouped, at = [], 0
+        for count in per:
+            grouped.append(answers[at : at + count])
+            at += count
+        return grouped
+
+
+def _scored_rows(
+    batch: Sequence[Question], spans: list[list[tuple[int, int]]], questions: int, width: int
+) -> tuple[list[int], list[int], list[int]]:
+    """For every choice token, in order: its row among [context-pass rows (one per question);
+    continuation-pass rows, row-major], the token it must predict, and each choice's length.
+    A choice's first token is predicted by its context's last position, token t > 0 by the
+    continuation pass at the choice's (t - 1)-th fed token."""
+    rows: list[int] = []
+    targets: list[int] = []
+    sizes: list[int] = []
+    for row, (question, choice_spans) in enumerate(zip(batch, spans, strict=True)):
+        for (start, length), continuation in zip(choice_spans, question.continuations, strict=True):
+            rows.append(row)
+            rows += range(questions + row * width + start, questions + row * width + start + length)
+            targets += continuation
+            sizes.append(len(continuation))
+    return rows, targets, sizes
 
 
 def _unsupported(lm: Any) -> str | None:
