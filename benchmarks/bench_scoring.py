@@ -265,6 +265,65 @@ def gate_row(
     return (f"4. {scale}x task, 5-shot: pytest -m eval / lm_eval CLI", gate, raw, "<= 0.6")
 
 
+EXACTNESS_CASES = (
+    ("mlgate_tr_mc", 0, None),
+    ("mlgate_tr_mc", 3, None),
+    ("mlgate_tr_mc", 5, range(0, 479, 4)),
+    ("user_long", 0, None),
+    ("user_long", 2, None),
+)
+
+
+def exactness() -> None:
+    """The exactness table: every question of the shipped multiple-choice task (and of
+    tests/test_scoring.py's user task with sentence-long choices) on the shared path (fallback
+    rule off), against lm-eval's HFLM on the same float32 model: the demo's good checkpoint."""
+    import dataclasses
+
+    from pytest_mlgate.backend import lmeval_scoring
+    from pytest_mlgate.cli import demo
+    from pytest_mlgate.tasks import materialize_tasks
+    from tests import test_scoring as exact
+    from tests.checkpoints import cached_build
+
+    settings = demo.TrainingSettings()
+    inputs = {"settings": dataclasses.asdict(settings), "trainer": Path(demo.__file__).read_text()}
+
+    def build(folder: Path) -> None:
+        demo.build_checkpoints(folder, settings)
+
+    root = cached_build("demo", inputs, build)  # the test suite's cached demo checkpoints
+    tiny = exact.load_tiny(root / "good")
+    lmeval_scoring.MIN_CONTEXT_PER_CHOICE = 0.0
+    print(
+        "| task | n-shot | docs | requests | max abs Δ log-likelihood | greedy equal | acc equal "
+        "| acc_norm equal | near ties (docs) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    with tempfile.TemporaryDirectory() as folder:
+        tasks = Path(folder)
+        materialize_tasks(tasks)
+        exact.write_long_choice_task(tasks / "user_long")
+        for task, shots, docs in EXACTNESS_CASES:
+            shared_lm, lmeval_lm = exact.models(tiny)
+            a = exact.evaluate(shared_lm, task, tasks, shots, docs)
+            b = exact.evaluate(lmeval_lm, task, tasks, shots, docs)
+            pairs = [
+                (x, y) for d in b.answers for x, y in zip(a.answers[d], b.answers[d], strict=True)
+            ]
+            gap = max(abs(x[0] - y[0]) for x, y in pairs)
+            greedy = all(x[1] == y[1] for x, y in pairs)
+            ties = [d for d in b.answers if exact.near_ties(b.answers[d])]
+            same = {
+                m: all(a.metrics[d][m] == b.metrics[d][m] for d in b.metrics if d not in ties)
+                for m in ("acc", "acc_norm")
+            }
+            print(
+                f"| {task} | {shots} | {len(b.answers)} | {len(pairs)} | {gap:.1e} | {greedy} "
+                f"| {same['acc']} | {same['acc_norm']} | {ties or 'none'} |"
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
@@ -276,8 +335,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads, both sides and the CLI's"
     )
+    parser.add_argument("--exactness", action="store_true", help="the exactness table only")
     args = parser.parse_args(argv)
     os.environ.setdefault("TQDM_DISABLE", "1")
+    if args.exactness:
+        exactness()
+        return
     # On a shared machine torch's worker threads spin against other jobs and small kernels
     # take 10x their time; one thread each gives both paths the same, steady conditions.
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)

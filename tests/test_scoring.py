@@ -156,9 +156,13 @@ class Scored:
 
 @pytest.fixture(scope="module")
 def tiny(demo_checkpoints: dict[str, Path]) -> tuple[Any, Any]:
+    return load_tiny(demo_checkpoints["good"])
+
+
+def load_tiny(path: Path) -> tuple[Any, Any]:
+    """The model object (float32, CPU) and tokenizer both paths score with."""
     import transformers
 
-    path = demo_checkpoints["good"]
     model: Any = transformers.AutoModelForCausalLM.from_pretrained(str(path), dtype="float32")
     return model.eval(), transformers.AutoTokenizer.from_pretrained(path)
 
