@@ -144,6 +144,20 @@ def test_another_scoring_path_does_not_make_a_baseline_incomparable() -> None:
     assert manifest.incomparable(now, then, "t") == []
 
 
+def test_shards_joined_keep_every_path_their_tasks_were_scored_by() -> None:
+    from pytest_mlgate.run.merge import join_runs, joined_scoring
+
+    assert joined_scoring(["lmeval", "shared-context"]) == "shared-context+lmeval"
+    assert joined_scoring(["shared-context+lmeval", "lmeval", None]) == "shared-context+lmeval"
+    assert joined_scoring([None, None]) == ""
+    whole = fake_task_result("t", {"acc": [1.0, 0.0, 1.0, 1.0]})
+    shards = [
+        EvalRun({"t": whole.restricted(docs)}, RunInfo(backend="hf", scoring={"t": path}))
+        for docs, path in (({0, 1}, "shared-context"), ({2, 3}, "lmeval"))
+    ]
+    assert join_runs(shards).info.scoring == {"t": "shared-context+lmeval"}
+
+
 # -- exactness on real tasks (slow) ---------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Scored:
