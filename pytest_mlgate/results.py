@@ -305,12 +305,15 @@ class RunInfo:
     from_cache: bool = False  #: answered by the result cache, not evaluated
     prompt: PromptInfo | None = None  #: None: the backend does not say (a custom backend)
     throughput: tuple[Throughput, ...] = ()  #: per request type (empty: not measured)
+    #: per task, the path that scored it (``[model] scoring``; empty: the backend does not say)
+    scoring: Mapping[str, str] = field(default_factory=dict)
 
     def merged(self, other: RunInfo) -> RunInfo:
-        """The later batch's settings, with both batches' groups and throughput."""
+        """The later batch's settings, with both batches' groups, throughput and scoring."""
         return replace(
             other,
             groups={**self.groups, **other.groups},
+            scoring={**self.scoring, **other.scoring},
             throughput=combined(self.throughput, other.throughput),
         )
 

@@ -75,6 +75,9 @@ class ModelConfig:
     system_instruction: str | None = None
     fewshot_as_multiturn: bool | None = None  #: None: lm-eval's default (on with a template)
     gen_kwargs: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+    #: how the hf backend scores log-likelihood requests (SCORING_PATHS): a multiple-choice
+    #: question's context once for all its choices, or lm-eval's one pass per choice
+    scoring: str = "shared-context"
 
     @property
     def multiturn(self) -> bool:
@@ -443,7 +446,9 @@ MODEL_KEYS = (
     "system_instruction",
     "fewshot_as_multiturn",
     "gen_kwargs",
+    "scoring",
 )
+SCORING_PATHS = ("shared-context", "lmeval")
 SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed", "perturb", "typo_rate", "latency")
 GATE_KEYS = (
     "store",
@@ -566,6 +571,7 @@ def _parse_model(table: _Table) -> ModelConfig:
         system_instruction=system,
         fewshot_as_multiturn=multiturn,
         gen_kwargs=_parse_gen_kwargs(table),
+        scoring=table.string("scoring", d.scoring, SCORING_PATHS),
     )
 
 
