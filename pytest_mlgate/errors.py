@@ -72,6 +72,11 @@ class AnchorSkippedWarning(MlgateWarning):
     (it would fail every PR); re-anchor to a run recorded with today's setup."""
 
 
+class ModelStageWarning(MlgateWarning):
+    """A ``models:/NAME/STAGE`` URI or ``--mlgate-register-stage``: MLflow deprecated stages in
+    favour of aliases (the warning says which alias to use)."""
+
+
 class SkippedRecordWarning(MlgateWarning):
     """A history record or index line could not be read and was skipped (never rewritten)."""
 

@@ -775,21 +775,45 @@ def _parse_store(table: _Table, default: str) -> str:
     return store
 
 
-def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
-    """``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` -> (name, alias, version); ValueError
-    with the reason otherwise."""
+#: MLflow's model-version stages (deprecated by MLflow since 2.9 in favour of aliases)
+MODEL_STAGES = ("None", "Staging", "Production", "Archived")
+MODEL_URI_FORMS = "models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/STAGE"
+
+
+@dataclass(frozen=True)
+class ModelUri:
+    """A parsed ``models:/`` URI: exactly one of ``alias``, ``version`` and ``stage`` is set."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+    stage: str | None = None  #: one of MODEL_STAGES, as MLflow spells it
+
+
+def model_stage(text: str) -> str | None:
+    """``production`` -> ``Production`` (MLflow matches stages case-insensitively); None: no
+    stage by that name."""
+    return {s.lower(): s for s in MODEL_STAGES}.get(text.lower())
+
+
+def parse_model_uri(uri: str) -> ModelUri:
+    """``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or ``models:/NAME/STAGE`` (Production,
+    Staging, Archived, None) -> the parts; ValueError with the reason otherwise."""
     rest = uri[len("models:/") :] if uri.startswith("models:/") else None
     if not rest:
-        raise ValueError("expected models:/NAME@ALIAS or models:/NAME/VERSION")
+        raise ValueError(f"expected {MODEL_URI_FORMS}")
     if "@" in rest:
         name, _, alias = rest.rpartition("@")
         if name and alias and "/" not in alias:
-            return name, alias, None
+            return ModelUri(name, alias=alias)
     else:
         name, _, version = rest.rpartition("/")
         if name and version.isdigit():
-            return name, None, version
-    raise ValueError(f"{uri!r}: expected models:/NAME@ALIAS or models:/NAME/VERSION")
+            return ModelUri(name, version=version)
+        stage = model_stage(version)
+        if name and stage is not None:
+            return ModelUri(name, stage=stage)
+    raise ValueError(f"{uri!r}: expected {MODEL_URI_FORMS} (stages: {', '.join(MODEL_STAGES)})")
 
 
 def _parse_anchor(table: _Table, store: str) -> str | None:

@@ -30,7 +30,8 @@ OPTIONS: dict[str, Option] = {
     "checkpoint": Option(
         "PATH_OR_ID",
         "checkpoint to evaluate: a folder, a hub id, or models:/NAME@ALIAS | models:/NAME/VERSION "
-        "from the MLflow registry (overrides $MLGATE_CHECKPOINT and [model] checkpoint)",
+        "| models:/NAME/STAGE from the MLflow registry (overrides $MLGATE_CHECKPOINT and "
+        "[model] checkpoint)",
     ),
     "reference": Option(
         "PATH_OR_URI",
@@ -62,7 +63,8 @@ OPTIONS: dict[str, Option] = {
     "baseline": Option(
         "BRANCH_OR_RUN_ID",
         "compare with this recorded run, the latest on this branch, or the latest complete run "
-        "of a registered version, models:/NAME@ALIAS (default: the latest run on [gate] baseline)",
+        "of a registered version, models:/NAME@ALIAS or /STAGE (default: the latest run on "
+        "[gate] baseline)",
     ),
     "no_cache": Option(
         None,
@@ -80,9 +82,15 @@ OPTIONS: dict[str, Option] = {
         "PATH", "where --mlgate-shard writes its partial run (default: mlgate-shard-K-of-N.json)"
     ),
     "register": Option(
-        "NAME@ALIAS",
+        "NAME@ALIAS|NAME",
         "after a passing recorded run (MLflow store): register the checkpoint as a new version "
-        "of NAME and move ALIAS to it, only forward in git history",
+        "of NAME and move ALIAS to it, only forward in git history (a bare NAME: with "
+        "--mlgate-register-stage)",
+    ),
+    "register_stage": Option(
+        "STAGE",
+        "with --mlgate-register: also move this MLflow stage (Staging, Production, Archived, "
+        "None; deprecated by MLflow in favour of aliases) to the new version, only forward",
     ),
 }
 
@@ -123,5 +131,6 @@ class GateOptions:
     no_cache: bool = False
     record: bool = False
     register: str | None = None
+    register_stage: str | None = None
     shard: str | None = None
     partial: str | None = None

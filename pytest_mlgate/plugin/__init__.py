@@ -111,6 +111,7 @@ def gate_options(config: pytest.Config) -> GateOptions:
         no_cache=bool(config.getoption("mlgate_no_cache")),
         record=bool(config.getoption("mlgate_record")),
         register=config.getoption("mlgate_register"),
+        register_stage=config.getoption("mlgate_register_stage"),
         shard=config.getoption("mlgate_shard"),
         partial=config.getoption("mlgate_partial"),
     )

@@ -94,7 +94,8 @@ class GatePlan:
     cwd: Path
     #: a second checkpoint evaluated on the same documents (head to head); None: none
     reference: CheckpointSpec | None = None
-    register: str | None = None  #: --mlgate-register NAME@ALIAS
+    register: str | None = None  #: --mlgate-register NAME@ALIAS (or NAME with a stage)
+    register_stage: str | None = None  #: --mlgate-register-stage STAGE
     models: Path | None = None  #: where registered versions are downloaded to
 
     @property
@@ -236,5 +237,6 @@ def plan_gate(
         cwd=options.cwd,
         reference=reference_checkpoint(config, options),
         register=options.register,
+        register_stage=options.register_stage,
         models=models_folder(config, options),
     )

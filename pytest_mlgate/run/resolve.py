@@ -229,10 +229,15 @@ def resolve_gate(plan: GatePlan) -> ResolvedGate:
 def check_register(plan: GatePlan, store: HistoryStore) -> None:
     """--mlgate-register needs a recorded run in an MLflow store."""
     if plan.register is None:
+        if plan.register_stage is not None:
+            raise ConfigError(
+                f"--mlgate-register-stage {plan.register_stage}: name the model with "
+                "--mlgate-register NAME"
+            )
         return
     from pytest_mlgate.store.mlflow import registry
 
-    registry.check_register_target(plan.register)
+    registry.check_register_target(plan.register, plan.register_stage)
     if not plan.record:
         raise ConfigError("--mlgate-register registers a recorded run: add --mlgate-record")
     registry.mlflow_store(store, f"--mlgate-register {plan.register}")
