@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         report=args.report,
         json=args.json,
         markdown=args.markdown,
+        metrics=args.metrics,
         record=args.record,
     )
     thresholds = merge.gated_thresholds(config, suite, run)
@@ -80,5 +81,5 @@ def add_parser(commands: Commands) -> None:
     )
     merge.add_argument("partials", nargs="+", metavar="PARTIAL", help="the shards' partial runs")
     store_options(merge)
-    add_options(merge.add_argument, "", ("baseline", "json", "markdown", "record"))
+    add_options(merge.add_argument, "", ("baseline", "json", "markdown", "metrics", "record"))
     merge.add_argument("--report", metavar="PATH", help="write the HTML report")

@@ -172,6 +172,9 @@ class ReportConfig:
     history: int = 30  # recorded runs shown as columns of the regression matrix
     examples: int = 20  # flipped examples listed per task and direction in the drill-down
     redact: bool = True  # mask personal data (TCKN, IBAN, phone, e-mail) in every stored text
+    metrics: str | None = (
+        None  # the DVC metrics file each gated run writes (relative: to this file)
+    )
 
 
 @dataclass(frozen=True)
@@ -431,7 +434,7 @@ LATENCY_SUITE_KEYS = ("requests", "max_new_tokens", "warmup")
 LATENCY_GATES = ("p50_ms", "p99_ms")
 LATENCY_BOUND_KEYS = ("max", "max_increase")
 TRIGGER_KEYS = ("paths", "suites", "order", "other", "model_folders")
-REPORT_KEYS = ("history", "examples", "redact")
+REPORT_KEYS = ("history", "examples", "redact", "metrics")
 MODEL_KEYS = (
     "checkpoint",
     "backend",
@@ -516,7 +519,8 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
     redact = report_table.data.get("redact", defaults.redact)
     if not isinstance(redact, bool):
         raise report_table.error("redact", "expected true or false")
-    report = ReportConfig(history=history, examples=examples, redact=redact)
+    metrics = report_table.optional_string("metrics")
+    report = ReportConfig(history=history, examples=examples, redact=redact, metrics=metrics)
     trigger_table = top.sub("triggers")
     trigger_table.check_keys(TRIGGER_KEYS)
     try:

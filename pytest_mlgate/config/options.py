@@ -50,6 +50,11 @@ OPTIONS: dict[str, Option] = {
         "PATH", f"where -m eval writes the HTML report (default: {DEFAULT_REPORT}; '' for none)"
     ),
     "json": Option("PATH", "write results and verdicts as JSON"),
+    "metrics": Option(
+        "PATH",
+        "write the gated metrics as a JSON metrics file that `dvc metrics show / diff` reads "
+        "(default: [report] metrics)",
+    ),
     "markdown": Option(
         "PATH",
         "write the Markdown summary (for a PR comment); it is also appended to "
@@ -126,6 +131,7 @@ class GateOptions:
     report: str | None = DEFAULT_REPORT  #: None or '': no HTML report
     json: str | None = None
     markdown: str | None = None
+    metrics: str | None = None
     store: str | None = None
     baseline: str | None = None
     no_cache: bool = False

@@ -65,6 +65,7 @@ def gate_options(config: pytest.Config) -> GateOptions:
         report=str(config.getini("mlgate_report") if report is None else report),
         json=config.getoption("mlgate_json"),
         markdown=config.getoption("mlgate_markdown"),
+        metrics=config.getoption("mlgate_metrics"),
         store=config.getoption("mlgate_store"),
         baseline=config.getoption("mlgate_baseline"),
         no_cache=bool(config.getoption("mlgate_no_cache")),

@@ -78,6 +78,7 @@ class Outputs:
     html: Path | None
     json: Path | None
     markdown: Path | None
+    metrics: Path | None = None  #: the DVC metrics file
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,16 @@ def reference_checkpoint(config: MlgateConfig, options: GateOptions) -> Checkpoi
     return None
 
 
+def metrics_file(config: MlgateConfig, options: GateOptions) -> Path | None:
+    """``--mlgate-metrics`` (relative to where the command ran), else ``[report] metrics``
+    (relative to the config file)."""
+    if options.metrics:
+        return options.cwd / options.metrics
+    if config.report.metrics:
+        return config.path.parent / config.report.metrics
+    return None
+
+
 def models_folder(config: MlgateConfig, options: GateOptions) -> Path:
     """Where registered versions are downloaded to: the cache's models/ (also with the result
     cache off: a version never changes, a second download would be waste)."""
@@ -233,6 +244,7 @@ def plan_gate(
             html=options.cwd / options.report if options.report else None,
             json=options.cwd / options.json if options.json else None,
             markdown=options.cwd / options.markdown if options.markdown else None,
+            metrics=metrics_file(config, options),
         ),
         cwd=options.cwd,
         reference=reference_checkpoint(config, options),
