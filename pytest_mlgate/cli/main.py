@@ -1,7 +1,7 @@
 """The ``mlgate`` command: ``demo``, ``tasks``, ``check``, ``init``, ``pin``, ``plan``,
-``prompts``, ``history``, ``compare``, ``report``, ``power``, ``merge`` and ``comment``. It reuses
-the plugin's option definitions, plan, store, gate and renderers: a history read here is read
-exactly as the gate reads it.
+``prompts``, ``history``, ``compare``, ``report``, ``power``, ``merge``, ``comment`` and
+``card``. It reuses the plugin's option definitions, plan, store, gate and renderers: a history
+read here is read exactly as the gate reads it.
 
 Each command lives in its own module of ``pytest_mlgate.cli``, its parser beside its handler; a
 new command is one new module and one line in ``COMMANDS``."""
@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from pytest_mlgate.cli import (
+    card,
     check,
     comment,
     compare,
@@ -45,6 +46,7 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
     power.add_parser,
     merge.add_parser,
     comment.add_parser,
+    card.add_parser,
 )
 
 

@@ -78,6 +78,11 @@ OPTIONS: dict[str, Option] = {
     "record": Option(
         None, "append this run (results, per-example scores, manifest) to the history"
     ),
+    "card": Option(
+        "DIR",
+        "after a passing recorded run: write its results into the model card DIR/README.md "
+        "(model-index and an evaluation section; the card's other content is kept)",
+    ),
     "shard": Option(
         "K/N",
         "evaluate only shard K of N of every task's documents and write a partial run (gated "
@@ -138,5 +143,6 @@ class GateOptions:
     record: bool = False
     register: str | None = None
     register_stage: str | None = None
+    card: str | None = None
     shard: str | None = None
     partial: str | None = None

@@ -72,6 +72,7 @@ def gate_options(config: pytest.Config) -> GateOptions:
         record=bool(config.getoption("mlgate_record")),
         register=config.getoption("mlgate_register"),
         register_stage=config.getoption("mlgate_register_stage"),
+        card=config.getoption("mlgate_card"),
         shard=config.getoption("mlgate_shard"),
         partial=config.getoption("mlgate_partial"),
     )

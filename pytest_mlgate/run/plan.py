@@ -97,6 +97,7 @@ class GatePlan:
     reference: CheckpointSpec | None = None
     register: str | None = None  #: --mlgate-register NAME@ALIAS (or NAME with a stage)
     register_stage: str | None = None  #: --mlgate-register-stage STAGE
+    card: Path | None = None  #: --mlgate-card DIR: the model card written after a passing record
     models: Path | None = None  #: where registered versions are downloaded to
 
     @property
@@ -250,5 +251,6 @@ def plan_gate(
         reference=reference_checkpoint(config, options),
         register=options.register,
         register_stage=options.register_stage,
+        card=options.cwd / options.card if options.card else None,
         models=models_folder(config, options),
     )

@@ -249,6 +249,8 @@ def _resolve_gate(plan: GatePlan) -> ResolvedGate:
     if isinstance(store, EmptyStore):
         notes.append(f"{store.location}: gated on thresholds only (no baseline, anchor or record)")
     check_register(plan, store)
+    if plan.card is not None and not plan.record:
+        raise ConfigError("--mlgate-card writes a recorded run's card: add --mlgate-record")
     if plan.record and isinstance(store, FolderStore):
         check_writable(store.path)
     checkpoint = resolve_checkpoint(plan.candidate, store, plan.models)
