@@ -77,6 +77,10 @@ class ModelStageWarning(MlgateWarning):
     favour of aliases (the warning says which alias to use)."""
 
 
+class WandbWarning(MlgateWarning):
+    """The run could not be logged to Weights & Biases (the gate's verdict is unchanged)."""
+
+
 class SkippedRecordWarning(MlgateWarning):
     """A history record or index line could not be read and was skipped (never rewritten)."""
 

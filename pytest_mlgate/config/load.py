@@ -168,13 +168,23 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class WandbConfig:
+    """``[report] wandb``: each gated run logged as a Weights & Biases run."""
+
+    project: str
+    entity: str | None = None
+    tags: tuple[str, ...] = ()
+    timeout: float = 30.0  # seconds W&B may take to start the run (its own default is 90)
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     history: int = 30  # recorded runs shown as columns of the regression matrix
     examples: int = 20  # flipped examples listed per task and direction in the drill-down
     redact: bool = True  # mask personal data (TCKN, IBAN, phone, e-mail) in every stored text
-    metrics: str | None = (
-        None  # the DVC metrics file each gated run writes (relative: to this file)
-    )
+    #: the DVC metrics file each gated run writes (relative: to this file)
+    metrics: str | None = None
+    wandb: WandbConfig | None = None  # log each gated run to Weights & Biases
 
 
 @dataclass(frozen=True)
@@ -434,7 +444,8 @@ LATENCY_SUITE_KEYS = ("requests", "max_new_tokens", "warmup")
 LATENCY_GATES = ("p50_ms", "p99_ms")
 LATENCY_BOUND_KEYS = ("max", "max_increase")
 TRIGGER_KEYS = ("paths", "suites", "order", "other", "model_folders")
-REPORT_KEYS = ("history", "examples", "redact", "metrics")
+REPORT_KEYS = ("history", "examples", "redact", "metrics", "wandb")
+WANDB_KEYS = ("project", "entity", "tags", "timeout")
 MODEL_KEYS = (
     "checkpoint",
     "backend",
@@ -520,7 +531,10 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
     if not isinstance(redact, bool):
         raise report_table.error("redact", "expected true or false")
     metrics = report_table.optional_string("metrics")
-    report = ReportConfig(history=history, examples=examples, redact=redact, metrics=metrics)
+    wandb = _parse_wandb(report_table) if "wandb" in report_table.data else None
+    report = ReportConfig(
+        history=history, examples=examples, redact=redact, metrics=metrics, wandb=wandb
+    )
     trigger_table = top.sub("triggers")
     trigger_table.check_keys(TRIGGER_KEYS)
     try:
@@ -531,6 +545,17 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
     config = MlgateConfig(path, model, include, suites, gate, thresholds, report, triggers, latency)
     _check_task_names(config)
     return config
+
+
+def _parse_wandb(report: _Table) -> WandbConfig:
+    table = report.sub("wandb")
+    table.check_keys(WANDB_KEYS)
+    project = table.optional_string("project")
+    if project is None:
+        raise table.error("project", 'is required: the W&B project to log to, e.g. "evals"')
+    timeout = table.number("timeout", WandbConfig.timeout, low=0, low_open=True)
+    assert timeout is not None
+    return WandbConfig(project, table.optional_string("entity"), table.string_list("tags"), timeout)
 
 
 def _parse_model(table: _Table) -> ModelConfig:

@@ -55,6 +55,11 @@ OPTIONS: dict[str, Option] = {
         "write the gated metrics as a JSON metrics file that `dvc metrics show / diff` reads "
         "(default: [report] metrics)",
     ),
+    "wandb": Option(
+        "PROJECT",
+        "log the gated run to this Weights & Biases project (default: [report] wandb; "
+        "credentials from $WANDB_API_KEY, WANDB_MODE=offline works); never changes a verdict",
+    ),
     "markdown": Option(
         "PATH",
         "write the Markdown summary (for a PR comment); it is also appended to "
@@ -137,6 +142,7 @@ class GateOptions:
     json: str | None = None
     markdown: str | None = None
     metrics: str | None = None
+    wandb: str | None = None
     store: str | None = None
     baseline: str | None = None
     no_cache: bool = False

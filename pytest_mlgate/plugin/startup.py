@@ -66,6 +66,7 @@ def gate_options(config: pytest.Config) -> GateOptions:
         json=config.getoption("mlgate_json"),
         markdown=config.getoption("mlgate_markdown"),
         metrics=config.getoption("mlgate_metrics"),
+        wandb=config.getoption("mlgate_wandb"),
         store=config.getoption("mlgate_store"),
         baseline=config.getoption("mlgate_baseline"),
         no_cache=bool(config.getoption("mlgate_no_cache")),

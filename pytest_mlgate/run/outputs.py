@@ -1,6 +1,6 @@
 """Writing a gated run's outputs: the HTML report, the JSON, the Markdown summary and the DVC
-metrics file (the plugin at the end of a session, on rank 0 only; ``mlgate merge`` after joining
-shards)."""
+metrics file, and the run logged to Weights & Biases (the plugin at the end of a session, on
+rank 0 only; ``mlgate merge`` after joining shards)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,14 @@ def write_outputs(gate: GateSession) -> dict[str, Path]:
 
         write_metrics(outputs.metrics, outcome)
     written = (outputs.html, outputs.json, outputs.markdown, outputs.metrics)
-    return {path.name: path for path in written if path is not None and path.is_file()}
+    files = {path.name: path for path in written if path is not None and path.is_file()}
+    if outputs.wandb is not None:
+        from pytest_mlgate.run.wandb_log import log_run
+        from pytest_mlgate.store.codec import dumps_outcome
+
+        record = dumps_outcome(outcome)
+        gate.messages.append(log_run(outputs.wandb, outcome, gate.baseline, files, record))
+    return files
 
 
 def _shown_path(path: Path, cwd: Path) -> str:

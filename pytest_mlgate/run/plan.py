@@ -29,6 +29,7 @@ from pytest_mlgate.config.load import (
     MlgateConfig,
     ReportConfig,
     SuiteConfig,
+    WandbConfig,
 )
 from pytest_mlgate.config.options import GateOptions
 from pytest_mlgate.errors import CheckpointError, ConfigError, GitError
@@ -79,6 +80,7 @@ class Outputs:
     json: Path | None
     markdown: Path | None
     metrics: Path | None = None  #: the DVC metrics file
+    wandb: WandbConfig | None = None  #: the W&B project the run is logged to
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,16 @@ def reference_checkpoint(config: MlgateConfig, options: GateOptions) -> Checkpoi
     return None
 
 
+def wandb_target(config: MlgateConfig, options: GateOptions) -> WandbConfig | None:
+    """``--mlgate-wandb PROJECT`` (with ``[report] wandb``'s entity and tags), else the key."""
+    configured = config.report.wandb
+    if options.wandb:
+        if configured is None:
+            return WandbConfig(options.wandb)
+        return dataclasses.replace(configured, project=options.wandb)
+    return configured
+
+
 def metrics_file(config: MlgateConfig, options: GateOptions) -> Path | None:
     """``--mlgate-metrics`` (relative to where the command ran), else ``[report] metrics``
     (relative to the config file)."""
@@ -246,6 +258,7 @@ def plan_gate(
             json=options.cwd / options.json if options.json else None,
             markdown=options.cwd / options.markdown if options.markdown else None,
             metrics=metrics_file(config, options),
+            wandb=wandb_target(config, options),
         ),
         cwd=options.cwd,
         reference=reference_checkpoint(config, options),
