@@ -37,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
         report=args.report,
         json=args.json,
         markdown=args.markdown,
+        metrics=args.metrics,
+        wandb=args.wandb,
         record=args.record,
     )
     thresholds = merge.gated_thresholds(config, suite, run)
@@ -71,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if plan.reference is not None:
         print("mlgate: the reference is not evaluated by a merge (it needs the model)")
     attachments = write_outputs(session)
+    for message in session.messages:
+        print(f"mlgate: {message}")
     if args.record:
         print(f"recorded run {session.record(attachments)} in {resolved.store.location}")
     return 1 if any(v.status is Status.FAIL for v in verdicts) else 0
@@ -86,5 +90,7 @@ def add_parser(commands: Commands) -> None:
     )
     merge.add_argument("partials", nargs="+", metavar="PARTIAL", help="the shards' partial runs")
     store_options(merge)
-    add_options(merge.add_argument, "", ("baseline", "json", "markdown", "record"))
+    add_options(
+        merge.add_argument, "", ("baseline", "json", "markdown", "metrics", "wandb", "record")
+    )
     merge.add_argument("--report", metavar="PATH", help="write the HTML report")

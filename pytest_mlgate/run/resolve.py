@@ -237,10 +237,15 @@ def resolve_gate(plan: GatePlan, plugins: pluggy.PluginManager | None = None) ->
 def check_register(plan: GatePlan, store: HistoryStore) -> None:
     """--mlgate-register needs a recorded run in an MLflow store."""
     if plan.register is None:
+        if plan.register_stage is not None:
+            raise ConfigError(
+                f"--mlgate-register-stage {plan.register_stage}: name the model with "
+                "--mlgate-register NAME"
+            )
         return
     from pytest_mlgate.store.mlflow import registry
 
-    registry.check_register_target(plan.register)
+    registry.check_register_target(plan.register, plan.register_stage)
     if not plan.record:
         raise ConfigError("--mlgate-register registers a recorded run: add --mlgate-record")
     registry.mlflow_store(store, f"--mlgate-register {plan.register}")
@@ -252,6 +257,8 @@ def _resolve_gate(plan: GatePlan, plugins: pluggy.PluginManager | None) -> Resol
     if isinstance(store, EmptyStore):
         notes.append(f"{store.location}: gated on thresholds only (no baseline, anchor or record)")
     check_register(plan, store)
+    if plan.card is not None and not plan.record:
+        raise ConfigError("--mlgate-card writes a recorded run's card: add --mlgate-record")
     if plan.record and isinstance(store, FolderStore):
         check_writable(store.path)
     checkpoint = resolve_checkpoint(plan.candidate, store, plan.models)

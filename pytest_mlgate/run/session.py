@@ -354,7 +354,10 @@ class GateSession:
         assert target is not None
         store = registry.mlflow_store(self.resolved.store, f"--mlgate-register {target}")
         outcome = self.outcome()
-        return registry.register(store, target, outcome, self.resolved.checkpoint, self.plan.cwd)
+        stage = registry.check_register_target(target, self.plan.register_stage)
+        return registry.register(
+            store, target, outcome, self.resolved.checkpoint, self.plan.cwd, stage
+        )
 
     def _load(self, entries: Iterable[IndexEntry]) -> list[GateOutcome]:
         """The readable records of ``entries``, each read once per session."""
