@@ -264,7 +264,7 @@ def build_manifest(
     versions = package_versions()
     return Manifest(
         run_id=run_id,
-        timestamp=(timestamp or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
+        timestamp=(timestamp or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="microseconds"),
         git=git_state(cwd),
         checkpoint=(
             fingerprint_checkpoint(checkpoint, revision if isinstance(revision, str) else None)

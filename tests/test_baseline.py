@@ -216,8 +216,11 @@ def test_power_warning_before_the_eval(repo: Repo) -> None:
     result = repo.run({"acc": BASE})
     result.stdout.fnmatch_lines(
         [
-            "*PowerWarning: mlgate_tr_mc acc: n=100 cannot detect a 1.0 pp drop at alpha 0.05 "
-            "with 80% power; the minimum detectable drop is * pp (assuming*"
+            # before: "acc: n=100 cannot detect a 1.0 pp drop at alpha 0.05" (normal approximation,
+            # unadjusted alpha, no margin)
+            "*PowerWarning: mlgate_tr_mc acc vs baseline: n=100: the minimum detectable drop is "
+            "* pp (Tango's score test against a 1 pp margin at adjusted alpha 0.05, 80% power; "
+            "assuming*"
         ]
     )
 

@@ -61,7 +61,8 @@ def test_every_kind_reads_and_decides_alike(lost: int, outcome_word: str) -> Non
     for kind, reason in reasons.items():
         part = reason[reason.index(names[kind]) :]
         assert f", delta {-lost / N:+.4f} [95% CI" in part, kind
-        assert f"(mcnemar-exact, n={N}): " in part, kind
+        # 0/1 scores against a margin > 0: Tango's score test (before: McNemar's test of "drop > 0")
+        assert f"(tango-score, n={N}): " in part, kind
         rule = (
             "max_gap 0.02"
             if kind == "gap"
@@ -73,12 +74,16 @@ def test_every_kind_reads_and_decides_alike(lost: int, outcome_word: str) -> Non
             assert f": within {rule}" in part, kind
         elif outcome_word == "noise":
             # before: the anchor's, reference's and gap's warnings gave no detectable drop
-            assert (
-                f"{words[kind]} of 0.0300 > {rule} is not significant at alpha 0.05; the " in part
-            )
+            word = words[kind]
+            tested = f"({word} 3.0 pp > margin 2 pp, p = "
+            assert f"{word} of 0.0300 > {rule} is not significant at alpha 0.05 {tested}" in part
             assert "minimum detectable drop at n=100 is 0." in part, kind
         else:
-            assert f": significant {words[kind]} of 0.2000 > {rule}" in part, kind
+            word = words[kind]
+            assert (
+                f": significant {word} of 0.2000 > {rule}: {word} 20.0 pp > margin 2 pp, p = "
+                in part
+            )
 
 
 def test_a_kind_without_its_other_run_says_so_the_same_way() -> None:

@@ -10,6 +10,7 @@ its corrected p-value into a status and a reason, the same way for every kind.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field, replace
 
 from pytest_mlgate import stats
@@ -81,10 +82,7 @@ def drift_margin(threshold: MetricThreshold, settings: GateConfig) -> float | No
     return settings.max_drift if threshold.max_drift is None else threshold.max_drift
 
 
-def ratio_margin(ratio: float, value: float, higher_is_better: bool) -> float:
-    """``min_ratio``'s allowed drop against ``value``: ``(1 - ratio) * value``, or for a
-    lower-is-better metric ``(1 / ratio - 1) * value`` (the ratio inverted)."""
-    return (1 - ratio) * value if higher_is_better else (1 / ratio - 1) * value
+ratio_margin = stats.ratio_allowance
 
 
 @dataclass(frozen=True)
@@ -172,15 +170,18 @@ class Decision:
     p_adjusted: float | None = None
 
 
-def stderr_comparison(current: MetricResult, base: MetricResult) -> stats.Comparison | None:
-    """Last resort without per-example scores (e.g. a group's aggregate): a z-test on stderrs."""
+def stderr_comparison(
+    current: MetricResult, base: MetricResult, allowed: float = 0.0
+) -> stats.Comparison | None:
+    """Last resort without per-example scores (e.g. a group's aggregate): a z-test on stderrs
+    of "the loss is larger than ``allowed``"."""
     if current.stderr is None or base.stderr is None:
         return None
     se = math.hypot(current.stderr, base.stderr)
     delta = current.value - base.value
     if se == 0:
         return None
-    z = delta / se
+    z = (delta + allowed if current.higher_is_better else delta - allowed) / se
     p = stats.normal_cdf(z) if current.higher_is_better else 1 - stats.normal_cdf(z)
     half = stats.normal_quantile(0.975) * se
     return stats.Comparison(
@@ -195,12 +196,30 @@ def stderr_comparison(current: MetricResult, base: MetricResult) -> stats.Compar
     )
 
 
+@dataclass(frozen=True)
+class TestPlan:
+    """What the test of one comparison is run with: the margin it tests against, how many
+    Monte Carlo resamples the run's correction needs, and the seed (from the comparison's name,
+    so two comparisons never share resamples and a rerun reproduces its p-value)."""
+
+    margin: Margin | None = None
+    resamples: int = stats.MIN_RESAMPLES
+    seed: int = 0
+
+
+def comparison_seed(against: Against, threshold: MetricThreshold) -> int:
+    """A seed derived from what is compared: the kind, the item and the other run."""
+    name = f"{against.kind.name}|{threshold.item_name}|{against.name}|{against.run_id}"
+    return zlib.crc32(name.encode("utf-8"))
+
+
 def paired_comparison(
     metric: MetricResult,
     task: TaskResult,
     base: MetricResult,
     base_task: TaskResult,
     prompts: bool = True,
+    plan: TestPlan | None = None,
 ) -> tuple[stats.Comparison | None, list[str], list[str]]:
     """The test for one metric against the other run, its notes, and reasons the two runs are
     not comparable (documents the other run does not hold; with ``prompts``, requests rendered
@@ -209,7 +228,8 @@ def paired_comparison(
     reasons: list[str] = []
     if not (metric.scores and base.scores):
         notes.append("no per-example scores: unpaired test on the standard errors")
-        return stderr_comparison(metric, base), notes, reasons
+        allowed = 0.0 if plan is None or plan.margin is None else plan.margin.allowed
+        return stderr_comparison(metric, base, allowed), notes, reasons
     pairing = pair_examples(metric, task, base, base_task)
     if pairing.uncovered:
         reasons.append(
@@ -226,12 +246,18 @@ def paired_comparison(
         notes.append("examples could not be paired: unpaired test")
     elif not (task.doc_hashes and base_task.doc_hashes):
         notes.append("paired by doc id alone (a run without document hashes)")
+    plan = plan or TestPlan()
+    margin = plan.margin
     comparison = stats.compare(
         pairing.baseline,
         pairing.current,
         paired=pairing.paired,
         higher_is_better=metric.higher_is_better is not False,
         level=0.95,
+        margin=0.0 if margin is None or margin.ratio is not None else margin.allowed,
+        ratio=None if margin is None else margin.ratio,
+        resamples=plan.resamples,
+        seed=plan.seed,
     )
     return comparison, notes, reasons
 
@@ -254,6 +280,7 @@ def pair(
     manifest: Manifest | None,
     *,
     with_reference: bool = False,
+    resamples: int = stats.MIN_RESAMPLES,
 ) -> Pending | Unusable | None:
     """One metric against ``against``: the pending comparison, why it cannot be made, or None
     when this kind of comparison is not made for the metric. Runs that differ in what moves
@@ -280,8 +307,9 @@ def pair(
         return Unusable("value", f"its value is {base.value}", base, margin=found)
     metric = replace(metric, higher_is_better=direction)
     base = replace(base, higher_is_better=direction)
+    plan = TestPlan(found, resamples, comparison_seed(against, threshold))
     comparison, notes, reasons = paired_comparison(
-        metric, current, base, base_task, prompts=against.kind.check_prompts
+        metric, current, base, base_task, prompts=against.kind.check_prompts, plan=plan
     )
     if not against.kind.check_documents:
         reasons = []
@@ -302,10 +330,11 @@ def pair(
 
 
 def decide(item: Pending, p_adj: float, settings: GateConfig) -> Decision:
-    """The rule, the same for every kind: an undefined comparison fails closed; a loss beyond the
-    margin that the paired test calls significant at ``alpha`` (after the correction) fails; a
-    loss beyond the margin that it does not warns, with the minimum detectable drop; anything
-    else passes. On the baseline a broken bound fails and the chance guard's warning stays."""
+    """The rule, the same for every kind: an undefined comparison fails closed; a loss that the
+    one-sided test of "loss <= margin" rejects at ``alpha`` (after the correction) fails, so a
+    true loss at the margin fails at most alpha of the time; an observed loss beyond the margin
+    that the test does not reject warns, with the minimum detectable drop; anything else passes.
+    On the baseline a broken bound fails and the chance guard's warning stays."""
     c, against, metric = item.comparison, item.against, item.metric
     threshold = item.bounds.verdict.threshold
     change = against.kind.change
@@ -326,16 +355,21 @@ def decide(item: Pending, p_adj: float, settings: GateConfig) -> Decision:
     noise = False
     primary = against.kind is BASELINE
     lead = f"{item_label(threshold)} = {metric.value:.4f} " if primary else ""
+    allowed = item.margin.allowed
+    tested = (
+        f"{change} {drop * 100:.1f} pp > margin {allowed * 100:.3g} pp, p = {stats.format_p(p_adj)}"
+    )
     if primary and item.bounds.broken is not None:
         status, tail = Status.FAIL, item.bounds.broken
-    elif drop > item.margin.allowed and p_adj < settings.alpha:
-        status, tail = Status.FAIL, f"significant {change} of {drop:.4f} > {rule}"
-    elif drop > item.margin.allowed:
+    elif drop > allowed and p_adj < settings.alpha:
+        status, tail = Status.FAIL, f"significant {change} of {drop:.4f} > {rule}: {tested}"
+    elif drop > allowed:
         mde = minimum_detectable(c, metric, settings.alpha)
         status, noise = Status.WARN, True
-        tail = f"{change} of {drop:.4f} > {rule} is not significant at alpha {settings.alpha:g}" + (
-            "" if math.isnan(mde) else f"; the minimum detectable drop at n={c.n} is {mde:.4f}"
-        )
+        tail = (
+            f"{change} of {drop:.4f} > {rule} is not significant at alpha {settings.alpha:g} "
+            f"({tested})"
+        ) + ("" if math.isnan(mde) else f"; the minimum detectable drop at n={c.n} is {mde:.4f}")
     else:
         status, tail = Status.PASS, f"within {rule}"
     if item.notes:

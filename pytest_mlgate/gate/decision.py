@@ -12,7 +12,7 @@ task are compared by the same rule (``gate.comparison``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -37,7 +37,6 @@ from pytest_mlgate.gate.comparison import (
     Decision,
     Pending,
     Unusable,
-    allowed_drop,
     decide,
     pair,
 )
@@ -177,7 +176,8 @@ def _incomparable_caveat(
 
 
 class _Decision:
-    """Every comparison of a run, queued per family, corrected per family, then combined."""
+    """Every comparison of a run, queued per family, corrected (per run or per family), then
+    combined."""
 
     def __init__(
         self,
@@ -188,8 +188,10 @@ class _Decision:
         record_hint: str,
         anchor: Anchor | None,
         reference: Reference | None = None,
+        comparisons: int = 1,
     ) -> None:
         self.run, self.baseline, self.settings = run, baseline, settings
+        self.resamples = stats.resamples_for(comparisons, settings.alpha)
         self.manifest, self.record_hint, self.anchor = manifest, record_hint, anchor
         self.reference = reference
         self.main: dict[MetricThreshold, Verdict] = {}
@@ -234,6 +236,7 @@ class _Decision:
             self.settings,
             self.manifest,
             with_reference=self.reference is not None,
+            resamples=self.resamples,
         )
 
     def add(self, threshold: MetricThreshold) -> None:
@@ -293,8 +296,20 @@ class _Decision:
             TRENDS, threshold, p, partial(_decide_trend, (s, p, len(known)), settings=self.settings)
         )
 
+    def corrected_together(self) -> list[list[tuple[MetricThreshold, float, Decide]]]:
+        """The groups corrected together: with ``error_rate = "run"`` every comparison that can
+        fail the run is one group (trend alarms too when ``on_trend = "fail"``), so the chance
+        that any of them fails under no change is at most alpha; with ``"family"`` each family
+        is its own group (at most alpha per family in use)."""
+        if self.settings.error_rate == "family":
+            return list(self.families.values())
+        trends_fail = self.settings.on_trend == "fail"
+        run = [q for f, qs in self.families.items() if f != TRENDS or trends_fail for q in qs]
+        warnings_only = [] if trends_fail else self.families.get(TRENDS, [])
+        return [group for group in (run, warnings_only) if group]
+
     def verdicts(self, thresholds: Sequence[MetricThreshold]) -> dict[MetricThreshold, Verdict]:
-        for queued in self.families.values():
+        for queued in self.corrected_together():
             adjusted = stats.adjust([p for _, p, _ in queued], self.settings.correction)
             for (threshold, _, then), p_adj in zip(queued, adjusted, strict=True):
                 self._keep(threshold, then(p_adj))
@@ -353,9 +368,13 @@ def gate_all(
 ) -> dict[MetricThreshold, Verdict]:
     """Verdicts for every gated metric of a run: absolute bounds, then the comparisons (with
     the baseline; with the anchor; with the reference; a variant also with its clean task),
-    and the trend over ``history`` (the baseline branch's last runs, oldest first), each
-    family corrected on its own."""
-    decision = _Decision(run, baseline, settings, manifest, record_hint, anchor, reference)
+    and the trend over ``history`` (the baseline branch's last runs, oldest first), corrected
+    together per ``[gate] error_rate``."""
+    kinds = 1 + (anchor is not None) + (reference is not None) + bool(history)
+    comparisons = len(thresholds) * kinds + sum(t.max_gap is not None for t in thresholds)
+    decision = _Decision(
+        run, baseline, settings, manifest, record_hint, anchor, reference, comparisons
+    )
     for threshold in thresholds:
         decision.add(threshold)
         if history:
@@ -373,37 +392,3 @@ def _metric_of(run: EvalRun, threshold: MetricThreshold) -> MetricResult | None:
 def _value_of(run: EvalRun, threshold: MetricThreshold) -> float | None:
     metric = _metric_of(run, threshold)
     return None if metric is None or not math.isfinite(metric.value) else metric.value
-
-
-def power_warnings(
-    thresholds: Iterable[MetricThreshold],
-    baseline: GateOutcome,
-    settings: GateConfig,
-    discordance: Mapping[tuple[str, str], float] | None = None,
-) -> list[str]:
-    """Thresholds whose max_drop is below what n examples can detect (before the eval runs)."""
-    messages = []
-    for threshold in thresholds:
-        try:
-            base = baseline.run[threshold.task].metric(threshold.metric)
-        except (TaskNotFound, MetricNotFound):
-            continue
-        if not base.is_binary:
-            continue
-        allowed = allowed_drop(threshold, settings)
-        p = base.value if base.higher_is_better else 1 - base.value
-        share = (discordance or {}).get((threshold.task, base.key))
-        mde = stats.minimum_detectable_drop(base.n, p, settings.alpha, discordance=share)
-        if allowed < mde:
-            basis = (
-                f"given the {share:.1%} of examples that flipped between the last two baseline runs"
-                if share is not None
-                else "assuming independent errors, a cautious bound until two baselines exist"
-            )
-            messages.append(
-                f"{threshold.task} {threshold.metric}: n={base.n} cannot detect a "
-                f"{allowed * 100:.1f} pp drop at alpha {settings.alpha:g} with 80% power; the "
-                f"minimum detectable drop is {mde * 100:.1f} pp ({basis}). A drop between the "
-                "two passes with a warning: raise max_drop, or evaluate more examples."
-            )
-    return messages

@@ -21,8 +21,8 @@ from pytest_mlgate.errors import (
     StoreError,
     StoreUnreachable,
 )
-from pytest_mlgate.gate.decision import power_warnings
 from pytest_mlgate.gate.pairing import discordance
+from pytest_mlgate.gate.power import power_warnings
 from pytest_mlgate.gate.verdicts import Anchor, GateOutcome
 from pytest_mlgate.manifest import git_output
 from pytest_mlgate.run.plan import (
