@@ -6,7 +6,7 @@ import pytest
 
 from pytest_mlgate.config.load import GateConfig, MetricThreshold
 from pytest_mlgate.gate.decision import gate_all
-from pytest_mlgate.gate.verdicts import Anchor, Caveat, Reference, Status
+from pytest_mlgate.gate.verdicts import Anchor, Caveat, GateOutcome, Reference, Status
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 from tests.outcomes import outcome
 
@@ -121,3 +121,34 @@ def test_the_chance_guard_warning_survives_the_baseline_comparison() -> None:
     assert v.status is Status.WARN
     assert "within max_drop" in v.reason
     assert any(kind is Caveat.CHANCE for kind, _ in v.caveats)
+
+
+def test_an_incomparable_change_resets_the_trend() -> None:
+    """Five runs at 0.70, then (another dtype) six at 0.66: a one-off level shift, not a trend
+    (before: Mann-Kendall over all eleven, p = 0.004, a TrendWarning). Runs made like this one
+    still trend."""
+    import dataclasses
+
+    from pytest_mlgate.manifest import ModelInfo
+
+    def at(run_id: str, right: int, dtype: str) -> tuple[EvalRun, GateOutcome]:
+        run = EvalRun({"t": task("t", [1.0] * right + [0.0] * (N - right))})
+        made = outcome(run_id, run)
+        return run, dataclasses.replace(
+            made, manifest=dataclasses.replace(made.manifest, model=ModelInfo(dtype=dtype))
+        )
+
+    history = [at(f"r{i}", 70, "float32")[1] for i in range(5)]
+    history += [at(f"s{i}", 66 + (i % 2), "bfloat16")[1] for i in range(6)]
+    now, now_outcome = at("now", 66, "bfloat16")
+    item = MetricThreshold("t", "acc")
+    manifest = now_outcome.manifest
+    [v] = gate_all([item], now, None, GateConfig(), manifest, history=history).values()
+    assert v.trend is not None
+    assert v.trend[2] == 7  # the six runs since the change and this one
+    assert v.status is Status.PASS
+    same = [dataclasses.replace(h, manifest=manifest) for h in history]
+    [v] = gate_all([item], now, None, GateConfig(), manifest, history=same).values()
+    assert v.trend is not None
+    assert v.trend[2] == 12
+    assert v.status is Status.WARN  # the same shift among comparable runs does read as a trend

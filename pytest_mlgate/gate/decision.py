@@ -49,7 +49,7 @@ from pytest_mlgate.gate.verdicts import (
     Status,
     Verdict,
 )
-from pytest_mlgate.manifest import Manifest
+from pytest_mlgate.manifest import Manifest, incomparable
 from pytest_mlgate.results import EvalRun, MetricResult
 
 
@@ -285,6 +285,7 @@ class _Decision:
         """A Mann-Kendall test for a downward trend over the history and this run."""
         if self.settings.on_trend == "off" or threshold.subgroup is not None:
             return
+        history = self._comparable_tail(history, threshold.task)
         values = [_value_of(r.run, threshold) for r in history] + [_value_of(self.run, threshold)]
         known = [v for v in values if v is not None]
         metric = _metric_of(self.run, threshold)
@@ -307,6 +308,17 @@ class _Decision:
         run = [q for f, qs in self.families.items() if f != TRENDS or trends_fail for q in qs]
         warnings_only = [] if trends_fail else self.families.get(TRENDS, [])
         return [group for group in (run, warnings_only) if group]
+
+    def _comparable_tail(self, history: Sequence[GateOutcome], task: str) -> Sequence[GateOutcome]:
+        """The recorded runs since the last one made differently from this run (another task
+        version, n-shot, dtype, prompt format …): an incomparable change resets the trend, so a
+        one-off level shift is not read as a trend."""
+        if self.manifest is None:
+            return history
+        for index in range(len(history) - 1, -1, -1):
+            if incomparable(self.manifest, history[index].manifest, task):
+                return history[index + 1 :]
+        return history
 
     def verdicts(self, thresholds: Sequence[MetricThreshold]) -> dict[MetricThreshold, Verdict]:
         for queued in self.corrected_together():
