@@ -115,7 +115,7 @@ class Manifest:
     """Everything needed to reproduce (and to decide whether to compare) a run."""
 
     run_id: str
-    timestamp: str  #: ISO 8601, UTC, seconds
+    timestamp: str  #: ISO 8601, UTC, to the microsecond (records before 0.3: to the second)
     git: GitState = field(default_factory=GitState)
     checkpoint: CheckpointInfo = field(default_factory=lambda: CheckpointInfo("", "", ""))
     config: ConfigInfo = field(default_factory=ConfigInfo)
@@ -269,7 +269,9 @@ def build_manifest(
     versions = package_versions()
     return Manifest(
         run_id=run_id,
-        timestamp=(timestamp or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
+        timestamp=(timestamp or dt.datetime.now(dt.timezone.utc)).isoformat(
+            timespec="microseconds"
+        ),
         git=git_state(cwd),
         checkpoint=(
             fingerprint_checkpoint(checkpoint, revision if isinstance(revision, str) else None)

@@ -392,7 +392,7 @@ def test_a_models_anchor_is_the_latest_run_of_that_version(
     assert drifted.returncode == 1, out(drifted)
     assert "anchor: models:/anch@release (run " in drifted.stdout
     reason = str(repo.verdict()["reason"])
-    assert "vs anchor models:/anch@release 0.8000, cumulative -12.0 pp" in reason
+    assert "vs anchor models:/anch@release 0.8000, delta -0.1200" in reason
     assert "significant drift of 0.1200 > max_drift 0.02" in reason
 
 

@@ -371,3 +371,36 @@ def test_the_index_is_read_once_until_it_changes(
     store.append(make_record("main", "2026-11-02T00:00:00+00:00"))  # another recorder appends
     assert len(store.entries()) == 2
     assert len(reads) == 2
+
+
+def test_history_orders_by_time_to_the_microsecond_then_run_id(tmp_path: Path) -> None:
+    """Two runs in one second: the later one (by microseconds) is newest, whatever the random part
+    of the run ids says (before: ordered by the second, then the id's random part). Older
+    second-resolution timestamps and other offsets compare as instants."""
+    store = FolderStore(tmp_path)
+    first = dataclasses.replace(
+        make_record(timestamp="2026-11-24T06:00:00.100000+00:00"),
+    )
+    second = make_record(timestamp="2026-11-24T06:00:00.900000+00:00")
+    first = outcome(
+        "20261124T060000Z-ffffffff", first.run, timestamp=first.manifest.timestamp, branch="main"
+    )
+    second = outcome(
+        "20261124T060000Z-00000000", second.run, timestamp=second.manifest.timestamp, branch="main"
+    )
+    older = outcome("20261124T055959Z-77777777", first.run, timestamp="2026-11-24T08:59:59+03:00")
+    for record in (second, older, first):
+        store.append(record)
+    assert [e.run_id for e in store.entries()] == [older.run_id, first.run_id, second.run_id]
+    latest = store.latest("main")
+    assert latest is not None
+    assert latest.run_id == second.run_id
+    # The old second-resolution text is kept verbatim: records re-serialise byte-identical.
+    assert store.entries()[0].timestamp == "2026-11-24T08:59:59+03:00"
+
+
+def test_new_records_carry_microseconds() -> None:
+    from pytest_mlgate.store.protocol import recorded_at
+
+    assert recorded_at("2026-11-24T06:00:00Z") < recorded_at("2026-11-24T06:00:00.000001+00:00")
+    assert recorded_at("not a time") < recorded_at("1970-01-01T00:00:00")

@@ -160,6 +160,7 @@ class GateConfig:
     alpha: float = 0.05
     max_drop: float = 0.02
     correction: str = "holm"  # across all gated metrics of a run, so many don't multiply alarms
+    error_rate: str = "run"  # "run": one correction over every comparison; "family": per family
     on_incomparable: str = "fail"  # a baseline whose manifest differs in what moves scores
     cache: str = ".mlgate-cache"  # result cache folder ("" turns it off)
     chance: str = "fail"  # multiple-choice accuracy indistinguishable from guessing: fail/warn/off
@@ -472,6 +473,7 @@ GATE_KEYS = (
     "alpha",
     "max_drop",
     "correction",
+    "error_rate",
     "on_incomparable",
     "cache",
     "chance",
@@ -485,6 +487,7 @@ DETERMINISM_KEYS = ("sample", "batch_sizes", "min_agreement")
 CHANCE_POLICIES = ("fail", "warn", "off")
 TREND_POLICIES = ("warn", "fail", "off")
 CORRECTIONS = ("holm", "bonferroni", "none")
+ERROR_RATES = ("run", "family")
 ON_INCOMPARABLE = ("fail", "warn")
 THRESHOLD_KEYS = (
     "min",
@@ -921,6 +924,7 @@ def _parse_gate(table: _Table) -> GateConfig:
         alpha=alpha,
         max_drop=max_drop,
         correction=table.string("correction", d.correction, CORRECTIONS),
+        error_rate=table.string("error_rate", d.error_rate, ERROR_RATES),
         on_incomparable=table.string("on_incomparable", d.on_incomparable, ON_INCOMPARABLE),
         cache=table.string("cache", d.cache),
         chance=table.string("chance", d.chance, CHANCE_POLICIES),

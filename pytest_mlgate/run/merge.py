@@ -127,7 +127,7 @@ def join(partials: Sequence[GateOutcome]) -> tuple[EvalRun, Manifest]:
     manifest = dataclasses.replace(
         first,
         run_id=new_run_id(),
-        timestamp=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        timestamp=dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
         suite=dataclasses.replace(first.suite, shard=None),
         tasks={
             name: task_info(

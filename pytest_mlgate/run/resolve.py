@@ -23,7 +23,8 @@ from pytest_mlgate.errors import (
     StoreUnreachable,
 )
 from pytest_mlgate.gate.pairing import discordance
-from pytest_mlgate.gate.verdicts import Anchor, GateOutcome, power_warnings
+from pytest_mlgate.gate.power import power_warnings
+from pytest_mlgate.gate.verdicts import Anchor, GateOutcome
 from pytest_mlgate.manifest import git_output
 
 if TYPE_CHECKING:
@@ -168,17 +169,20 @@ def newest_tag(pattern: str, cwd: Path) -> tuple[str, str] | None:
 
 
 def run_at_commit(store: HistoryStore, commit: str, branch: str, cwd: Path) -> str | None:
-    """The run recorded on ``branch`` at ``commit``, or failing that the last one recorded at
-    a commit before it (an ancestor in git): the run a tag stands for."""
+    """The run a tag stands for: the first complete run recorded on ``branch`` at ``commit``,
+    or failing that the first one at the nearest commit before it (an ancestor in git). The
+    first, not the newest: runs recorded later at the same commit (a checkpoint updated from
+    outside) must not move the anchor."""
     at = store.find(commit=commit, branch=branch)
     if at:
-        return at[-1].run_id
+        return at[0].run_id
     for entry in reversed(store.last(ANCESTOR_SEARCH, branch)):
         if (
             entry.commit
             and git_output(["merge-base", "--is-ancestor", entry.commit, commit], cwd) is not None
         ):
-            return entry.run_id
+            first = store.find(commit=entry.commit, branch=branch)
+            return first[0].run_id if first else entry.run_id
     return None
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from pytest_mlgate.config.load import MetricThreshold
 from pytest_mlgate.errors import BackendError, MlgateError, StoreError, StoreUnreachable
+from pytest_mlgate.gate.decision import gate_all
 from pytest_mlgate.gate.latency import LatencyVerdict, judge_latency
 from pytest_mlgate.gate.pairing import task_flips
-from pytest_mlgate.gate.verdicts import GateOutcome, Reference, Status, Verdict, gate_all
+from pytest_mlgate.gate.verdicts import GateOutcome, Reference, Status, Verdict
 from pytest_mlgate.manifest import Manifest, build_manifest, hardware
 from pytest_mlgate.results import Determinism, EvalRun, Latency
 from pytest_mlgate.run.evaluator import Evaluator
