@@ -28,7 +28,6 @@ if TYPE_CHECKING:  # loaded only when eval items are selected: a plain run never
 from pytest_mlgate import hookspec
 from pytest_mlgate.backend import builtin as builtin_backend
 from pytest_mlgate.config.load import (
-    DEFAULT_CONFIG_NAME,
     DEFAULT_SUITE,
     MetricThreshold,
     MlgateConfig,
@@ -57,6 +56,12 @@ from pytest_mlgate.plugin.fixtures import (
     mlgate_eval,
     mlgate_model,
     mlgate_session,
+)
+from pytest_mlgate.plugin.guards import (
+    named_paths,
+    nothing_gated,
+    refusal_without_eval,
+    search_config,
 )
 
 __all__ = ["MlgateWarning", "mlgate_baseline", "mlgate_eval", "mlgate_model", "mlgate_session"]
@@ -128,19 +133,8 @@ def _config_path(config: pytest.Config) -> tuple[Path, bool]:
 
 
 def find_config(start: Path, rootpath: Path) -> Path:
-    """The repo's thresholds.toml: from the invocation dir up to the repo root or rootdir.
-
-    Not the rootdir alone: pytest moves the rootdir to the common ancestor of every path-like
-    argument, option values included (``--mlgate-checkpoint /models/x``).
-    """
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        candidate = folder / DEFAULT_CONFIG_NAME
-        if candidate.is_file():
-            return candidate
-        if folder == rootpath or (folder / ".git").exists():
-            break
-    return rootpath / DEFAULT_CONFIG_NAME
+    """The repo's thresholds.toml (or where it would be): see :func:`guards.search_config`."""
+    return search_config(start, rootpath).path
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -150,9 +144,13 @@ def pytest_configure(config: pytest.Config) -> None:
         "(suite: the suite name(s) it belongs to; tasks: lm-eval tasks it reads via mlgate_eval)",
     )
     config.pluginmanager.register(builtin_backend, "mlgate-builtin-backend")
-    if config.getoption("mlgate_record") and not eval_requested(config):
-        raise pytest.UsageError("--mlgate-record records an eval run: add -m eval")
     path, named = _config_path(config)
+    typed = config.invocation_params.args  # as typed: addopts and ini keys never refuse a run
+    cwd = config.invocation_params.dir
+    missing = named and not path.is_file()  # said below, more precisely than "add -m eval"
+    refusal = None if eval_requested(config) or missing else refusal_without_eval(typed, cwd, path)
+    if refusal is not None:
+        raise pytest.UsageError(refusal)
     if not named and not path.is_file():
         return  # no thresholds.toml: the plugin stays out of the way
     try:
@@ -770,8 +768,10 @@ def _record(session: pytest.Session, gate: GateSession) -> None:
         gate.messages.append(f"NOT registered as {gate.plan.register}: {exc}")
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """Print the table of gated metrics (printing only: exit status comes from the items)."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and eval_requested(config):
+        terminalreporter.write_line(f"mlgate: {_nothing_gated(config)}")
     gate = config.stash.get(GATE_KEY, None)
     if gate is None or not (gate.ran or gate.messages):
         return
@@ -802,6 +802,20 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     notes = [*config.stash.get(NOTES_KEY, []), *gate.resolved.notes, *gate.messages]
     for message in notes:
         terminalreporter.write_line(f"mlgate: {message}")
+
+
+def _nothing_gated(config: pytest.Config) -> str:
+    """What ``-m eval`` looked for and where, when it ran nothing."""
+    cfg = config.stash.get(CONFIG_KEY, None)
+    named = config.getoption("mlgate_config") or config.getini("mlgate_config")
+    search = None if named else search_config(config.invocation_params.dir, config.rootpath)
+    gated = _gated_suite(config)
+    empty = None
+    if gated is not None and not gated[0].thresholds_for(gated[1].suite.all_tasks):
+        empty = (gated[1].suite.name, gated[1].suite.all_tasks)
+    given = config.args_source is pytest.Config.ArgsSource.ARGS
+    paths = named_paths(config.args, config.invocation_params.dir) if given else []
+    return nothing_gated(search, None if cfg is None else cfg.path, empty, paths)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
