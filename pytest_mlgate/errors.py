@@ -1,4 +1,4 @@
-"""Every error and warning pytest-mlgate raises on purpose, each in the README's troubleshooting.
+"""Every error and warning pytest-mlgate raises on purpose, each on the Troubleshooting page.
 
 Errors::
 

@@ -56,7 +56,8 @@ def error_text(result: pytest.RunResult) -> str:
 
 def _typed(name: str) -> list[str]:
     option = flag(name, "mlgate-")
-    return [option] if OPTIONS[name].metavar is None else [option, "x"]
+    value = "thresholds.toml" if name == "config" else "x"  # a missing config is its own error
+    return [option] if OPTIONS[name].metavar is None else [option, value]
 
 
 @pytest.mark.parametrize("name", sorted(OPTIONS))

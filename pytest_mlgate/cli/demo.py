@@ -9,6 +9,7 @@ Torch, tokenizers and transformers are imported inside the functions that need t
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import shutil
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_mlgate.cli.common import Commands, command
 from pytest_mlgate.tasks import iter_docs
 
 PROMPT = "Soru: {question}\nCevap:"
@@ -321,3 +323,20 @@ def main(dest: Path, rebuild: bool = False) -> int:
     print(f"  HTML reports: {dest / 'report-good.html'}, {dest / 'report-regressed.html'}")
     print(f"  history: mlgate history --store {dest / '.mlgate'}")
     return 0 if (good, bad) == (0, 1) else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """``mlgate demo``: build the checkpoints in ``--dir`` and gate them."""
+    return main(Path(args.dir).resolve(), rebuild=args.rebuild)
+
+
+def add_parser(commands: Commands) -> None:
+    """Declare ``mlgate demo [--dir] [--rebuild]``."""
+    demo = command(
+        commands,
+        "demo",
+        "build tiny demo checkpoints offline and run the gate on them end to end",
+        run,
+    )
+    demo.add_argument("--dir", default="mlgate-demo", help="scratch repo (default: mlgate-demo)")
+    demo.add_argument("--rebuild", action="store_true", help="retrain existing checkpoints")

@@ -10,10 +10,11 @@ a deliberate change of that file, followed by a new baseline on main.
 from __future__ import annotations
 
 import platform
+import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["CONSTRAINTS_PATH", "PINNED", "constraints", "installed_pins"]
+__all__ = ["CONSTRAINTS_PATH", "PINNED", "constraints", "installed_pins", "warn_unpinned"]
 
 CONSTRAINTS_PATH = Path(".github") / "mlgate-constraints.txt"
 PINNED = (
@@ -55,3 +56,14 @@ def constraints() -> tuple[str, list[str]]:
     ]
     lines += [f"# {name}: not installed where `mlgate pin` ran; not pinned" for name in missing]
     return "\n".join(lines) + "\n", missing
+
+
+def warn_unpinned(missing: list[str]) -> None:
+    """Say on stderr which pinned packages are not installed here, so the file leaves them out."""
+    if missing:
+        print(
+            f"mlgate: warning: not installed here, so not pinned: {', '.join(missing)}; the "
+            "workflows would install their newest releases. Run `mlgate pin` where "
+            "pytest-mlgate[hf] is installed.",
+            file=sys.stderr,
+        )

@@ -1,0 +1,50 @@
+"""``mlgate power``: the smallest accuracy drop n paired examples can detect."""
+
+from __future__ import annotations
+
+import argparse
+
+from pytest_mlgate.cli.common import Commands, command, unit_interval
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the minimum detectable drop (and the power for ``--drop``)."""
+    from pytest_mlgate import stats
+
+    share = args.discordance
+    mde = stats.minimum_detectable_drop(args.n, args.p, args.alpha, args.power, share)
+    basis = (
+        f"{share:.1%} of examples flipping between runs"
+        if share is not None
+        else "independent errors (cautious; pass --discordance to use a measured flip rate)"
+    )
+    print(
+        f"n={args.n}, accuracy {args.p:g}, alpha {args.alpha:g}, {args.power:.0%} power, {basis}:"
+    )
+    print(f"  minimum detectable drop: {mde * 100:.2f} pp")
+    if args.drop is not None:
+        disc = share if share is not None else stats.independent_discordance(args.p, args.drop)
+        power = stats.mcnemar_power(args.n, args.drop, disc, args.alpha)
+        print(f"  power to detect a {args.drop * 100:.2f} pp drop: {power:.1%}")
+        if mde > args.drop:
+            needed = stats.examples_needed(args.drop, args.p, args.alpha, args.power, share)
+            print(f"  examples needed to detect it: {needed or 'more than 10,000,000'}")
+    return 0
+
+
+def add_parser(commands: Commands) -> None:
+    """Declare ``mlgate power --n N --p P [--drop] [--alpha] [--power] [--discordance]``."""
+    power = command(
+        commands,
+        "power",
+        "the smallest accuracy drop n examples can detect (paired McNemar)",
+        run,
+    )
+    power.add_argument("--n", type=int, required=True, help="examples per run")
+    power.add_argument("--p", type=unit_interval, required=True, help="baseline accuracy")
+    power.add_argument("--drop", type=float, help="a drop to compute the power for")
+    power.add_argument("--alpha", type=unit_interval, default=0.05)
+    power.add_argument("--power", type=unit_interval, default=0.8)
+    power.add_argument(
+        "--discordance", type=unit_interval, help="share of examples that flip between runs"
+    )

@@ -1,0 +1,69 @@
+"""``mlgate prompts``: a task's requests printed exactly as the model is given them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pytest_mlgate.cli.common import Commands, command
+from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME, DEFAULT_SUITE, load_config
+from pytest_mlgate.config.options import GateOptions, add_options
+
+
+def run(args: argparse.Namespace) -> int:
+    """The first N documents' requests of TASK exactly as the model is given them (not
+    redacted: a local tool), with token counts and warnings about doubled BOS tokens or an
+    empty system turn."""
+    from pytest_mlgate.backend import BackendSpec, EvalRequest
+    from pytest_mlgate.backend.lmeval import LmEvalBackend
+    from pytest_mlgate.cli.demo import offline_env
+    from pytest_mlgate.run.plan import plan_gate
+    from pytest_mlgate.run.resolve import resolve_checkpoint
+
+    os.environ.update({k: v for k, v in offline_env().items() if k.endswith("_OFFLINE")})
+    config = load_config(Path(args.config))
+    options = GateOptions(cwd=Path.cwd(), checkpoint=args.checkpoint, suite=args.suite)
+    plan = plan_gate(config, options)
+    suite = plan.suite.suite
+    spec = BackendSpec(config.model, resolve_checkpoint(plan.candidate), config.include)
+    backend = LmEvalBackend(spec)
+    request = EvalRequest((args.task,), suite.num_fewshot, None, suite.seed)
+    try:
+        rendered = backend.render(args.task, request, args.n)
+    finally:
+        backend.close()
+    shown: tuple[int, str] | None = None
+    for item in rendered:
+        if (item.doc_id, item.text) != shown:  # a multiple-choice document: its context once
+            shown = (item.doc_id, item.text)
+            print(f"=== {args.task} doc {item.doc_id} · {item.kind} · {len(item.tokens)} tokens")
+            print(item.text)
+        if item.continuation is not None:
+            print(f"  + continuation {item.continuation!r}")
+        if item.doubled_bos:
+            print(
+                f"mlgate: warning: doc {item.doc_id} starts with two BOS tokens (the template "
+                "writes one and the tokenizer adds one): set model_args = { add_bos_token = "
+                "false } or drop the BOS from the template",
+                file=sys.stderr,
+            )
+        if item.empty_system_turn:
+            print(
+                f"mlgate: warning: doc {item.doc_id} has an empty system turn: set [model] "
+                "system_instruction, or use a template that writes no empty system block",
+                file=sys.stderr,
+            )
+    return 0
+
+
+def add_parser(commands: Commands) -> None:
+    """Declare ``mlgate prompts TASK [--n N] [--config] [--checkpoint] [--suite]``."""
+    prompts = command(
+        commands, "prompts", "print a task's requests exactly as the model is given them", run
+    )
+    prompts.add_argument("task", metavar="TASK", help="an lm-eval task name")
+    prompts.add_argument("--n", type=int, default=3, help="documents to print (default: 3)")
+    add_options(prompts.add_argument, "", ("config", "checkpoint", "suite"))
+    prompts.set_defaults(config=DEFAULT_CONFIG_NAME, suite=DEFAULT_SUITE)
