@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from pytest_mlgate.run.session import GateSession
 
 from pytest_mlgate.config.load import (
-    DEFAULT_CONFIG_NAME,
     DEFAULT_SUITE,
     MetricThreshold,
     MlgateConfig,
@@ -27,6 +26,7 @@ from pytest_mlgate.config.load import (
 from pytest_mlgate.config.options import GateOptions
 from pytest_mlgate.errors import BackendError, ConfigError, PowerWarning, UsageProblem
 from pytest_mlgate.plugin.fixtures import CONFIG_KEY
+from pytest_mlgate.plugin.guards import named_paths, nothing_gated, search_config
 
 MARKER = "eval"
 
@@ -91,19 +91,8 @@ def config_path(config: pytest.Config) -> tuple[Path, bool]:
 
 
 def find_config(start: Path, rootpath: Path) -> Path:
-    """The repo's thresholds.toml: from the invocation dir up to the repo root or rootdir.
-
-    Not the rootdir alone: pytest moves the rootdir to the common ancestor of every path-like
-    argument, option values included (``--mlgate-checkpoint /models/x``).
-    """
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        candidate = folder / DEFAULT_CONFIG_NAME
-        if candidate.is_file():
-            return candidate
-        if folder == rootpath or (folder / ".git").exists():
-            break
-    return rootpath / DEFAULT_CONFIG_NAME
+    """The repo's thresholds.toml (or where it would be): see :func:`guards.search_config`."""
+    return search_config(start, rootpath).path
 
 
 def eval_requested(config: pytest.Config) -> bool:
@@ -341,3 +330,17 @@ def make_backend(config: pytest.Config, spec: Any) -> Any:
     if made is None:
         raise BackendError("no plugin returned a backend from pytest_mlgate_make_backend")
     return made
+
+
+def nothing_gated_here(config: pytest.Config) -> str:
+    """What ``-m eval`` looked for and where, when it ran nothing (exit 5)."""
+    cfg = config.stash.get(CONFIG_KEY, None)
+    named = config.getoption("mlgate_config") or config.getini("mlgate_config")
+    search = None if named else search_config(config.invocation_params.dir, config.rootpath)
+    gated = gated_suite(config)
+    empty = None
+    if gated is not None and not gated[0].thresholds_for(gated[1].suite.all_tasks):
+        empty = (gated[1].suite.name, gated[1].suite.all_tasks)
+    given = config.args_source is pytest.Config.ArgsSource.ARGS
+    paths = named_paths(config.args, config.invocation_params.dir) if given else []
+    return nothing_gated(search, None if cfg is None else cfg.path, empty, paths)
