@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from pytest_mlgate.text import pii
@@ -11,6 +13,8 @@ from tests.data.pii_independent import (
     iban_mod97,
     is_valid_tckn,
     luhn_valid,
+    make_card,
+    make_tckn,
     passes_a_check,
     score,
 )
@@ -74,3 +78,38 @@ def test_the_scorer_counts_a_partly_masked_value_and_a_false_positive() -> None:
 
     greedy = score(every_digit, lambda t: pii.masked(t, every_digit(t)), cases)
     assert next(k for k in greedy.kinds if k.kind == "tckn").precision < 1.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_layouts_the_corpus_found_missed_are_masked_whole(seed: int) -> None:
+    """Each miss category the corpus found in the rewritten detector, on fresh valid numbers."""
+    rng = random.Random(seed)
+    card = make_card(rng)[1]
+    while len(card) != 16:
+        card = make_card(rng)[1]
+    spaced = " ".join(card[i : i + 4] for i in range(0, 16, 4))
+    tckn = make_tckn(rng)
+    cases = {
+        f"Kart No: {spaced} 04/28": "Kart No: [CARD] 04/28",  # expiry after the number
+        f"kartım ({spaced} 08/2027) bloke": "kartım ([CARD] 08/2027) bloke",
+        f"{spaced} 14:30 işlem": "[CARD] 14:30 işlem",  # a time after it
+        f"2026-11-30,{spaced},Ayşe": "2026-11-30,[CARD],Ayşe",  # a CSV field after a date
+        f"2026-11-30,{card},Ayşe": "2026-11-30,[CARD],Ayşe",
+        f"Ahmet,30,{spaced},onay": "Ahmet,30,[CARD],onay",
+        f"Kart: {spaced[:9]}\n{spaced[10:]} tamam": "Kart: [CARD] tamam",  # wrapped at a line end
+        f"TC {tckn[:3]} {tckn[3:6]}\n{tckn[6:9]} {tckn[9:]}": "TC [TCKN]",
+        "Tel: (0212) 345 67 89/90": "Tel: [PHONE]",  # a second line's last digits
+        "Tel: 0531 724 65 03/04": "Tel: [PHONE]",
+    }
+    for text, redacted in cases.items():
+        assert pii.redact(text) == redacted, text
+
+
+def test_the_fixes_keep_their_lookalikes_apart() -> None:
+    """A decimal comma, a date after a short number, and two numbers on two lines stay apart."""
+    rng = random.Random(3)
+    tckn = make_tckn(rng)
+    assert pii.redact(f"3,{tckn} ve 1,234,567") == f"3,{tckn} ve 1,234,567"  # a decimal
+    assert pii.redact("Sipariş 12345 12/27 tarihinde") == "Sipariş 12345 12/27 tarihinde"
+    assert pii.redact("0532 123 45\n67 adet") == "0532 123 45\n67 adet"  # no phone across lines
+    assert pii.redact(f"{tckn}\n{tckn}") == "[TCKN]\n[TCKN]"
