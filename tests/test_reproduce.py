@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from pytest_mlgate.store.codec import decode_run, decode_scores, encode_scores
+from pytest_mlgate.store.codec import decode_run
+from pytest_mlgate.store.codec.arrays import decode_scores, encode_scores
 from pytest_mlgate.tasks import TASKS_DIR
 from tests.gate_run import gate_env, run_gate
 
