@@ -75,6 +75,9 @@ class ModelConfig:
     system_instruction: str | None = None
     fewshot_as_multiturn: bool | None = None  #: None: lm-eval's default (on with a template)
     gen_kwargs: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+    #: how the hf backend scores log-likelihood requests (SCORING_PATHS): a multiple-choice
+    #: question's context once for all its choices, or lm-eval's one pass per choice
+    scoring: str = "shared-context"
 
     @property
     def multiturn(self) -> bool:
@@ -157,6 +160,7 @@ class GateConfig:
     alpha: float = 0.05
     max_drop: float = 0.02
     correction: str = "holm"  # across all gated metrics of a run, so many don't multiply alarms
+    error_rate: str = "run"  # "run": one correction over every comparison; "family": per family
     on_incomparable: str = "fail"  # a baseline whose manifest differs in what moves scores
     cache: str = ".mlgate-cache"  # result cache folder ("" turns it off)
     chance: str = "fail"  # multiple-choice accuracy indistinguishable from guessing: fail/warn/off
@@ -457,7 +461,9 @@ MODEL_KEYS = (
     "system_instruction",
     "fewshot_as_multiturn",
     "gen_kwargs",
+    "scoring",
 )
+SCORING_PATHS = ("shared-context", "lmeval")
 SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed", "perturb", "typo_rate", "latency")
 GATE_KEYS = (
     "store",
@@ -467,6 +473,7 @@ GATE_KEYS = (
     "alpha",
     "max_drop",
     "correction",
+    "error_rate",
     "on_incomparable",
     "cache",
     "chance",
@@ -480,6 +487,7 @@ DETERMINISM_KEYS = ("sample", "batch_sizes", "min_agreement")
 CHANCE_POLICIES = ("fail", "warn", "off")
 TREND_POLICIES = ("warn", "fail", "off")
 CORRECTIONS = ("holm", "bonferroni", "none")
+ERROR_RATES = ("run", "family")
 ON_INCOMPARABLE = ("fail", "warn")
 THRESHOLD_KEYS = (
     "min",
@@ -595,6 +603,7 @@ def _parse_model(table: _Table) -> ModelConfig:
         system_instruction=system,
         fewshot_as_multiturn=multiturn,
         gen_kwargs=_parse_gen_kwargs(table),
+        scoring=table.string("scoring", d.scoring, SCORING_PATHS),
     )
 
 
@@ -915,6 +924,7 @@ def _parse_gate(table: _Table) -> GateConfig:
         alpha=alpha,
         max_drop=max_drop,
         correction=table.string("correction", d.correction, CORRECTIONS),
+        error_rate=table.string("error_rate", d.error_rate, ERROR_RATES),
         on_incomparable=table.string("on_incomparable", d.on_incomparable, ON_INCOMPARABLE),
         cache=table.string("cache", d.cache),
         chance=table.string("chance", d.chance, CHANCE_POLICIES),
