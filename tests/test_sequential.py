@@ -1,0 +1,201 @@
+"""The group-sequential design: bounds, their error rate, the margin score test, what it saves."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from pytest_mlgate import stats
+from pytest_mlgate.gate import sequential as seq
+
+
+def _brownian_crossings(fractions: list[float], bounds: tuple[float, ...], paths: int, seed: int):
+    """Cumulative share of simulated null paths that cross a bound by each look."""
+    rng = np.random.default_rng(seed)
+    steps = np.diff(np.asarray(fractions), prepend=0.0)
+    walk = np.cumsum(rng.standard_normal((paths, len(fractions))) * np.sqrt(steps), axis=1)
+    z = walk / np.sqrt(np.asarray(fractions))
+    crossed = np.maximum.accumulate(z >= np.asarray(bounds), axis=1)
+    return crossed.mean(axis=0)
+
+
+def test_lan_demets_obf_bounds_match_the_published_table() -> None:
+    # Four equally spaced looks, one-sided 0.025: 4.333, 2.963, 2.359, 2.014 (Jennison & Turnbull,
+    # gsDesign sfLDOF). Agreement to 1e-3 shows the recursive integration is exact, not approximate.
+    fractions = [0.25, 0.5, 0.75, 1.0]
+    bounds = seq.efficacy_bounds(fractions, [seq.obf_spent(t, 0.025) for t in fractions])
+    assert bounds == pytest.approx((4.3326, 2.9631, 2.3590, 2.0141), abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("looks", "alpha", "gamma"),
+    [
+        (seq.DEFAULT_LOOKS, 0.05, seq.DEFAULT_GAMMA),
+        ((0.2, 0.4, 0.6, 0.8, 1.0), 0.01, -2.0),
+        ((0.3, 1.0), 0.1, -4.0),
+    ],
+)
+def test_null_crossing_probability_equals_the_alpha_spent(looks, alpha, gamma) -> None:
+    design = seq.make_design(10_000, alpha, looks, gamma)
+    fractions = [look.fraction for look in design.looks]
+    bounds = tuple(look.fail_z for look in design.looks)
+    spent = [look.alpha_spent for look in design.looks]
+    # integration: exact to well under 1e-6
+    assert seq.crossing_probabilities(fractions, bounds) == pytest.approx(spent, abs=1e-6)
+    # an independent check by simulated Brownian paths: within 4.5 standard errors at every look
+    paths = 400_000
+    simulated = _brownian_crossings(fractions, bounds, paths, seed=2026)
+    for observed, expected in zip(simulated, spent, strict=True):
+        assert abs(observed - expected) < 4.5 * math.sqrt(expected * (1 - expected) / paths)
+    assert spent[-1] == alpha
+
+
+@pytest.mark.parametrize("gamma", [-4.0, -3.0, -2.0, 0.0, 1.0])
+def test_bounds_are_monotone_and_pass_early_lies_below_fail(gamma) -> None:
+    design = seq.make_design(2_000, 0.05, seq.DEFAULT_LOOKS, gamma)
+    fails = [look.fail_z for look in design.looks]
+    spent = [look.alpha_spent for look in design.looks]
+    assert all(a > b for a, b in itertools.pairwise(fails))
+    assert all(a < b for a, b in itertools.pairwise(spent))
+    # the last bound is never below the fixed-n critical value: spending can only cost
+    assert fails[-1] >= stats.normal_quantile(0.95)
+    for look in design.looks[:-1]:
+        assert look.pass_z is not None
+        assert look.pass_z < look.fail_z
+    assert design.looks[-1].pass_z is None
+
+
+def test_gamma_limits_behave_like_pocock_and_obrien_fleming() -> None:
+    fractions = list(seq.DEFAULT_LOOKS)
+
+    def hsd(gamma: float) -> tuple[float, ...]:
+        return seq.efficacy_bounds(fractions, [seq.hsd_spent(t, 0.05, gamma) for t in fractions])
+
+    pocock = seq.efficacy_bounds(fractions, [seq.pocock_spent(t, 0.05) for t in fractions])
+    obf = seq.efficacy_bounds(fractions, [seq.obf_spent(t, 0.05) for t in fractions])
+    assert hsd(1.0) == pytest.approx(pocock, abs=0.03)  # Hwang-Shih-DeCani's own comparison
+    assert hsd(-4.0)[-1] == pytest.approx(obf[-1], abs=0.01)
+    gammas = [-8.0, -6.0, -4.0, -3.0, -2.0, 0.0, 1.0, 2.0]
+    firsts = [hsd(g)[0] for g in gammas]
+    lasts = [hsd(g)[-1] for g in gammas]
+    # more negative gamma: less spent early (a higher first bound), more left for the last look
+    assert all(a > b for a, b in itertools.pairwise(firsts))
+    assert all(a < b for a, b in itertools.pairwise(lasts))
+    assert lasts[0] == pytest.approx(stats.normal_quantile(0.95), abs=0.005)
+
+
+def test_default_gamma_sits_between_the_two_families() -> None:
+    default = seq.make_design(2_000, 0.05)
+    obf_like = seq.make_design(2_000, 0.05, gamma=-4.0)
+    pocock_like = seq.make_design(2_000, 0.05, gamma=1.0)
+    for k in range(3):
+        assert pocock_like.looks[k].fail_z < default.looks[k].fail_z < obf_like.looks[k].fail_z
+
+
+def test_look_sizes_round_up_and_drop_empty_looks() -> None:
+    assert seq.look_sizes(2_000) == (200, 500, 1_000, 2_000)
+    assert seq.look_sizes(479) == (48, 120, 240, 479)
+    assert seq.look_sizes(3) == (1, 2, 3)  # 10 % and 25 % of 3 documents are both one document
+    assert seq.look_sizes(1) == (1,)
+
+
+@pytest.mark.parametrize(
+    ("looks", "message"),
+    [
+        ([], "empty"),
+        ([0.5, 0.25, 1.0], "not strictly increasing"),
+        ([0.25, 0.25, 1.0], "not strictly increasing"),
+        ([0.0, 1.0], "not a fraction in (0, 1]"),
+        ([0.5, 1.5], "not a fraction in (0, 1]"),
+        ([0.25, 0.5], "last look must be 1.0"),
+    ],
+)
+def test_bad_looks_say_what_is_wrong(looks, message) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        seq.validate_looks(looks)
+
+
+def test_margin_score_statistic_reduces_to_mcnemar_and_uses_the_restricted_mle() -> None:
+    b, c = np.arange(0, 40), np.arange(40, 0, -1)
+    z = seq.paired_margin_z(b, c, 500, 0.0, continuity=0.0)
+    assert z == pytest.approx((b - c) / np.sqrt(b + c))
+    # at margin d the nuisance (share of gains) maximises the likelihood under drop = d
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        n = int(rng.integers(50, 3_000))
+        losses, gains = int(rng.integers(0, n // 10)), int(rng.integers(0, n // 10))
+        d = float(rng.uniform(0.0, 0.05))
+        grid = np.linspace(1e-7, (1 - d) / 2 - 1e-7, 400_001)
+        loglik = (
+            losses * np.log(grid + d)
+            + gains * np.log(grid)
+            + (n - losses - gains) * np.log(1 - 2 * grid - d)
+        )
+        best = grid[np.argmax(loglik)]
+        expected = (losses - gains - n * d) / math.sqrt(n * (2 * best + d * (1 - d)))
+        got = float(seq.paired_margin_z(losses, gains, n, d, continuity=0.0))
+        assert got == pytest.approx(expected, rel=1e-3, abs=1e-3)
+
+
+def test_margin_score_statistic_orders_evidence() -> None:
+    n, margin = 1_000, 0.02
+    z = seq.paired_margin_z(np.arange(10, 80), 10, n, margin)
+    assert np.all(np.diff(z) > 0)  # one more right→wrong document: more evidence of a drop
+    assert float(seq.paired_margin_z(30, 10, n, margin)) == 0.0  # observed drop = margin
+    assert float(seq.paired_margin_z(0, 0, n, 0.0)) == 0.0  # nothing discordant: no evidence
+
+
+def test_decisions_at_a_look() -> None:
+    design = seq.make_design(2_000, 0.05)
+    first, last = design.looks[0], design.looks[-1]
+    assert first.decide(first.fail_z + 0.01) == "fail"
+    assert first.decide(0.0) == "continue"
+    assert first.decide(-2.0) == "pass"
+    assert last.decide(last.fail_z - 0.01) == "pass"
+    assert design.decide(4, last.fail_z) == "fail"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"alpha": 0.0}, "alpha"),
+        ({"alpha": 0.05, "gamma": -9.0}, "gamma"),
+        ({"alpha": 0.05, "futility_level": 0.4}, "futility_level"),
+    ],
+)
+def test_bad_design_parameters_are_refused(kwargs, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        seq.make_design(100, **kwargs)
+
+
+def test_simulation_meets_the_issue_targets_seeded_and_small() -> None:
+    # The benchmark's setting (benchmarks/bench_sequential.py) at 4,000 repetitions per row.
+    n, margin, alpha, reps = 2_000, 0.02, 0.05, 4_000
+    design = seq.make_design(n, alpha)
+    regression = seq.simulate(design, 0.10, margin, repetitions=reps, seed=11)
+    assert regression.fail_rate == 1.0
+    assert regression.mean_share <= 0.20
+    unchanged = seq.simulate(design, 0.0, margin, repetitions=reps, seed=12)
+    assert unchanged.fail_rate == 0.0
+    assert unchanged.mean_share <= 0.60
+    at_margin = seq.simulate(design, margin, margin, repetitions=reps, seed=13)
+    low, _ = stats.wilson_interval(round(at_margin.fail_rate * reps), reps)
+    assert low <= alpha  # consistent with <= alpha ...
+    naive_low, _ = stats.wilson_interval(round(at_margin.naive_fail_rate * reps), reps)
+    assert naive_low > alpha  # ... while peeking at the fixed-n level is clearly above it
+    mdd = seq.fixed_n_detectable_drop(n, margin, alpha)
+    detect = seq.simulate(design, mdd, margin, repetitions=reps, seed=14)
+    assert detect.fixed_fail_rate == pytest.approx(0.8, abs=0.03)  # the exact power is what it says
+    assert detect.fail_rate >= detect.fixed_fail_rate - 0.03
+
+
+def test_fixed_n_power_is_exact() -> None:
+    # at a true drop equal to the margin the fixed-n test's rejection rate is its size: <= alpha
+    assert seq.fixed_n_power(2_000, 0.02, 0.02, 0.05) <= 0.05
+    small = seq.fixed_n_power(50, 0.05, 0.0, 0.05)
+    draws = np.random.default_rng(3).multinomial(50, [0.065, 0.015, 0.92], size=200_000)
+    z = seq.paired_margin_z(draws[:, 0], draws[:, 1], 50, 0.0)
+    assert small == pytest.approx(float((z >= stats.normal_quantile(0.95)).mean()), abs=0.004)
