@@ -351,6 +351,8 @@ class Simulated:
     fixed_fail_rate: float  # the fixed-n test on all documents, same draws
     naive_fail_rate: float  # the fixed-n level at every look (peeking), same draws
     stopped_at: tuple[int, ...]  # repetitions decided at each look
+    sequential_only: int = 0  # repetitions the design failed and the fixed-n test passed
+    fixed_only: int = 0  # and the other way round: the two tests' paired disagreement
 
     def share_stopped_at(self, look_number: int) -> float:
         return self.stopped_at[look_number - 1] / self.repetitions
@@ -401,6 +403,8 @@ def simulate(
         fixed_fail_rate=float(fixed.mean()),
         naive_fail_rate=float(naive.mean()),
         stopped_at=tuple(int(x) for x in np.bincount(stop, minlength=len(design.looks))),
+        sequential_only=int((failed & ~fixed).sum()),
+        fixed_only=int((fixed & ~failed).sum()),
     )
 
 
