@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -199,3 +200,43 @@ def test_fixed_n_power_is_exact() -> None:
     draws = np.random.default_rng(3).multinomial(50, [0.065, 0.015, 0.92], size=200_000)
     z = seq.paired_margin_z(draws[:, 0], draws[:, 1], 50, 0.0)
     assert small == pytest.approx(float((z >= stats.normal_quantile(0.95)).mean()), abs=0.004)
+
+
+def test_power_sequential_prints_the_bounds_and_the_expected_share(capsys) -> None:
+    from pytest_mlgate.cli.main import main
+
+    args = ["power", "--n", "2000", "--p", "0.7", "--discordance", "0.03", "--margin", "0.02"]
+    assert main([*args, "--sequential"]) == 0
+    out = capsys.readouterr().out
+    design = seq.make_design(2_000, 0.05)
+    for look in design.looks:
+        assert f"{look.documents:>9,}" in out
+        assert f"{look.fail_z:.3f}" in out
+    shares = [
+        float(line.split(":")[1].split(",")[0]) for line in out.splitlines() if " pp): " in line
+    ]
+    assert len(shares) == 3  # no change, at the margin, at the detectable drop
+    assert shares[0] <= 0.60  # no change stops early (pass) most of the time
+    assert all(0 < share <= 1 for share in shares)
+    assert main([*args, "--sequential", "--looks", "0.5,1"]) == 0
+    two = capsys.readouterr().out
+    rows = [
+        line.split()
+        for line in two.splitlines()
+        if re.match(r"^\s+\d+\s+[\d,]+\s+\d\.\d{3}\s", line)
+    ]
+    assert [(row[0], row[1], row[2]) for row in rows] == [
+        ("1", "1,000", "0.500"),
+        ("2", "2,000", "1.000"),
+    ]
+    assert main(args) == 0
+    assert "sequential" not in capsys.readouterr().out
+
+
+def test_power_sequential_refuses_bad_looks(capsys) -> None:
+    from pytest_mlgate.cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["power", "--n", "100", "--p", "0.7", "--sequential", "--looks", "0.5,0.9"])
+    assert exited.value.code == 2
+    assert "last look must be 1.0" in capsys.readouterr().err

@@ -29,11 +29,64 @@ def run(args: argparse.Namespace) -> int:
         if mde > args.drop:
             needed = stats.examples_needed(args.drop, args.p, args.alpha, args.power, share)
             print(f"  examples needed to detect it: {needed or 'more than 10,000,000'}")
+    if args.sequential:
+        print_sequential(args.n, args.p, args.alpha, args.power, args.margin, share, args.looks)
     return 0
 
 
+def print_sequential(
+    n: int,
+    p: float,
+    alpha: float,
+    power: float,
+    margin: float,
+    discordance: float | None,
+    looks: list[float],
+) -> None:
+    """The sequential design's boundary table and, by seeded simulation, the expected share of
+    documents evaluated at no change, at the margin and at the fixed-n minimum detectable drop."""
+    from pytest_mlgate import stats
+    from pytest_mlgate.gate import sequential as seq
+
+    # half the flipping documents go each way; without a measured rate, independent errors
+    flip = (discordance if discordance is not None else stats.independent_discordance(p, 0)) / 2
+    design = seq.make_design(n, alpha, looks)
+    print(
+        f"sequential (looks {looks}, Hwang-Shih-DeCani spending, gamma {design.gamma:g}; "
+        f"pass early when the {design.futility_level:.0%} upper bound on the drop is inside "
+        f"the margin {margin * 100:g} pp):"
+    )
+    for line in design.table():
+        print(f"  {line}")
+    mdd = seq.fixed_n_detectable_drop(n, margin, alpha, power, flip)
+    reps = 10_000
+    print(f"  expected share of documents evaluated ({reps:,} seeded simulations):")
+    rows = [
+        ("no change", 0.0),
+        ("at the margin", margin),
+        ("at the fixed-n test's detectable drop with the margin", mdd),
+    ]
+    for offset, (label, drop) in enumerate(rows):
+        result = seq.simulate(design, drop, margin, flip, reps, seed=offset)
+        print(
+            f"    {label} ({drop * 100:.2f} pp): {result.mean_share:.3f}, "
+            f"fails {result.fail_rate:.1%} (fixed n {result.fixed_fail_rate:.1%})"
+        )
+
+
+def looks_list(text: str) -> list[float]:
+    """An argparse type: comma-separated look fractions, validated."""
+    from pytest_mlgate.gate.sequential import validate_looks
+
+    try:
+        return list(validate_looks([float(x) for x in text.split(",") if x.strip()]))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_parser(commands: Commands) -> None:
-    """Declare ``mlgate power --n N --p P [--drop] [--alpha] [--power] [--discordance]``."""
+    """Declare ``mlgate power --n N --p P [--drop] [--alpha] [--power] [--discordance]
+    [--sequential [--looks F,F,...]] [--margin M]``."""
     power = command(
         commands,
         "power",
@@ -47,4 +100,16 @@ def add_parser(commands: Commands) -> None:
     power.add_argument("--power", type=unit_interval, default=0.8)
     power.add_argument(
         "--discordance", type=unit_interval, help="share of examples that flip between runs"
+    )
+    power.add_argument(
+        "--sequential", action="store_true", help="also the sequential design: bounds per look"
+    )
+    power.add_argument(
+        "--looks",
+        type=looks_list,
+        default=[0.1, 0.25, 0.5, 1.0],
+        help="with --sequential: look fractions, comma-separated (default 0.1,0.25,0.5,1.0)",
+    )
+    power.add_argument(
+        "--margin", type=float, default=0.0, help="the allowed drop (max_drop), e.g. 0.02"
     )
