@@ -240,3 +240,136 @@ def test_power_sequential_refuses_bad_looks(capsys) -> None:
         main(["power", "--n", "100", "--p", "0.7", "--sequential", "--looks", "0.5,0.9"])
     assert exited.value.code == 2
     assert "last look must be 1.0" in capsys.readouterr().err
+
+
+# --- config, options and the plugin's usage errors ---------------------------------------------
+
+SEQ_GATE = """
+[model]
+checkpoint = "a"
+[suites.fast]
+tasks = ["mlgate_tr_mc"]
+{suite_extra}
+[gate]
+{gate_extra}
+[thresholds.mlgate_tr_mc]
+acc = {{ min = 0.1, max_drop = 0.02 }}
+"""
+
+
+def _config(tmp_path, suite_extra: str = "", gate_extra: str = ""):
+    from pytest_mlgate.config.load import load_config
+
+    path = tmp_path / "thresholds.toml"
+    path.write_text(SEQ_GATE.format(suite_extra=suite_extra, gate_extra=gate_extra))
+    return load_config(path)
+
+
+def test_sequential_config_forms(tmp_path) -> None:
+    assert _config(tmp_path).suites["fast"].sequential is None
+    assert _config(tmp_path, "sequential = false").suites["fast"].sequential is None
+    on = _config(tmp_path, "sequential = true").suites["fast"].sequential
+    assert on is not None
+    assert on.looks == seq.DEFAULT_LOOKS == (0.1, 0.25, 0.5, 1.0)
+    custom = _config(tmp_path, "sequential = { looks = [0.2, 0.6, 1] }").suites["fast"].sequential
+    assert custom is not None
+    assert custom.looks == (0.2, 0.6, 1.0)
+    assert _config(tmp_path).gate.record_sequential is False
+    assert _config(tmp_path, gate_extra="record_sequential = true").gate.record_sequential
+
+
+@pytest.mark.parametrize(
+    ("suite_extra", "gate_extra", "message"),
+    [
+        ('sequential = "yes"', "", 'sequential = "yes": expected true, false or a table'),
+        ("sequential = { looks = [0.5, 0.2, 1.0] }", "", "not strictly increasing"),
+        ("sequential = { looks = [0.25, 0.5] }", "", "the last look must be 1.0"),
+        ("sequential = { looks = [0, 1.0] }", "", "not a fraction in (0, 1]"),
+        ("sequential = { looks = [] }", "", "looks is empty"),
+        ('sequential = { looks = ["half", 1.0] }', "", "expected a list of numbers"),
+        ("sequential = { look = [0.5, 1.0] }", "", "unknown key 'look'. Did you mean 'looks'?"),
+        ("", 'record_sequential = "no"', 'record_sequential = "no": expected true or false'),
+    ],
+)
+def test_bad_sequential_config_names_file_table_and_key(
+    tmp_path, suite_extra, gate_extra, message
+) -> None:
+    from pytest_mlgate.config.load import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        _config(tmp_path, suite_extra, gate_extra)
+    text = str(caught.value)
+    assert str(tmp_path / "thresholds.toml") in text
+    assert message in text
+    assert ("[gate]" if gate_extra else "[suites.fast") in text
+
+
+def test_sequential_options_override_the_suite_and_recording_stays_whole(tmp_path) -> None:
+    import argparse
+
+    from pytest_mlgate.config.options import GateOptions, add_options, sequential_looks
+
+    parser = argparse.ArgumentParser()
+    add_options(parser.add_argument, "", ("sequential", "no_sequential"))
+    assert parser.parse_args([]).sequential is None
+    assert parser.parse_args(["--sequential"]).sequential is True
+    assert parser.parse_args(["--sequential", "--no-sequential"]).sequential is False  # last wins
+
+    off, on = _config(tmp_path), _config(tmp_path, "sequential = { looks = [0.5, 1.0] }")
+    recorder = _config(tmp_path, "sequential = true", "record_sequential = true")
+
+    def looks(cfg, **options):
+        return sequential_looks(cfg.suites["fast"], cfg.gate, GateOptions(cwd=tmp_path, **options))
+
+    assert looks(off) is None
+    assert looks(on) == (0.5, 1.0)
+    assert looks(off, sequential=True) == seq.DEFAULT_LOOKS
+    assert looks(on, sequential=False) is None
+    assert looks(on, record=True) is None  # a recorded baseline stays whole ...
+    assert looks(recorder, record=True) == seq.DEFAULT_LOOKS  # ... unless asked otherwise
+    assert looks(on, shard="1/2", sequential=False) is None
+    with pytest.raises(ValueError, match="the sharded full tier runs fixed-n"):
+        looks(on, shard="1/2")
+    with pytest.raises(ValueError, match=r"drop sequential from \[suites.fast\]"):
+        looks(off, shard="1/2", sequential=True)
+
+
+FAKE_BACKEND = """
+from pytest_mlgate.backend.fake import FakeBackend
+
+def pytest_mlgate_make_backend(spec):
+    return FakeBackend({"mlgate_tr_mc": {"acc": [1.0] * 90 + [0.0] * 30}})
+"""
+
+
+@pytest.mark.parametrize(
+    ("suite_extra", "args"),
+    [("sequential = true", ()), ("", ("--mlgate-sequential",))],
+)
+def test_sharded_sequential_run_is_a_usage_error(tmp_path, suite_extra, args) -> None:
+    from tests.gate_run import run_gate
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "config.json").write_text("{}")
+    (tmp_path / "conftest.py").write_text(FAKE_BACKEND)
+    _config(tmp_path, suite_extra)
+    done = run_gate(tmp_path, "--mlgate-shard=1/2", *args)
+    assert done.returncode == 4, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "the sharded full tier runs fixed-n" in done.stderr
+    assert "--mlgate-no-sequential" in done.stderr
+    fixed = run_gate(tmp_path, "--mlgate-shard=1/2", *args, "--mlgate-no-sequential")
+    assert fixed.returncode == 0, fixed.stdout[-2000:] + fixed.stderr[-2000:]
+
+
+def test_sequential_run_says_it_evaluated_every_document(tmp_path) -> None:
+    from tests.gate_run import run_gate
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "config.json").write_text("{}")
+    (tmp_path / "conftest.py").write_text(FAKE_BACKEND)
+    _config(tmp_path, "sequential = true")
+    done = run_gate(tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "evaluates every document and gates at fixed n" in done.stdout
+    plain = run_gate(tmp_path, "--mlgate-no-sequential")
+    assert "gates at fixed n" not in plain.stdout

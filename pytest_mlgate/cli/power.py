@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pytest_mlgate.cli.common import Commands, command, unit_interval
+from pytest_mlgate.config.load import SEQUENTIAL_LOOKS
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,7 +108,7 @@ def add_parser(commands: Commands) -> None:
     power.add_argument(
         "--looks",
         type=looks_list,
-        default=[0.1, 0.25, 0.5, 1.0],
+        default=list(SEQUENTIAL_LOOKS),
         help="with --sequential: look fractions, comma-separated (default 0.1,0.25,0.5,1.0)",
     )
     power.add_argument(

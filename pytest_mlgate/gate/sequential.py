@@ -26,7 +26,6 @@ or before information fraction ``t`` under the null (true drop = margin) is at m
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,10 +34,11 @@ from typing import Any, Literal
 import numpy as np
 
 from pytest_mlgate import stats
+from pytest_mlgate.config.load import SEQUENTIAL_LOOKS, looks_problem
 
 Array = Any  # numpy arrays; numpy's own stubs are too loose to help here
 
-DEFAULT_LOOKS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
+DEFAULT_LOOKS: tuple[float, ...] = SEQUENTIAL_LOOKS
 # gamma -3: at the default looks it spends 1.8 % of alpha by 10 % of the documents (OBF-like -4
 # spends 0.9 %, so a 10 pp regression at n = 2,000 stops at look 1 too rarely to keep the mean
 # share evaluated under 0.20), while its last boundary stays within 0.1 of the fixed-n critical
@@ -80,24 +80,11 @@ def pocock_spent(fraction: float, alpha: float) -> float:
 
 
 def validate_looks(looks: Sequence[float]) -> tuple[float, ...]:
-    """The looks as a tuple, or ``ValueError`` saying what is wrong with them and how to fix it."""
+    """The looks as a tuple, or ``ValueError`` saying what is wrong (the config's own rule)."""
     values = tuple(float(x) for x in looks)
-    if not values:
-        raise ValueError(
-            "looks is empty; give increasing fractions ending at 1.0, e.g. [0.25, 1.0]"
-        )
-    outside = [x for x in values if not 0.0 < x <= 1.0]
-    if outside:
-        raise ValueError(
-            f"looks {list(values)}: {outside[0]!r} is not a fraction in (0, 1] of the documents"
-        )
-    if any(b <= a for a, b in itertools.pairwise(values)):
-        raise ValueError(f"looks {list(values)} are not strictly increasing")
-    if values[-1] != 1.0:
-        raise ValueError(
-            f"looks {list(values)} end at {values[-1]!r}; the last look must be 1.0 "
-            "(all documents), so every undecided item is decided"
-        )
+    problem = looks_problem(values)
+    if problem is not None:
+        raise ValueError(f"looks {list(values)}: {problem}")
     return values
 
 
