@@ -47,6 +47,8 @@ def _power_gap(result: seq.Simulated) -> str:
 def run(args: argparse.Namespace) -> list[str]:
     design = seq.make_design(args.n, args.alpha, args.looks, args.gamma)
     mdd = seq.fixed_n_detectable_drop(args.n, args.max_drop, args.alpha, 0.8, args.flip)
+    if mdd is None:
+        raise SystemExit(f"n = {args.n}: no drop is detected with 80 % power; use a larger --n")
 
     def simulate(drop: float, offset: int) -> seq.Simulated:
         return seq.simulate(

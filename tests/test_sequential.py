@@ -188,9 +188,20 @@ def test_simulation_meets_the_issue_targets_seeded_and_small() -> None:
     naive_low, _ = stats.wilson_interval(round(at_margin.naive_fail_rate * reps), reps)
     assert naive_low > alpha  # ... while peeking at the fixed-n level is clearly above it
     mdd = seq.fixed_n_detectable_drop(n, margin, alpha)
+    assert mdd is not None
     detect = seq.simulate(design, mdd, margin, repetitions=reps, seed=14)
     assert detect.fixed_fail_rate == pytest.approx(0.8, abs=0.03)  # the exact power is what it says
     assert detect.fail_rate >= detect.fixed_fail_rate - 0.03
+
+
+def test_no_detectable_drop_at_a_tiny_n_is_said_not_invented(capsys) -> None:
+    from pytest_mlgate.cli.main import main
+
+    assert seq.fixed_n_detectable_drop(5, 0.02, 0.05, flip_rate=0.21) is None
+    assert main(["power", "--n", "5", "--p", "0.7", "--margin", "0.02", "--sequential"]) == 0
+    out = capsys.readouterr().out
+    assert "no drop is detected with 80% power at n=5" in out
+    assert "detectable drop with the margin" not in out
 
 
 def test_fixed_n_power_is_exact() -> None:

@@ -62,17 +62,17 @@ def print_sequential(
     mdd = seq.fixed_n_detectable_drop(n, margin, alpha, power, flip)
     reps = 10_000
     print(f"  expected share of documents evaluated ({reps:,} seeded simulations):")
-    rows = [
-        ("no change", 0.0),
-        ("at the margin", margin),
-        ("at the fixed-n test's detectable drop with the margin", mdd),
-    ]
+    rows = [("no change", 0.0), ("at the margin", margin)]
+    if mdd is not None:
+        rows.append(("at the fixed-n test's detectable drop with the margin", mdd))
     for offset, (label, drop) in enumerate(rows):
         result = seq.simulate(design, drop, margin, flip, reps, seed=offset)
         print(
             f"    {label} ({drop * 100:.2f} pp): {result.mean_share:.3f}, "
             f"fails {result.fail_rate:.1%} (fixed n {result.fixed_fail_rate:.1%})"
         )
+    if mdd is None:
+        print(f"    no drop is detected with {power:.0%} power at n={n} against this margin")
 
 
 def looks_list(text: str) -> list[float]:

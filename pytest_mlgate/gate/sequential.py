@@ -432,9 +432,12 @@ def fixed_n_power(
 
 def fixed_n_detectable_drop(
     n: int, margin: float, alpha: float, power: float = 0.8, flip_rate: float = 0.015
-) -> float:
-    """The true drop the fixed-n test detects with probability ``power`` (exact, by bisection)."""
-    low, high = margin, min(1.0 - 2 * flip_rate, margin + 1.0) - 1e-9
+) -> float | None:
+    """The true drop the fixed-n test detects with probability ``power`` (exact, by bisection);
+    None when no possible drop reaches that power at this n."""
+    low, high = margin, 1.0 - 2 * flip_rate - 1e-9
+    if high <= low or fixed_n_power(n, high, margin, alpha, flip_rate) < power:
+        return None
     for _ in range(24):  # to 1e-7 in the drop
         middle = (low + high) / 2
         if fixed_n_power(n, middle, margin, alpha, flip_rate) < power:
