@@ -384,3 +384,35 @@ def test_sequential_run_says_it_evaluated_every_document(tmp_path) -> None:
     assert "evaluates every document and gates at fixed n" in done.stdout
     plain = run_gate(tmp_path, "--mlgate-no-sequential")
     assert "gates at fixed n" not in plain.stdout
+
+
+# --- the order looks take documents in ----------------------------------------------------------
+
+
+def test_every_look_is_a_stratified_sample_in_a_seeded_order() -> None:
+    import random
+
+    from pytest_mlgate.sampling import look_order, stratified_subset
+
+    for trial in range(40):
+        rnd = random.Random(trial)
+        labels = [f"s{k}" for k in range(rnd.randint(1, 12))] + [None]
+        strata = [rnd.choice(labels) for _ in range(rnd.randint(1, 600))]
+        order = look_order(strata, seed=7, salt="task")
+        assert sorted(order) == list(range(len(strata)))  # each document exactly once
+        sizes = {s: strata.count(s) for s in set(strata)}
+        seen = dict.fromkeys(sizes, 0)
+        for k, index in enumerate(order, 1):
+            seen[strata[index]] += 1
+            for s, size in sizes.items():  # every prefix proportional to within ~one document
+                assert abs(seen[s] - k * size / len(strata)) < 1.5
+    strata = ["a"] * 300 + ["b"] * 100
+    order = look_order(strata, 1234, "mlgate_tr_mc")
+    assert order == look_order(strata, 1234, "mlgate_tr_mc")  # deterministic
+    assert order != look_order(strata, 1235, "mlgate_tr_mc")  # the seed matters
+    assert order != look_order(strata, 1234, "other_task")  # and the task
+    # the first 10 % of the look order is the stratified sample of that size, same seed and task
+    assert sorted(order[:40]) == stratified_subset(strata, 40, 1234, "mlgate_tr_mc")
+    # with `sample`, the looks order only the sampled documents
+    chosen = stratified_subset(strata, 100, 1234, "mlgate_tr_mc")
+    assert sorted(look_order(strata, 1234, "mlgate_tr_mc", chosen)) == chosen
