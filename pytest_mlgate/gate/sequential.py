@@ -315,18 +315,6 @@ def paired_margin_z(
     return np.where(variance > 0, numerator / np.sqrt(safe), 0.0)
 
 
-def paired_mean_margin_z(drops: Sequence[float], margin: float) -> float:
-    """z statistic for H0: mean drop <= ``margin`` on continuous per-example drops (large n)."""
-    values = np.asarray(drops, dtype=float)
-    if values.size < 2:
-        return 0.0
-    sd = float(values.std(ddof=1))
-    excess = float(values.mean()) - margin
-    if sd == 0.0:
-        return math.copysign(_MAX_BOUND, excess) if excess != 0 else 0.0
-    return excess / (sd / math.sqrt(values.size))
-
-
 @dataclass(frozen=True)
 class Simulated:
     """Operating characteristics of a design at one true drop, by seeded simulation."""
