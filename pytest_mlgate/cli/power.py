@@ -86,8 +86,7 @@ def looks_list(text: str) -> list[float]:
 
 
 def add_parser(commands: Commands) -> None:
-    """Declare ``mlgate power --n N --p P [--drop] [--alpha] [--power] [--discordance]
-    [--sequential [--looks F,F,...]] [--margin M]``."""
+    """Declare ``mlgate power --n N --p P [--drop] [--alpha] [--power] [--discordance]``."""
     power = command(
         commands,
         "power",
@@ -99,9 +98,15 @@ def add_parser(commands: Commands) -> None:
     power.add_argument("--drop", type=float, help="a drop to compute the power for")
     power.add_argument("--alpha", type=unit_interval, default=0.05)
     power.add_argument("--power", type=unit_interval, default=0.8)
+    add_sequential_arguments(power)
     power.add_argument(
         "--discordance", type=unit_interval, help="share of examples that flip between runs"
     )
+    power.add_argument("--margin", type=float, default=0.0, help="the allowed drop (max_drop)")
+
+
+def add_sequential_arguments(power: argparse.ArgumentParser) -> None:
+    """``[--sequential [--looks F,F,...]]``: the sequential design besides the fixed-n figures."""
     power.add_argument(
         "--sequential", action="store_true", help="also the sequential design: bounds per look"
     )
@@ -110,7 +115,4 @@ def add_parser(commands: Commands) -> None:
         type=looks_list,
         default=list(SEQUENTIAL_LOOKS),
         help="with --sequential: look fractions, comma-separated (default 0.1,0.25,0.5,1.0)",
-    )
-    power.add_argument(
-        "--margin", type=float, default=0.0, help="the allowed drop (max_drop), e.g. 0.02"
     )
