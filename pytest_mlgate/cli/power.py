@@ -85,6 +85,19 @@ def looks_list(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def add_sequential_arguments(power: argparse.ArgumentParser) -> None:
+    """``[--sequential [--looks F,F,...]]``: the sequential design besides the fixed-n figures."""
+    power.add_argument(
+        "--sequential", action="store_true", help="also the sequential design: bounds per look"
+    )
+    power.add_argument(
+        "--looks",
+        type=looks_list,
+        default=list(SEQUENTIAL_LOOKS),
+        help="with --sequential: look fractions, comma-separated (default 0.1,0.25,0.5,1.0)",
+    )
+
+
 def add_parser(commands: Commands) -> None:
     """Declare ``mlgate power --n N --p P [--drop] [--alpha] [--power] [--discordance]``."""
     power = command(
@@ -103,16 +116,3 @@ def add_parser(commands: Commands) -> None:
         "--discordance", type=unit_interval, help="share of examples that flip between runs"
     )
     power.add_argument("--margin", type=float, default=0.0, help="the allowed drop (max_drop)")
-
-
-def add_sequential_arguments(power: argparse.ArgumentParser) -> None:
-    """``[--sequential [--looks F,F,...]]``: the sequential design besides the fixed-n figures."""
-    power.add_argument(
-        "--sequential", action="store_true", help="also the sequential design: bounds per look"
-    )
-    power.add_argument(
-        "--looks",
-        type=looks_list,
-        default=list(SEQUENTIAL_LOOKS),
-        help="with --sequential: look fractions, comma-separated (default 0.1,0.25,0.5,1.0)",
-    )
