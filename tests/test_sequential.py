@@ -416,3 +416,15 @@ def test_every_look_is_a_stratified_sample_in_a_seeded_order() -> None:
     # with `sample`, the looks order only the sampled documents
     chosen = stratified_subset(strata, 100, 1234, "mlgate_tr_mc")
     assert sorted(look_order(strata, 1234, "mlgate_tr_mc", chosen)) == chosen
+
+
+def test_flip_models_and_their_limits() -> None:
+    assert seq.flip_shares(0.02) == pytest.approx((0.035, 0.015))  # 1.5 % each way plus the drop
+    assert seq.flip_shares(0.02, discordance=0.06) == pytest.approx((0.04, 0.02))  # 6 % in all
+    with pytest.raises(ValueError, match="not probabilities"):
+        seq.flip_shares(0.08, discordance=0.06)  # a net drop larger than all the flips
+    # every flip right→wrong (no wrong→right at all): exact power, no log(0)
+    assert seq.fixed_n_power(400, 0.06, 0.02, 0.05, discordance=0.06) > 0.99
+    # the two models agree where they describe the same documents
+    same = seq.fixed_n_power(1_000, 0.03, 0.02, 0.05, flip_rate=0.01)
+    assert seq.fixed_n_power(1_000, 0.03, 0.02, 0.05, discordance=0.05) == pytest.approx(same)

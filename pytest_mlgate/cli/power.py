@@ -49,8 +49,8 @@ def print_sequential(
     from pytest_mlgate import stats
     from pytest_mlgate.gate import sequential as seq
 
-    # half the flipping documents go each way; without a measured rate, independent errors
-    flip = (discordance if discordance is not None else stats.independent_discordance(p, 0)) / 2
+    # the share of documents flipping in all; without a measured rate, independent errors
+    flips = discordance if discordance is not None else stats.independent_discordance(p, 0)
     design = seq.make_design(n, alpha, looks)
     print(
         f"sequential (looks {looks}, Hwang-Shih-DeCani spending, gamma {design.gamma:g}; "
@@ -59,14 +59,17 @@ def print_sequential(
     )
     for line in design.table():
         print(f"  {line}")
-    mdd = seq.fixed_n_detectable_drop(n, margin, alpha, power, flip)
+    mdd = seq.fixed_n_detectable_drop(n, margin, alpha, power, discordance=flips)
     reps = 10_000
     print(f"  expected share of documents evaluated ({reps:,} seeded simulations):")
-    rows = [("no change", 0.0), ("at the margin", margin)]
+    rows = [("no change", 0.0), ("at the margin", margin)] if margin > 0 else [("no change", 0.0)]
     if mdd is not None:
         rows.append(("at the fixed-n test's detectable drop with the margin", mdd))
     for offset, (label, drop) in enumerate(rows):
-        result = seq.simulate(design, drop, margin, flip, reps, seed=offset)
+        if drop > flips:
+            print(f"    {label} ({drop * 100:.2f} pp): more than the {flips:.1%} flipping")
+            continue
+        result = seq.simulate(design, drop, margin, 0.0, reps, offset, discordance=flips)
         print(
             f"    {label} ({drop * 100:.2f} pp): {result.mean_share:.3f}, "
             f"fails {result.fail_rate:.1%} (fixed n {result.fixed_fail_rate:.1%})"

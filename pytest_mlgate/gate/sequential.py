@@ -346,6 +346,23 @@ def _cumulative_counts(
     return counts[:, :, 0], counts[:, :, 1], sizes
 
 
+def flip_shares(
+    drop: float, flip_rate: float = 0.015, discordance: float | None = None
+) -> tuple[float, float]:
+    """(right→wrong, wrong→right) probabilities per document at a true ``drop``: ``flip_rate``
+    each way plus the drop (the benchmark's model), or, given ``discordance``, that share of
+    documents flipping in all with net drop ``drop`` (``mlgate power --discordance``'s model)."""
+    if discordance is None:
+        p_loss, p_gain = flip_rate + drop, flip_rate
+    else:
+        p_loss, p_gain = (discordance + drop) / 2, (discordance - drop) / 2
+    if p_loss < 0 or p_gain < 0 or p_loss + p_gain > 1:
+        raise ValueError(
+            f"a drop of {drop!r} gives flip probabilities {p_loss!r}, {p_gain!r}: not probabilities"
+        )
+    return p_loss, p_gain
+
+
 def simulate(
     design: SequentialDesign,
     drop: float,
@@ -353,12 +370,10 @@ def simulate(
     flip_rate: float = 0.015,
     repetitions: int = 10_000,
     seed: int = 0,
+    discordance: float | None = None,
 ) -> Simulated:
-    """Run the design ``repetitions`` times: each document goes right→wrong with probability
-    ``flip_rate + drop`` and wrong→right with ``flip_rate`` (so the true drop is ``drop``)."""
-    p_loss, p_gain = flip_rate + drop, flip_rate
-    if p_loss < 0 or p_gain < 0 or p_loss + p_gain > 1:
-        raise ValueError(f"flip rates {p_loss!r}, {p_gain!r} are not probabilities")
+    """Run the design ``repetitions`` times, documents flipping as :func:`flip_shares` says."""
+    p_loss, p_gain = flip_shares(drop, flip_rate, discordance)
     losses, gains, sizes = _cumulative_counts(design, p_loss, p_gain, repetitions, seed)
     z = paired_margin_z(losses, gains, sizes[None, :], margin)
     fail = np.array([look.fail_z for look in design.looks])[None, :]
@@ -383,6 +398,10 @@ def simulate(
     )
 
 
+def _log(p: float) -> float:
+    return math.log(p) if p > 0 else 0.0
+
+
 def _log_trinomial(n: int, b: Array, c: Array, p_loss: float, p_gain: float) -> Array:
     # log k! for every k up to n, once: the sums below then index it instead of calling lgamma
     log_factorial = np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, n + 1)))))
@@ -392,25 +411,29 @@ def _log_trinomial(n: int, b: Array, c: Array, p_loss: float, p_gain: float) -> 
         - log_factorial[b]
         - log_factorial[c]
         - log_factorial[rest]
-        + b * math.log(p_loss)
-        + c * math.log(p_gain)
-        + rest * math.log1p(-p_loss - p_gain)
+        + b * _log(p_loss)  # a zero probability comes with a count of 0 only (see spans)
+        + c * _log(p_gain)
+        + rest * _log(1.0 - p_loss - p_gain)
     )
 
 
 def fixed_n_power(
-    n: int, drop: float, margin: float, alpha: float, flip_rate: float = 0.015
+    n: int,
+    drop: float,
+    margin: float,
+    alpha: float,
+    flip_rate: float = 0.015,
+    discordance: float | None = None,
 ) -> float:
     """Exact probability that the fixed-n margin score test at one-sided ``alpha`` fails, summing
     the trinomial distribution of (losses, gains) over every count within 8 sd of its mean (the
     tails beyond hold under 1e-14)."""
-    p_loss, p_gain = flip_rate + drop, flip_rate
+    p_loss, p_gain = flip_shares(drop, flip_rate, discordance)
     spans = []
     for p in (p_loss, p_gain):
         sd = math.sqrt(n * p * (1 - p))
-        spans.append(
-            np.arange(max(0, int(n * p - 8 * sd - 1)), min(n, int(n * p + 8 * sd + 2)) + 1)
-        )
+        low, high = max(0, int(n * p - 8 * sd - 1)), min(n, int(n * p + 8 * sd + 2))
+        spans.append(np.arange(low, high + 1) if p > 0 else np.zeros(1, dtype=int))
     b, c = np.meshgrid(spans[0], spans[1], indexing="ij")
     keep = b + c <= n
     b, c = b[keep], c[keep]
@@ -419,16 +442,22 @@ def fixed_n_power(
 
 
 def fixed_n_detectable_drop(
-    n: int, margin: float, alpha: float, power: float = 0.8, flip_rate: float = 0.015
+    n: int,
+    margin: float,
+    alpha: float,
+    power: float = 0.8,
+    flip_rate: float = 0.015,
+    discordance: float | None = None,
 ) -> float | None:
     """The true drop the fixed-n test detects with probability ``power`` (exact, by bisection);
     None when no possible drop reaches that power at this n."""
-    low, high = margin, 1.0 - 2 * flip_rate - 1e-9
-    if high <= low or fixed_n_power(n, high, margin, alpha, flip_rate) < power:
+    low = margin
+    high = (1.0 - 2 * flip_rate if discordance is None else discordance) - 1e-9
+    if high <= low or fixed_n_power(n, high, margin, alpha, flip_rate, discordance) < power:
         return None
     for _ in range(24):  # to 1e-7 in the drop
         middle = (low + high) / 2
-        if fixed_n_power(n, middle, margin, alpha, flip_rate) < power:
+        if fixed_n_power(n, middle, margin, alpha, flip_rate, discordance) < power:
             low = middle
         else:
             high = middle
