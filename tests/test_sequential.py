@@ -428,3 +428,55 @@ def test_flip_models_and_their_limits() -> None:
     # the two models agree where they describe the same documents
     same = seq.fixed_n_power(1_000, 0.03, 0.02, 0.05, flip_rate=0.01)
     assert seq.fixed_n_power(1_000, 0.03, 0.02, 0.05, discordance=0.05) == pytest.approx(same)
+
+
+# --- several items: Holm's procedure look by look -----------------------------------------------
+
+
+def _item_paths(
+    design: seq.SequentialDesign, drops: list[float], margin: float, reps: int, seed: int
+):
+    """Per repetition, per item, the margin statistic at each look (independent items)."""
+    paths = []
+    for offset, drop in enumerate(drops):
+        losses, gains, sizes = seq._cumulative_counts(
+            design, *seq.flip_shares(drop), reps, seed + offset
+        )
+        paths.append(seq.paired_margin_z(losses, gains, sizes[None, :], margin))
+    return np.stack(paths, axis=1)  # reps × items × looks
+
+
+def test_holm_sequential_keeps_the_run_level_rate_at_the_margin() -> None:
+    n, margin, alpha, reps, items = 2_000, 0.02, 0.05, 3_000, 4
+    design = seq.make_design(n, alpha)
+    z = _item_paths(design, [margin] * items, margin, reps, seed=31)
+    runs_failed = 0
+    for rep in range(reps):
+        decided = seq.holm_sequential(z[rep].tolist(), [n] * items, alpha)
+        runs_failed += any(d.decision == "fail" for d in decided)
+    low, _ = stats.wilson_interval(runs_failed, reps)
+    assert low <= alpha  # any item failing, all four exactly at the margin: <= alpha
+    # each item at the full alpha (no correction) fails the run far more often
+    alone = [
+        any(design.looks[k].decide(z[rep, i, k]) == "fail" for i in range(items) for k in range(4))
+        for rep in range(reps)
+    ]
+    alone_low, _ = stats.wilson_interval(sum(alone), reps)
+    assert alone_low > 2 * alpha
+
+
+def test_holm_sequential_recycles_a_failed_items_level() -> None:
+    n, alpha = 2_000, 0.05
+    two = seq.make_design(n, alpha / 2)
+    one = seq.make_design(n, alpha)
+    between = (one.looks[-1].fail_z + two.looks[-1].fail_z) / 2  # fails at alpha, not at alpha/2
+    clear = [0.0, 0.0, 0.0, 9.0]  # a clear regression at the last look
+    decided = seq.holm_sequential([clear, [0.0, 0.0, 0.0, between]], [n, n], alpha)
+    assert [(d.decision, d.look) for d in decided] == [("fail", 4), ("fail", 4)]
+    alone = seq.holm_sequential([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, between]], [n, n], alpha)
+    assert [d.decision for d in alone] == ["pass", "pass"]
+    # one item: the plain design; decided at the first look its statistic crosses a bound
+    early = seq.holm_sequential([[one.looks[0].fail_z + 0.1]], [n], alpha)
+    assert early == (seq.ItemDecision("fail", 1),)
+    passing = seq.holm_sequential([[0.0, -3.0]], [n], alpha)
+    assert passing == (seq.ItemDecision("pass", 2),)

@@ -26,6 +26,7 @@ or before information fraction ``t`` under the null (true drop = margin) is at m
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -288,6 +289,14 @@ def make_design(
     return SequentialDesign(total, alpha, gamma, level, built)
 
 
+@functools.lru_cache(maxsize=256)
+def _cached_design(
+    total: int, alpha: float, looks: tuple[float, ...], gamma: float
+) -> SequentialDesign:
+    # a run asks for the same few (n, level) designs at every look and in every simulation
+    return make_design(total, alpha, looks, gamma)
+
+
 def paired_margin_z(
     losses: Array, gains: Array, n: Array, margin: float, continuity: float = CONTINUITY
 ) -> Array:
@@ -462,3 +471,72 @@ def fixed_n_detectable_drop(
         else:
             high = middle
     return high
+
+
+def simulate_item_fails(design: SequentialDesign, z_by_look: Sequence[float]) -> bool:
+    """Whether one item's path of statistics fails under ``design`` (stopping at its decision)."""
+    for look, z in zip(design.looks, z_by_look, strict=False):
+        decision = look.decide(z)
+        if decision != "continue":
+            return decision == "fail"
+    return False
+
+
+@dataclass(frozen=True)
+class ItemDecision:
+    """How one comparison item of a sequential run was decided."""
+
+    decision: Decision  # "fail" or "pass" (never "continue": the last look decides)
+    look: int  # 1-based: the look it was decided at
+
+
+def holm_sequential(
+    z_by_look: Sequence[Sequence[float]],
+    totals: Sequence[int],
+    alpha: float,
+    looks: Sequence[float] = DEFAULT_LOOKS,
+    gamma: float = DEFAULT_GAMMA,
+) -> tuple[ItemDecision, ...]:
+    """Holm's procedure over a run's comparison items, look by look (Maurer & Bretz 2013's
+    graphical group-sequential procedure with Holm's graph): at each look every open item is
+    tested at its design for ``alpha / open items``; an item that fails hands its level on, so
+    the others are tested again at the same look at the larger level; an item that passes early
+    keeps its share (the pass-early bound is non-binding, so its level is never recycled). The
+    probability that any item fails when every true drop equals its margin is at most ``alpha``.
+
+    ``z_by_look[i][k]``: item i's margin score statistic at look k (``totals[i]`` documents in
+    all); an item whose task stopped has no later entries.
+    """
+    count = len(z_by_look)
+    fractions = tuple(looks)
+
+    def design(item: int, level: float) -> SequentialDesign:
+        return _cached_design(totals[item], level, fractions, gamma)
+
+    decided: dict[int, ItemDecision] = {}
+    failed = 0
+    look_count = max(len(design(i, alpha / count).looks) for i in range(count)) if count else 0
+    for k in range(look_count):
+        changed = True
+        while changed:  # a failure raises the others' level: test them again at this look
+            changed = False
+            level = alpha / max(count - failed, 1)  # Holm: alpha shared by the open items
+            for i in range(count):
+                plan = design(i, level)
+                if i in decided or k >= len(plan.looks):
+                    continue
+                if plan.looks[k].decide(z_by_look[i][k]) == "fail":
+                    decided[i] = ItemDecision("fail", k + 1)
+                    failed += 1
+                    changed = True
+                    break
+        level = alpha / max(count - failed, 1)
+        for i in range(count):
+            plan = design(i, level)
+            if (
+                i not in decided
+                and k < len(plan.looks)
+                and plan.looks[k].decide(z_by_look[i][k]) == "pass"
+            ):
+                decided[i] = ItemDecision("pass", k + 1)
+    return tuple(decided[i] for i in range(count))
