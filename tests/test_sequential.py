@@ -141,6 +141,22 @@ def test_margin_score_statistic_reduces_to_mcnemar_and_uses_the_restricted_mle()
         assert got == pytest.approx(expected, rel=1e-3, abs=1e-3)
 
 
+def test_margin_score_statistic_is_the_gates_tango_test() -> None:
+    # the same statistic as the fixed-n rule's (stats.tango_score), before the continuity
+    # correction the sequential design adds
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        n = int(rng.integers(20, 5_000))
+        b, c = (int(x) for x in rng.integers(0, n // 8 + 1, size=2))
+        margin = float(rng.choice([0.0, 0.01, 0.02, 0.05]))
+        if b + c == 0:
+            continue
+        z = float(seq.paired_margin_z(b, c, n, margin, continuity=0.0))
+        p = stats.tango_score(b, c, n, margin)
+        if 1e-6 < p < 1 - 1e-6:  # beyond, inverting the p-value loses digits
+            assert z == pytest.approx(stats.normal_quantile(1 - p), abs=1e-6)
+
+
 def test_margin_score_statistic_orders_evidence() -> None:
     n, margin = 1_000, 0.02
     z = seq.paired_margin_z(np.arange(10, 80), 10, n, margin)
@@ -201,7 +217,7 @@ def test_no_detectable_drop_at_a_tiny_n_is_said_not_invented(capsys) -> None:
     assert main(["power", "--n", "5", "--p", "0.7", "--margin", "0.02", "--sequential"]) == 0
     out = capsys.readouterr().out
     assert "no drop is detected with 80% power at n=5" in out
-    assert "detectable drop with the margin" not in out
+    assert "fixed-n detectable drop" not in out
 
 
 def test_fixed_n_power_is_exact() -> None:
