@@ -105,7 +105,7 @@ def _run_level(design: seq.SequentialDesign, args: argparse.Namespace, items: in
     under Holm look by look (the run-level rule) and with each item at the full alpha."""
     paths = []
     for offset in range(items):
-        losses, gains, sizes = seq._cumulative_counts(
+        losses, gains, sizes = seq.draw_counts(
             design,
             *seq.flip_shares(args.max_drop, args.flip),
             args.repetitions,

@@ -455,9 +455,7 @@ def _item_paths(
     """Per repetition, per item, the margin statistic at each look (independent items)."""
     paths = []
     for offset, drop in enumerate(drops):
-        losses, gains, sizes = seq._cumulative_counts(
-            design, *seq.flip_shares(drop), reps, seed + offset
-        )
+        losses, gains, sizes = seq.draw_counts(design, *seq.flip_shares(drop), reps, seed + offset)
         paths.append(seq.paired_margin_z(losses, gains, sizes[None, :], margin))
     return np.stack(paths, axis=1)  # reps × items × looks
 

@@ -21,7 +21,10 @@ or before information fraction ``t`` under the null (true drop = margin) is at m
   for a pass can only lower the false-failure rate.
 - **The statistic** is the score test for the difference of paired proportions against a margin
   (Tango 1998): right→wrong ``losses``, wrong→right ``gains`` among ``n`` paired documents, with the
-  nuisance (the share of gains) at its maximum-likelihood value under "drop = margin".
+  nuisance (the share of gains) at its maximum-likelihood value under "drop = margin" (the same
+  statistic as ``stats.tango_score``), with a half-document continuity correction.
+- **Several items** (:func:`holm_sequential`): Holm's procedure look by look (Maurer & Bretz 2013),
+  so the run-level false-failure rate stays at ``alpha`` over all items and looks together.
 """
 
 from __future__ import annotations
@@ -342,10 +345,11 @@ class Simulated:
         return self.stopped_at[look_number - 1] / self.repetitions
 
 
-def _cumulative_counts(
+def draw_counts(
     design: SequentialDesign, p_loss: float, p_gain: float, repetitions: int, seed: int
 ) -> tuple[Array, Array, Array]:
-    """losses, gains (repetitions × looks) and look sizes, documents i.i.d. between looks."""
+    """Seeded draws for a simulation: cumulative losses and gains (repetitions × looks) and the
+    look sizes, documents independent and identically distributed."""
     rng = np.random.default_rng(seed)
     sizes = np.array([look.documents for look in design.looks])
     steps = np.diff(sizes, prepend=0)
@@ -383,7 +387,7 @@ def simulate(
 ) -> Simulated:
     """Run the design ``repetitions`` times, documents flipping as :func:`flip_shares` says."""
     p_loss, p_gain = flip_shares(drop, flip_rate, discordance)
-    losses, gains, sizes = _cumulative_counts(design, p_loss, p_gain, repetitions, seed)
+    losses, gains, sizes = draw_counts(design, p_loss, p_gain, repetitions, seed)
     z = paired_margin_z(losses, gains, sizes[None, :], margin)
     fail = np.array([look.fail_z for look in design.looks])[None, :]
     passing = np.array(
