@@ -7,6 +7,7 @@ error (exit code 4); the CLI prints it and exits 4 too.
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import sys
 from collections.abc import Iterable, Mapping
@@ -110,6 +111,34 @@ class LatencyBound:
         return 0.5 if self.name == "p50_ms" else 0.99
 
 
+SEQUENTIAL_LOOKS = (0.1, 0.25, 0.5, 1.0)  # `sequential = true`: the default looks
+
+
+def looks_problem(looks: tuple[float, ...]) -> str | None:
+    """What is wrong with sequential look fractions, or None: they must be increasing fractions
+    in (0, 1] ending at 1.0 (the last look sees every document, so every item is decided)."""
+    if not looks:
+        return "looks is empty; give increasing fractions ending at 1.0, e.g. [0.25, 1.0]"
+    outside = [x for x in looks if not 0.0 < x <= 1.0]
+    if outside:
+        return f"{outside[0]!r} is not a fraction in (0, 1] of the documents"
+    if any(b <= a for a, b in itertools.pairwise(looks)):
+        return "looks are not strictly increasing"
+    if looks[-1] != 1.0:
+        return (
+            f"the looks end at {looks[-1]!r}; the last look must be 1.0 (all documents), "
+            "so every undecided item is decided"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class SequentialConfig:
+    """``[suites.NAME] sequential``: evaluate look by look, stopping once every item is decided."""
+
+    looks: tuple[float, ...] = SEQUENTIAL_LOOKS  #: fractions of each task's documents
+
+
 @dataclass(frozen=True)
 class SuiteConfig:
     name: str
@@ -120,6 +149,7 @@ class SuiteConfig:
     perturb: tuple[str, ...] = ()  # each task also runs as TASK@ascii, TASK@upper, ...
     typo_rate: float = 0.05  # TASK@typo: the share of letters hit by a neighbouring key
     latency: LatencyConfig | None = None  # single-request latency measured (None: not)
+    sequential: SequentialConfig | None = None  # look by look (None: every document at once)
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -169,6 +199,7 @@ class GateConfig:
     max_drift: float | None = None  # the allowed drop against the anchor (None: not compared)
     on_trend: str = "warn"  # a significant downward trend over the history: warn, fail, off
     determinism: DeterminismConfig | None = None  # None: not checked
+    record_sequential: bool = False  # a --mlgate-record run may stop early too (else: whole)
 
 
 @dataclass(frozen=True)
@@ -464,7 +495,17 @@ MODEL_KEYS = (
     "scoring",
 )
 SCORING_PATHS = ("shared-context", "lmeval")
-SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed", "perturb", "typo_rate", "latency")
+SUITE_KEYS = (
+    "tasks",
+    "sample",
+    "num_fewshot",
+    "seed",
+    "perturb",
+    "typo_rate",
+    "latency",
+    "sequential",
+)
+SEQUENTIAL_KEYS = ("looks",)
 GATE_KEYS = (
     "store",
     "experiment",
@@ -482,6 +523,7 @@ GATE_KEYS = (
     "max_drift",
     "on_trend",
     "determinism",
+    "record_sequential",
 )
 DETERMINISM_KEYS = ("sample", "batch_sizes", "min_agreement")
 CHANCE_POLICIES = ("fail", "warn", "off")
@@ -715,9 +757,41 @@ def _parse_suites(table: _Table) -> dict[str, SuiteConfig]:
         if any(VARIANT_MARK in t for t in tasks):
             raise suite.error("tasks", f"task names cannot contain {VARIANT_MARK!r}: use perturb")
         suites[name] = SuiteConfig(
-            name, tasks, sample, num_fewshot, seed, perturb, typo_rate, _parse_latency(suite)
+            name,
+            tasks,
+            sample,
+            num_fewshot,
+            seed,
+            perturb,
+            typo_rate,
+            _parse_latency(suite),
+            _parse_sequential(suite),
         )
     return suites
+
+
+def _parse_sequential(suite: _Table) -> SequentialConfig | None:
+    """``sequential = true | false | { looks = [...] }``."""
+    value = suite.data.get("sequential", False)
+    if isinstance(value, bool):
+        return SequentialConfig() if value else None
+    if not isinstance(value, Mapping):
+        raise suite.error(
+            "sequential",
+            "expected true, false or a table such as { looks = [0.1, 0.25, 0.5, 1.0] }",
+        )
+    table = suite.sub("sequential")
+    table.check_keys(SEQUENTIAL_KEYS)
+    raw = table.data.get("looks", list(SEQUENTIAL_LOOKS))
+    if not isinstance(raw, list) or any(
+        isinstance(x, bool) or not isinstance(x, (int, float)) for x in raw
+    ):
+        raise table.error("looks", "expected a list of numbers, e.g. [0.1, 0.25, 0.5, 1.0]")
+    looks = tuple(float(x) for x in raw)
+    problem = looks_problem(looks)
+    if problem is not None:
+        raise table.error("looks", problem)
+    return SequentialConfig(looks)
 
 
 def _parse_latency(suite: _Table) -> LatencyConfig | None:
@@ -902,6 +976,13 @@ def _required(value: float | None) -> float:
     return value
 
 
+def _boolean(table: _Table, key: str, default: bool) -> bool:
+    value = table.data.get(key, default)
+    if not isinstance(value, bool):
+        raise table.error(key, "expected true or false")
+    return value
+
+
 def _parse_gate(table: _Table) -> GateConfig:
     table.check_keys(GATE_KEYS)
     d = GateConfig()
@@ -932,6 +1013,7 @@ def _parse_gate(table: _Table) -> GateConfig:
         max_drift=table.number("max_drift", None, low=0.0),
         on_trend=table.string("on_trend", d.on_trend, TREND_POLICIES),
         determinism=_parse_determinism(table),
+        record_sequential=_boolean(table, "record_sequential", d.record_sequential),
         chance_margin=_required(
             table.number("chance_margin", d.chance_margin, low=0.0, high=1.0, high_open=True)
         ),
