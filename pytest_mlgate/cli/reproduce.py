@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_mlgate.cli.common import Commands, command, history_plan, store_options
+from pytest_mlgate.cli.common import Commands, command, history_plan, plugins, store_options
 
 if TYPE_CHECKING:
+    from pytest_mlgate.backend import Backend, BackendSpec
     from pytest_mlgate.run.reproduce import Reproduction
 
 SHOWN = 20  #: differing documents printed (all of them go to --json)
@@ -34,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         args.checkpoint,
         allow_version_drift=args.allow_version_drift,
         tolerance=args.tolerance,
+        make_backend=backend_maker(args),
     )
     for note in found.notes:
         print(f"mlgate: note: {note}")
@@ -51,6 +54,21 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_atomic(Path(args.json), json.dumps(document(found), indent=2) + "\n")
     return found.exit_code
+
+
+def backend_maker(args: argparse.Namespace) -> Callable[[BackendSpec], Backend]:
+    """The backend hook of the command's plugins (a conftest backend reproduces too)."""
+    hook = plugins(args).hook
+
+    def make(spec: BackendSpec) -> Backend:
+        backend: Backend | None = hook.pytest_mlgate_make_backend(spec=spec, config=None)
+        if backend is None:
+            from pytest_mlgate.errors import BackendError
+
+            raise BackendError("no plugin returned a backend from pytest_mlgate_make_backend")
+        return backend
+
+    return make
 
 
 def document(found: Reproduction) -> dict[str, object]:

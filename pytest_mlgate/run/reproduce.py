@@ -15,8 +15,10 @@ each difference named, both values given.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_mlgate.backend import BackendSpec
 from pytest_mlgate.checkpoint import fingerprint_checkpoint
@@ -24,6 +26,9 @@ from pytest_mlgate.config.load import MlgateConfig, SuiteConfig
 from pytest_mlgate.gate.verdicts import GateOutcome
 from pytest_mlgate.manifest import Manifest, Versions, package_versions, task_info
 from pytest_mlgate.results import DOC_HASH_CHARS, EvalRun
+
+if TYPE_CHECKING:
+    from pytest_mlgate.backend import Backend
 
 IDENTICAL, CHANGED, NOT_REPRODUCIBLE = 0, 1, 4
 #: the packages whose versions move scores, as the manifest names them and as pip does
@@ -259,6 +264,7 @@ def reproduce(
     *,
     allow_version_drift: bool = False,
     tolerance: float = 0.0,
+    make_backend: Callable[[BackendSpec], Backend] | None = None,
 ) -> Reproduction:
     """Evaluate ``recorded`` again as it was made and compare; nothing is evaluated when the
     checkpoint or the versions already rule it out."""
@@ -279,7 +285,7 @@ def reproduce(
             f"{config.path} changed since the run: its suite and model settings are taken from "
             "the record, [tasks] include and the rest of [model] from the file as it is"
         )
-    now = evaluate(config, recorded, location)
+    now = evaluate(config, recorded, location, make_backend)
     problems += task_problems(recorded, now)
     problems += prompt_problems(recorded.manifest, now)
     notes += scoring_notes(recorded.manifest, now)
@@ -296,21 +302,23 @@ def _config_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else ""
 
 
-def evaluate(config: MlgateConfig, recorded: GateOutcome, location: str) -> EvalRun:
-    """The recorded run's tasks evaluated again with its settings (no result cache)."""
+def evaluate(
+    config: MlgateConfig,
+    recorded: GateOutcome,
+    location: str,
+    make_backend: Callable[[BackendSpec], Backend] | None = None,
+) -> EvalRun:
+    """The recorded run's tasks evaluated again with its settings (no result cache), through
+    ``make_backend`` (the ``pytest_mlgate_make_backend`` hook; the built-in backend without one)."""
     from pytest_mlgate.backend.builtin import pytest_mlgate_make_backend
-    from pytest_mlgate.run.evaluator import Evaluator
+    from pytest_mlgate.run.evaluator import make_evaluator
 
+    maker = make_backend or pytest_mlgate_make_backend
     tasks = tuple(recorded.run.tasks)
     as_recorded = recorded_model(config, recorded.manifest)
     current = config.suites.get(recorded.manifest.suite.name)
-    evaluator = Evaluator(
-        spec=BackendSpec(as_recorded.model, location, config.include),
-        suite=recorded_suite(recorded.manifest, tasks, current),
-        batch=tasks,
-        make_backend=pytest_mlgate_make_backend,
-        redact=config.report.redact,
-    )
+    suite = recorded_suite(recorded.manifest, tasks, current)
+    evaluator = make_evaluator(as_recorded, location, suite, tasks, maker)
     try:
         return evaluator.evaluate(tasks)
     finally:
