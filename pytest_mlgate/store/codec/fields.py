@@ -253,10 +253,22 @@ class FlatCodec(Generic[T]):
         data: Json = {}
         for f in self.fields:
             attribute = getattr(value, f.name)
-            if f.sparse and f.default is not None and attribute == f.default():
+            if f.sparse and f.default is not None and self._as_default(f, attribute):
                 continue
             data[f.key] = f.encode(attribute)
         return data
+
+    @staticmethod
+    def _as_default(f: _FieldCodec, attribute: object) -> bool:
+        """Whether a sparse field is left out: it holds its default, or is written as the
+        default's JSON (an infinite bound is null, as an absent one is) and so would read back
+        as the default and re-encode to other bytes."""
+        assert f.default is not None
+        default = f.default()
+        if attribute == default:
+            return True
+        written = f.encode(attribute)
+        return written is None if default is None else bool(written == f.encode(default))
 
     def decode(self, data: Mapping[str, Any], what: str) -> T:
         return self.cls(
