@@ -31,6 +31,7 @@ from pytest_mlgate.errors import RecordError
 from pytest_mlgate.results import EvalRun
 from pytest_mlgate.store.codec import decode_info, decode_run, encode_info, encode_run
 from pytest_mlgate.tasks import HELPERS, TASKS_DIR, shipped_task_names
+from pytest_mlgate.text.pii import DETECTOR_VERSION
 
 CACHE_FORMAT = 1
 FINGERPRINTS = "fingerprints.json"
@@ -70,7 +71,11 @@ def cache_key(
     model = spec.model
     material = {
         "format": CACHE_FORMAT,
-        "pii": {"rate": sorted(set(pii[0]) & set(request.tasks)), "redact": pii[1]},
+        "pii": {
+            "rate": sorted(set(pii[0]) & set(request.tasks)),
+            "redact": pii[1],
+            "detector": DETECTOR_VERSION,  # a run masked and rated by an older detector: a miss
+        },
         "checkpoint": fingerprint,
         "tasks": sorted(request.tasks),
         "sources": task_sources(request.tasks, spec.include),
