@@ -16,6 +16,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +26,7 @@ from pytest_mlgate.gate.verdicts import Caveat, Status, Verdict
 from pytest_mlgate.manifest import Manifest
 from pytest_mlgate.results import Latency, PromptInfo, RunInfo
 from pytest_mlgate.store.codec import decode_entry, decode_info, encode_entry, encode_info
+from pytest_mlgate.store.codec.fields import FlatCodec
 from pytest_mlgate.store.codec.manifest import decode_manifest, encode_manifest
 from pytest_mlgate.store.codec.verdicts import THRESHOLD, decode_verdict, encode_verdict
 from pytest_mlgate.store.protocol import IndexEntry
@@ -191,3 +193,29 @@ _FLOATS = [
 def test_a_threshold_with_finite_bounds_comes_back_equal(threshold: MetricThreshold) -> None:
     written = text_of(THRESHOLD.encode(threshold))
     assert THRESHOLD.decode(json.loads(written), "threshold") == threshold
+
+
+@dataclasses.dataclass(frozen=True)
+class _Grown:
+    """A flat record as a later release might grow it: a field nobody told the codec about."""
+
+    name: str
+    added_later: float | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Odd:
+    ids: frozenset[int] = frozenset()
+
+
+def test_a_field_added_to_a_flat_record_is_written_and_read_with_no_codec_edit() -> None:
+    codec = FlatCodec(_Grown)
+    grown = _Grown("x", 0.25, ("a", "ş"))
+    assert codec.encode(grown) == {"name": "x", "added_later": 0.25, "tags": ["a", "ş"]}
+    assert codec.decode(json.loads(json.dumps(codec.encode(grown))), "grown") == grown
+
+
+def test_a_field_of_a_type_with_no_codec_stops_the_codec_being_built() -> None:
+    with pytest.raises(TypeError, match=r"_Odd\.ids: no codec for frozenset\[int\]"):
+        FlatCodec(_Odd)
