@@ -59,6 +59,7 @@ DEFAULT_SUITE = "fast"  # what `pytest -m eval` runs without --mlgate-suite
 CHANCE_POLICIES = ("fail", "warn", "off")
 TREND_POLICIES = ("warn", "fail", "off")
 CORRECTIONS = ("holm", "bonferroni", "none")
+ERROR_RATES = ("run", "family")
 ON_INCOMPARABLE = ("fail", "warn")
 
 
@@ -130,6 +131,9 @@ class ModelConfig:
     system_instruction: str | None = None
     fewshot_as_multiturn: bool | None = None  #: None: lm-eval's default (on with a template)
     gen_kwargs: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+    #: how the hf backend scores log-likelihood requests (SCORING_PATHS): a multiple-choice
+    #: question's context once for all its choices, or lm-eval's one pass per choice
+    scoring: str = "shared-context"
 
     @property
     def multiturn(self) -> bool:
@@ -220,6 +224,11 @@ class GateConfig:
         Choice(CORRECTIONS),
         "across all gated metrics of a run, so many don't multiply alarms",
     )
+    error_rate: str = setting(
+        "run",
+        Choice(ERROR_RATES),
+        '"run": one correction over every comparison; "family": per family',
+    )
     on_incomparable: str = setting(
         "fail", Choice(ON_INCOMPARABLE), "a baseline whose manifest differs in what moves scores"
     )
@@ -247,6 +256,16 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class WandbConfig:
+    """``[report] wandb``: each gated run logged as a Weights & Biases run."""
+
+    project: str
+    entity: str | None = None
+    tags: tuple[str, ...] = ()
+    timeout: float = 30.0  # seconds W&B may take to start the run (its own default is 90)
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     history: int = setting(
         30, Integer(low=1), "recorded runs shown as columns of the regression matrix"
@@ -257,6 +276,9 @@ class ReportConfig:
     redact: bool = setting(
         True, Flag(), "mask personal data (TCKN, IBAN, phone, e-mail) in every stored text"
     )
+    #: the DVC metrics file each gated run writes (relative: to this file)
+    metrics: str | None = None
+    wandb: WandbConfig | None = None  # log each gated run to Weights & Biases
 
 
 @dataclass(frozen=True)
@@ -513,12 +535,15 @@ TOP_LEVEL_KEYS = (
     "triggers",
     "latency",
 )
+TASKS_KEYS = ("include",)  #: [tasks]: folders of task YAMLs
 LATENCY_SUITE_KEYS = keys_of(LatencyConfig)
 LATENCY_GATES = ("p50_ms", "p99_ms")
 LATENCY_BOUND_KEYS = keys_of(LatencyBound)
 TRIGGER_KEYS = keys_of(TriggerConfig)
 REPORT_KEYS = keys_of(ReportConfig)
+WANDB_KEYS = keys_of(WandbConfig)
 MODEL_KEYS = keys_of(ModelConfig)
+SCORING_PATHS = ("shared-context", "lmeval")
 SUITE_KEYS = keys_of(SuiteConfig)
 GATE_KEYS = keys_of(GateConfig)
 DETERMINISM_KEYS = keys_of(DeterminismConfig)
@@ -526,6 +551,7 @@ THRESHOLD_KEYS = keys_of(MetricThreshold)
 #: Every table thresholds.toml may hold (NAME, TASK, METRIC, GATE: any such name) and its keys.
 ACCEPTED_KEYS: Mapping[str, tuple[str, ...]] = {
     "": TOP_LEVEL_KEYS,
+    "tasks": TASKS_KEYS,
     "model": MODEL_KEYS,
     "suites.NAME": SUITE_KEYS,
     "suites.NAME.latency": LATENCY_SUITE_KEYS,
@@ -533,6 +559,7 @@ ACCEPTED_KEYS: Mapping[str, tuple[str, ...]] = {
     "gate.determinism": DETERMINISM_KEYS,
     "thresholds.TASK.METRIC": THRESHOLD_KEYS,
     "report": REPORT_KEYS,
+    "report.wandb": WANDB_KEYS,
     "triggers": TRIGGER_KEYS,
     "latency": LATENCY_GATES,
     "latency.GATE": LATENCY_BOUND_KEYS,
@@ -565,7 +592,9 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
     thresholds = _parse_thresholds(top.sub("thresholds"))
     report_table = top.sub("report")
     report_table.check_keys(REPORT_KEYS)
-    report = ReportConfig(**read_settings(report_table, ReportConfig))
+    metrics = report_table.optional_string("metrics")
+    wandb = _parse_wandb(report_table) if "wandb" in report_table.data else None
+    report = ReportConfig(**read_settings(report_table, ReportConfig), metrics=metrics, wandb=wandb)
     trigger_table = top.sub("triggers")
     trigger_table.check_keys(TRIGGER_KEYS)
     try:
@@ -576,6 +605,17 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
     config = MlgateConfig(path, model, include, suites, gate, thresholds, report, triggers, latency)
     _check_task_names(config)
     return config
+
+
+def _parse_wandb(report: _Table) -> WandbConfig:
+    table = report.sub("wandb")
+    table.check_keys(WANDB_KEYS)
+    project = table.optional_string("project")
+    if project is None:
+        raise table.error("project", 'is required: the W&B project to log to, e.g. "evals"')
+    timeout = table.number("timeout", WandbConfig.timeout, low=0, low_open=True)
+    assert timeout is not None
+    return WandbConfig(project, table.optional_string("entity"), table.string_list("tags"), timeout)
 
 
 def _parse_model(table: _Table) -> ModelConfig:
@@ -615,6 +655,7 @@ def _parse_model(table: _Table) -> ModelConfig:
         system_instruction=system,
         fewshot_as_multiturn=multiturn,
         gen_kwargs=_parse_gen_kwargs(table),
+        scoring=table.string("scoring", d.scoring, SCORING_PATHS),
     )
 
 
@@ -680,7 +721,7 @@ def _parse_gen_kwargs(table: _Table) -> dict[str, str | int | float | bool]:
 
 
 def _parse_include(table: _Table, root: Path) -> tuple[Path, ...]:
-    table.check_keys(("include",))
+    table.check_keys(TASKS_KEYS)
     folders = []
     for entry in table.string_list("include"):
         folder = (root / entry).resolve()
@@ -824,21 +865,45 @@ def _parse_store(table: _Table, default: str) -> str:
     return store
 
 
-def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
-    """``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` -> (name, alias, version); ValueError
-    with the reason otherwise."""
+#: MLflow's model-version stages (deprecated by MLflow since 2.9 in favour of aliases)
+MODEL_STAGES = ("None", "Staging", "Production", "Archived")
+MODEL_URI_FORMS = "models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/STAGE"
+
+
+@dataclass(frozen=True)
+class ModelUri:
+    """A parsed ``models:/`` URI: exactly one of ``alias``, ``version`` and ``stage`` is set."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+    stage: str | None = None  #: one of MODEL_STAGES, as MLflow spells it
+
+
+def model_stage(text: str) -> str | None:
+    """``production`` -> ``Production`` (MLflow matches stages case-insensitively); None: no
+    stage by that name."""
+    return {s.lower(): s for s in MODEL_STAGES}.get(text.lower())
+
+
+def parse_model_uri(uri: str) -> ModelUri:
+    """``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or ``models:/NAME/STAGE`` (Production,
+    Staging, Archived, None) -> the parts; ValueError with the reason otherwise."""
     rest = uri[len("models:/") :] if uri.startswith("models:/") else None
     if not rest:
-        raise ValueError("expected models:/NAME@ALIAS or models:/NAME/VERSION")
+        raise ValueError(f"expected {MODEL_URI_FORMS}")
     if "@" in rest:
         name, _, alias = rest.rpartition("@")
         if name and alias and "/" not in alias:
-            return name, alias, None
+            return ModelUri(name, alias=alias)
     else:
         name, _, version = rest.rpartition("/")
         if name and version.isdigit():
-            return name, None, version
-    raise ValueError(f"{uri!r}: expected models:/NAME@ALIAS or models:/NAME/VERSION")
+            return ModelUri(name, version=version)
+        stage = model_stage(version)
+        if name and stage is not None:
+            return ModelUri(name, stage=stage)
+    raise ValueError(f"{uri!r}: expected {MODEL_URI_FORMS} (stages: {', '.join(MODEL_STAGES)})")
 
 
 def _parse_anchor(table: _Table, store: str) -> str | None:

@@ -4,7 +4,7 @@ The key covers the checkpoint's bytes (its fingerprint), the task sources (shipp
 templates and data, every file under ``[tasks] include``; lm-eval's built-in tasks through its
 version; the metric code they call), the subset (sample, seed), n-shot, the model settings
 (backend, dtype, device, batch size, model_args, chat template, system instruction, few-shot
-turns, gen_kwargs; the template's text is a defining file of the checkpoint, so in its
+turns, gen_kwargs, scoring path; the template's text is a defining file of the checkpoint, so in its
 fingerprint), the lm-eval / torch / transformers / pytest-mlgate versions, and the GPUs.
 It never keys on request text alone, as lm-eval's own ``use_cache`` does (which returns old
 answers after the weights change).
@@ -94,6 +94,8 @@ def cache_key(
             "system_instruction": model.system_instruction,
             "fewshot_as_multiturn": model.multiturn,
             "gen_kwargs": dict(model.gen_kwargs),
+            # the path that scores log-likelihoods (only the hf backend has two)
+            "scoring": model.scoring if model.backend == "hf" else None,
         },
         "versions": manifest.package_versions(),
         "accelerators": manifest.accelerators(),
