@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         MetricNotFound,
         MlgateError,
         MlgateWarning,
+        ModelStageWarning,
         NoiseExplainedDropWarning,
         NoTrackingUri,
         PowerWarning,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         TrendWarning,
         UnknownTaskError,
         UsageProblem,
+        WandbWarning,
     )
     from pytest_mlgate.gate.verdicts import GateOutcome, Status, Verdict
     from pytest_mlgate.results import (
@@ -117,6 +119,8 @@ _WHERE: dict[str, str] = {
             "TrendWarning",
             "AnchorSkippedWarning",
             "SkippedRecordWarning",
+            "ModelStageWarning",
+            "WandbWarning",
         ],
         "pytest_mlgate.errors",
     ),
@@ -150,6 +154,7 @@ __all__ = [
     "MetricResult",
     "MlgateError",
     "MlgateWarning",
+    "ModelStageWarning",
     "NoTrackingUri",
     "NoiseExplainedDropWarning",
     "OwnClock",
@@ -169,6 +174,7 @@ __all__ = [
     "UnknownTaskError",
     "UsageProblem",
     "Verdict",
+    "WandbWarning",
     "__version__",
     "has_capability",
     "open_store",

@@ -61,7 +61,13 @@ TOML_VALUES = st.recursive(
 VALID = {
     "tasks": {},
     "model": {"checkpoint": "ckpt"},
-    "suites": {"fast": {"tasks": ["mlgate_tr_mc"], "latency": {"requests": 4}}},
+    "suites": {
+        "fast": {
+            "tasks": ["mlgate_tr_mc"],
+            "latency": {"requests": 4},
+            "sequential": {"looks": [0.5, 1.0]},
+        }
+    },
     "gate": {"determinism": {"sample": 10}},
     "thresholds": {"mlgate_tr_mc": {"acc": {"min": 0.5}}},
     "report": {"wandb": {"project": "evals"}},

@@ -117,6 +117,8 @@ def test_a_recorded_run_reproduces_identically(recorded: tuple[Path, str]) -> No
     done = mlgate(repo, "reproduce", run_id, "--json", "rep.json")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "40 of 40 documents identical (max |Δ| of a per-example score 0)" in done.stdout
+    assert "NOT REPRODUCIBLE" not in done.stdout
+    assert "scored on" not in done.stdout  # the recorded scoring path was used
     report = json.loads((repo / "rep.json").read_text())
     assert (report["exit_code"], report["documents"], report["differences"]) == (0, 40, [])
     print(f"\n$ mlgate reproduce {run_id}\n{done.stdout}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
 import math
 import sys
 from collections.abc import Iterable, Mapping
@@ -166,6 +167,34 @@ class LatencyBound:
         return 0.5 if self.name == "p50_ms" else 0.99
 
 
+SEQUENTIAL_LOOKS = (0.1, 0.25, 0.5, 1.0)  # `sequential = true`: the default looks
+
+
+def looks_problem(looks: tuple[float, ...]) -> str | None:
+    """What is wrong with sequential look fractions, or None: they must be increasing fractions
+    in (0, 1] ending at 1.0 (the last look sees every document, so every item is decided)."""
+    if not looks:
+        return "looks is empty; give increasing fractions ending at 1.0, e.g. [0.25, 1.0]"
+    outside = [x for x in looks if not 0.0 < x <= 1.0]
+    if outside:
+        return f"{outside[0]!r} is not a fraction in (0, 1] of the documents"
+    if any(b <= a for a, b in itertools.pairwise(looks)):
+        return "looks are not strictly increasing"
+    if looks[-1] != 1.0:
+        return (
+            f"the looks end at {looks[-1]!r}; the last look must be 1.0 (all documents), "
+            "so every undecided item is decided"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class SequentialConfig:
+    """``[suites.NAME] sequential``: evaluate look by look, stopping once every item is decided."""
+
+    looks: tuple[float, ...] = SEQUENTIAL_LOOKS  #: fractions of each task's documents
+
+
 @dataclass(frozen=True)
 class SuiteConfig:
     name: str = field(metadata=NOT_A_KEY)  #: the table's: [suites.NAME]
@@ -176,6 +205,7 @@ class SuiteConfig:
     perturb: tuple[str, ...] = ()  # each task also runs as TASK@ascii, TASK@upper, ...
     typo_rate: float = 0.05  # TASK@typo: the share of letters hit by a neighbouring key
     latency: LatencyConfig | None = None  # single-request latency measured (None: not)
+    sequential: SequentialConfig | None = None  # look by look (None: every document at once)
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -253,6 +283,7 @@ class GateConfig:
         "a significant downward trend over the history: warn, fail or off",
     )
     determinism: DeterminismConfig | None = None  # None: not checked
+    record_sequential: bool = False  # a --mlgate-record run may stop early too (else: whole)
 
 
 @dataclass(frozen=True)
@@ -545,6 +576,7 @@ WANDB_KEYS = keys_of(WandbConfig)
 MODEL_KEYS = keys_of(ModelConfig)
 SCORING_PATHS = ("shared-context", "lmeval")
 SUITE_KEYS = keys_of(SuiteConfig)
+SEQUENTIAL_KEYS = keys_of(SequentialConfig)
 GATE_KEYS = keys_of(GateConfig)
 DETERMINISM_KEYS = keys_of(DeterminismConfig)
 THRESHOLD_KEYS = keys_of(MetricThreshold)
@@ -555,6 +587,7 @@ ACCEPTED_KEYS: Mapping[str, tuple[str, ...]] = {
     "model": MODEL_KEYS,
     "suites.NAME": SUITE_KEYS,
     "suites.NAME.latency": LATENCY_SUITE_KEYS,
+    "suites.NAME.sequential": SEQUENTIAL_KEYS,
     "gate": GATE_KEYS,
     "gate.determinism": DETERMINISM_KEYS,
     "thresholds.TASK.METRIC": THRESHOLD_KEYS,
@@ -767,9 +800,41 @@ def _parse_suites(table: _Table) -> dict[str, SuiteConfig]:
         if any(VARIANT_MARK in t for t in tasks):
             raise suite.error("tasks", f"task names cannot contain {VARIANT_MARK!r}: use perturb")
         suites[name] = SuiteConfig(
-            name, tasks, sample, num_fewshot, seed, perturb, typo_rate, _parse_latency(suite)
+            name,
+            tasks,
+            sample,
+            num_fewshot,
+            seed,
+            perturb,
+            typo_rate,
+            _parse_latency(suite),
+            _parse_sequential(suite),
         )
     return suites
+
+
+def _parse_sequential(suite: _Table) -> SequentialConfig | None:
+    """``sequential = true | false | { looks = [...] }``."""
+    value = suite.data.get("sequential", False)
+    if isinstance(value, bool):
+        return SequentialConfig() if value else None
+    if not isinstance(value, Mapping):
+        raise suite.error(
+            "sequential",
+            "expected true, false or a table such as { looks = [0.1, 0.25, 0.5, 1.0] }",
+        )
+    table = suite.sub("sequential")
+    table.check_keys(SEQUENTIAL_KEYS)
+    raw = table.data.get("looks", list(SEQUENTIAL_LOOKS))
+    if not isinstance(raw, list) or any(
+        isinstance(x, bool) or not isinstance(x, (int, float)) for x in raw
+    ):
+        raise table.error("looks", "expected a list of numbers, e.g. [0.1, 0.25, 0.5, 1.0]")
+    looks = tuple(float(x) for x in raw)
+    problem = looks_problem(looks)
+    if problem is not None:
+        raise table.error("looks", problem)
+    return SequentialConfig(looks)
 
 
 def _parse_latency(suite: _Table) -> LatencyConfig | None:
@@ -975,6 +1040,13 @@ def _read_setting(table: _Table, key: str, default: Any, check: Check) -> Any:
     return value
 
 
+def _boolean(table: _Table, key: str, default: bool) -> bool:
+    value = table.data.get(key, default)
+    if not isinstance(value, bool):
+        raise table.error(key, "expected true or false")
+    return value
+
+
 def _parse_gate(table: _Table) -> GateConfig:
     table.check_keys(GATE_KEYS)
     d = GateConfig()
@@ -993,6 +1065,7 @@ def _parse_gate(table: _Table) -> GateConfig:
         reference=reference,
         anchor=_parse_anchor(table, store),
         determinism=_parse_determinism(table),
+        record_sequential=_boolean(table, "record_sequential", d.record_sequential),
     )
 
 

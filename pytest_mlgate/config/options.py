@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME, DEFAULT_SUITE
+from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME, DEFAULT_SUITE, GateConfig, SuiteConfig
 
 DEFAULT_REPORT = "mlgate-report.html"
 
@@ -21,6 +21,9 @@ DEFAULT_REPORT = "mlgate-report.html"
 class Option:
     metavar: str | None  #: None: a flag (store_true)
     help: str
+    #: a flag of a pair: it stores ``const`` into the option ``dest`` (default None), last one wins
+    dest: str | None = None
+    const: bool = True
 
 
 OPTIONS: dict[str, Option] = {
@@ -96,6 +99,18 @@ OPTIONS: dict[str, Option] = {
     "partial": Option(
         "PATH", "where --mlgate-shard writes its partial run (default: mlgate-shard-K-of-N.json)"
     ),
+    "sequential": Option(
+        None,
+        "evaluate look by look and stop once every item is decided, for this run (default: "
+        "[suites.NAME] sequential)",
+        dest="sequential",
+    ),
+    "no_sequential": Option(
+        None,
+        "evaluate every document at once, for this run, although the suite sets sequential",
+        dest="sequential",
+        const=False,
+    ),
     "register": Option(
         "NAME@ALIAS|NAME",
         "after a passing recorded run (MLflow store): register the checkpoint as a new version "
@@ -122,7 +137,16 @@ def add_options(
     ``add_argument``): one definition for the plugin and the command line."""
     for name in names:
         option = OPTIONS[name]
-        if option.metavar is None:
+        if option.dest is not None:
+            addoption(
+                flag(name, prefix),
+                action="store_const",
+                const=option.const,
+                dest=f"{prefix}{option.dest}".replace("-", "_"),
+                default=None,
+                help=option.help,
+            )
+        elif option.metavar is None:
             addoption(flag(name, prefix), action="store_true", help=option.help)
         else:
             addoption(flag(name, prefix), metavar=option.metavar, help=option.help)
@@ -152,3 +176,32 @@ class GateOptions:
     card: str | None = None
     shard: str | None = None
     partial: str | None = None
+    sequential: bool | None = None  #: None: as the suite says
+
+
+SHARDED_SEQUENTIAL = (
+    "--mlgate-shard with sequential gating: the shards split a fixed set of documents that "
+    "`mlgate merge` gates at once, so the sharded full tier runs fixed-n. Pass "
+    "--mlgate-no-sequential with --mlgate-shard (or drop sequential from [suites.{suite}])."
+)
+
+
+def sequential_looks(
+    suite: SuiteConfig, gate: GateConfig, options: GateOptions
+) -> tuple[float, ...] | None:
+    """The looks this run evaluates at, or None for every document at once.
+
+    ``--mlgate-sequential`` / ``--mlgate-no-sequential`` override the suite; a recording run
+    (``--mlgate-record``) evaluates every document unless ``[gate] record_sequential = true``,
+    so baselines stay whole. ``ValueError`` (a usage error) for a sequential sharded run.
+    """
+    from pytest_mlgate.config.load import SequentialConfig
+
+    wanted = options.sequential if options.sequential is not None else suite.sequential is not None
+    if not wanted:
+        return None
+    if options.shard is not None:
+        raise ValueError(SHARDED_SEQUENTIAL.format(suite=suite.name))
+    if options.record and not gate.record_sequential:
+        return None
+    return (suite.sequential or SequentialConfig()).looks

@@ -76,6 +76,7 @@ def gate_options(config: pytest.Config) -> GateOptions:
         card=config.getoption("mlgate_card"),
         shard=config.getoption("mlgate_shard"),
         partial=config.getoption("mlgate_partial"),
+        sequential=config.getoption("mlgate_sequential"),
     )
 
 
@@ -175,6 +176,7 @@ def start_gate(
     ``thresholds`` are the selected threshold items', ``marker_tasks`` what each selected
     ``@pytest.mark.eval`` test asks for."""
     interrupt_on_sigterm(config)
+    check_sequential(config, cfg, choice)
     from pytest_mlgate.run.plan import plan_gate
     from pytest_mlgate.run.resolve import resolve_gate
     from pytest_mlgate.run.session import GateSession
@@ -241,6 +243,24 @@ def session_evaluator(config: pytest.Config, cfg: MlgateConfig, choice: SuiteCho
             group=group,
         )
     return config.stash[EVALUATOR_KEY]
+
+
+def check_sequential(config: pytest.Config, cfg: MlgateConfig, choice: SuiteChoice) -> None:
+    """Sequential gating asked for (suite or option): a usage error with ``--mlgate-shard``;
+    otherwise a note that this version still evaluates every document."""
+    from pytest_mlgate.config.options import sequential_looks
+
+    try:
+        looks = sequential_looks(choice.suite, cfg.gate, gate_options(config))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if looks is not None:
+        # The look-by-look evaluation (issue 23) is not in this version: say so rather than let
+        # `sequential = true` look as if it saved anything. The verdicts are the fixed-n ones.
+        config.stash.setdefault(NOTES_KEY, []).append(
+            f"[suites.{choice.suite.name}] sequential (looks {list(looks)}): this version "
+            "evaluates every document and gates at fixed n; stopping early is not implemented yet"
+        )
 
 
 def ranks(config: pytest.Config, shard: tuple[int, int] | None) -> tuple[Any, Any]:

@@ -3,8 +3,9 @@ its record document by document.
 
 "As it was made": the checkpoint whose fingerprint the run recorded (a local copy of the same
 bytes with ``--checkpoint``; a hub checkpoint at its recorded revision), the recorded suite
-settings (tasks, sample, seed, n-shot), backend, dtype, batch size and model arguments; the
-installed torch / transformers / lm-eval / pytest-mlgate compared with the recorded versions.
+settings (tasks, sample, seed, n-shot), backend, dtype, batch size, scoring path and model
+arguments; the installed torch / transformers / lm-eval / pytest-mlgate compared with the
+recorded versions.
 Only the config file's ``[tasks] include`` and the rest of ``[model]`` come from the config file
 as it is now. What cannot be as recorded (other checkpoint bytes, a changed task or its data,
 other versions without ``--allow-version-drift``) makes the run "not reproducible as recorded":
@@ -159,6 +160,16 @@ def prompt_problems(manifest: Manifest, run: EvalRun) -> list[str]:
     ]
 
 
+def scoring_notes(manifest: Manifest, run: EvalRun) -> list[str]:
+    """A task scored on another path than recorded: a note (both paths agree within 1e-4, so
+    the documents are still compared)."""
+    return [
+        f"task {name}: scored on {run.info.scoring[name]}, recorded {was.scoring}"
+        for name, was in sorted(manifest.tasks.items())
+        if was.scoring and run.info.scoring.get(name, was.scoring) != was.scoring
+    ]
+
+
 def compare_documents(
     recorded: EvalRun, now: EvalRun, tolerance: float = 0.0
 ) -> tuple[int, int, float, list[DocumentDiff]]:
@@ -211,6 +222,12 @@ def recorded_model(config: MlgateConfig, manifest: Manifest) -> MlgateConfig:
     """``[model]`` with the recorded backend, dtype, batch size and model arguments."""
     model = manifest.model
     batch = model.batch_size if isinstance(model.batch_size, int) else config.model.batch_size
+    # the scoring path: shared-context where any task was scored on it (lm-eval's own path
+    # answers what it does not cover), lm-eval's where every recorded task was
+    paths = {t.scoring for t in manifest.tasks.values() if t.scoring}
+    scoring = "shared-context" if "shared-context" in paths else config.model.scoring
+    if paths == {"lmeval"}:
+        scoring = "lmeval"
     args = dict(model.model_args)
     if manifest.checkpoint.kind == "hub":
         args["revision"] = manifest.checkpoint.fingerprint.removeprefix("hub:")
@@ -221,6 +238,7 @@ def recorded_model(config: MlgateConfig, manifest: Manifest) -> MlgateConfig:
             backend=model.backend or config.model.backend,
             dtype=model.dtype or config.model.dtype,
             batch_size=batch,
+            scoring=scoring,
             model_args=args,
             # the prompt as recorded (the template itself is recorded by its hash only: it
             # comes from the checkpoint's files, which the fingerprint covers)
@@ -264,6 +282,7 @@ def reproduce(
     now = evaluate(config, recorded, location)
     problems += task_problems(recorded, now)
     problems += prompt_problems(recorded.manifest, now)
+    notes += scoring_notes(recorded.manifest, now)
     documents, identical, max_delta, diffs = compare_documents(recorded.run, now, tolerance)
     return Reproduction(
         recorded.run_id, tuple(problems), drift, tuple(notes), documents, identical, max_delta,

@@ -48,10 +48,17 @@ _LINK = re.compile(
     rf"|(?P<close>\){_S}?(?:{_D}{_S}?)?)"
     rf"|(?P<open>(?:{_S}?{_D})?{_S}?\()"
     rf"|(?P<both>\){_S}?\()"
+    # A long number wraps at the end of a line (a card or TC kimlik no in a narrow column).
+    rf"|(?P<wrap>{_S}?\r?\n{_S}?)"
 )
 _TIGHT = frozenset({"dash", "dot", "comma", "slash", "colon"})
 _NEVER_INSIDE = frozenset({"comma", "slash", "colon"})
 _PARENS = frozenset({"close", "open", "both"})
+_WRAP = "wrap"  #: a line break between groups: it continues a stretch of any one separator
+#: The space before a month/year or a time: it ends a card's or TC kimlik no's stretch (the date
+#: is not its last group) but not a phone's window (``0531 724 65 03/04``: two last digits).
+_BEFORE_DATE = "before_date"
+_ENDS_STRETCH = _NEVER_INSIDE | {_BEFORE_DATE}
 _GROUP = re.compile(r"[0-9]+")
 _LONGEST_LINK = 6
 _LONGEST_VALUE = 19  #: digits of the longest payment card
@@ -222,8 +229,10 @@ def _runs(text: str) -> Iterator[_Run]:
     for match in _GROUP.finditer(text):
         start, end = match.span()
         kind = _link(text[ends[-1] : start]) if ends and start - ends[-1] <= _LONGEST_LINK else None
-        if kind == "comma" and min(end - start, ends[-1] - starts[-1]) >= 4:
+        if kind == "comma" and _list_comma(text, starts, ends, end - start, end):
             kind = None  # a list (12345678901,05321234567), not a decimal or thousands comma
+        elif kind is not None and kind not in _TIGHT and _date_or_time_follows(text, start):
+            kind = _BEFORE_DATE  # ``4111 1111 1111 1111 12/27``: the expiry is not the card's
         if kind is None and starts:
             yield _Run(text, tuple(starts), tuple(ends), tuple(links))
             starts, ends, links = [], [], []
@@ -233,6 +242,35 @@ def _runs(text: str) -> Iterator[_Run]:
         ends.append(end)
     if starts:
         yield _Run(text, tuple(starts), tuple(ends), tuple(links))
+
+
+def _list_comma(text: str, starts: list[int], ends: list[int], after: int, end: int) -> bool:
+    """Whether the comma before a group of ``after`` digits ending at ``end`` separates fields
+    of a list or CSV line rather than a number's decimals: a decimal comma is followed by a
+    short fraction (``1.234,56``), or is the only link of a plain decimal (``3,14159265358``,
+    read as a decimal, not a TC kimlik no). Four or more digits after it are a field when the
+    group before is also long, ends a field of its own (``2026-11-30,4547 3607 …``), or the
+    digits go on in groups (``30,4547 3607 …``)."""
+    if after < 4:
+        return False
+    grouped_on = (
+        end + 1 < len(text)
+        and (text[end] in SPACES or text[end] in DASHES)
+        and text[end + 1].isdigit()
+    )
+    return ends[-1] - starts[-1] >= 4 or len(starts) > 1 or grouped_on
+
+
+_DATE_OR_TIME = re.compile(
+    r"(?:0?[1-9]|1[0-2])/(?:[0-9]{4}|[0-9]{2})(?![0-9])|(?:[01]?[0-9]|2[0-3]):[0-5][0-9]"
+)
+
+
+def _date_or_time_follows(text: str, start: int) -> bool:
+    """Whether the group at ``start`` begins a month/year or a time (``12/27``, ``09/2028``,
+    ``14:30``): after a card or a TC kimlik no that is its expiry date or a time stamp, not
+    its last group."""
+    return _DATE_OR_TIME.match(text, start) is not None
 
 
 def _bounded(run: _Run, i: int, j: int, phone: bool = False) -> bool:
@@ -247,10 +285,20 @@ def _bounded(run: _Run, i: int, j: int, phone: bool = False) -> bool:
         link = run.links[i - 1]
         if link in _TIGHT or (i < j and link == run.links[i]):
             return False
-    if j == len(run.starts) - 1:
+    if j == len(run.starts) - 1 or (phone and _alternative_ending(run, j)):
         return True
     link = run.links[j]
     return not (link in _TIGHT or (i < j and link == run.links[j - 1]))
+
+
+def _alternative_ending(run: _Run, j: int) -> bool:
+    """Whether group j is followed by ``/`` and another group of its size that ends the run or
+    stands apart: a second line's last digits (``0212 345 67 89/90``), masked with the phone."""
+    if j + 1 >= len(run.starts) or run.links[j] != "slash":
+        return False
+    if run.ends[j + 1] - run.starts[j + 1] != run.ends[j] - run.starts[j]:
+        return False
+    return j + 2 == len(run.starts) or run.links[j + 1] not in _TIGHT
 
 
 def _plausible_groups(sizes: list[int]) -> bool:
@@ -323,7 +371,27 @@ def _stretches(run: _Run) -> Iterator[tuple[int, int]]:
         j = i
         while j < count - 1 and run.links[j] == run.links[i] and run.links[i] not in _PARENS:
             j += 1
-        if j > i and run.links[i] not in _NEVER_INSIDE:
+        if j > i and run.links[i] not in _ENDS_STRETCH:
+            yield i, j
+        i = max(j, i + 1)
+    yield from _wrapped_stretches(run)
+
+
+def _wrapped_stretches(run: _Run) -> Iterator[tuple[int, int]]:
+    """Each maximal stretch of one separator that a line break continues (``5150 6806\n6435
+    4293``): the line break is read as that stretch's separator."""
+    count, i = len(run.starts), 0
+    while i < count - 1:
+        kind, j, wrapped = None, i, False
+        while j < count - 1 and run.links[j] not in _PARENS and run.links[j] not in _ENDS_STRETCH:
+            link = run.links[j]
+            if link != _WRAP and kind is None:
+                kind = link
+            elif link != _WRAP and link != kind:
+                break
+            wrapped = wrapped or link == _WRAP
+            j += 1
+        if wrapped and j > i:
             yield i, j
         i = max(j, i + 1)
 
@@ -374,7 +442,7 @@ def _phone(run: _Run, i: int, j: int) -> bool:
     if found is None or not _bounded(run, i, j, phone=True):
         return False
     links = run.links[i:j]
-    if any(link in _NEVER_INSIDE for link in links):
+    if any(link in _NEVER_INSIDE or link == _WRAP for link in links):
         return False
     return _phone_layout(run.sizes(i, j), links, *found)
 
@@ -404,7 +472,8 @@ def number_spans(text: str) -> Iterator[Span]:
             if kind is not None:
                 yield Span(kind, run.starts[i], run.ends[j])
         for i, j in _phones(run):
-            yield Span("PHONE", _phone_start(run, i, j), run.ends[j])
+            end = run.ends[j + 1] if _alternative_ending(run, j) else run.ends[j]
+            yield Span("PHONE", _phone_start(run, i, j), end)
 
 
 def _phone_start(run: _Run, i: int, j: int) -> int:
