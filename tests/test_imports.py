@@ -25,7 +25,10 @@ from pathlib import Path
 def pytest_unconfigure(config):
     heavy = sorted(m for m in {heavy!r} if m in sys.modules)
     plugins = sorted(str(n) for n, _ in config.pluginmanager.list_name_plugin())
-    Path("modules.json").write_text(json.dumps({{"heavy": heavy, "plugins": plugins}}))
+    ours = sorted(m for m in sys.modules if m.split(".")[0] == "pytest_mlgate")
+    Path("modules.json").write_text(
+        json.dumps({{"heavy": heavy, "plugins": plugins, "ours": ours}})
+    )
 """
 
 
@@ -60,3 +63,27 @@ def test_plain_pytest_imports_no_heavy_module(
     seen = json.loads((pytester.path / "modules.json").read_text())
     assert any("mlgate" in name for name in seen["plugins"]), "the plugin was not loaded"
     assert seen["heavy"] == []
+    # What validating thresholds.toml and wiring the hooks need, and nothing of the later stages.
+    assert "pytest_mlgate.config.load" in seen["ours"]  # thresholds.toml is still validated
+    assert [m for m in seen["ours"] if not _needed_by_a_plain_run(m)] == []
+
+
+# The parts a plain run may import: the pytest-facing code, the config, the error tree, the hook
+# specs, the shipped task names (the config checks them) and the backend protocol with the
+# built-in backend plugin (registered at configure). Results, gating, history, reports, the
+# run pipeline, the codec and the CLI load only when an eval runs.
+PLAIN_RUN_PARTS = ("pytest_mlgate.plugin", "pytest_mlgate.config")
+PLAIN_RUN_MODULES = {
+    "pytest_mlgate",
+    "pytest_mlgate.errors",
+    "pytest_mlgate.hookspec",
+    "pytest_mlgate.tasks",
+    "pytest_mlgate.backend",
+    "pytest_mlgate.backend.builtin",
+}
+
+
+def _needed_by_a_plain_run(module: str) -> bool:
+    return module in PLAIN_RUN_MODULES or any(
+        module == part or module.startswith(f"{part}.") for part in PLAIN_RUN_PARTS
+    )

@@ -6,6 +6,7 @@ error (exit code 4); the CLI prints it and exits 4 too.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import itertools
 import math
@@ -56,6 +57,61 @@ PRESETS: Mapping[str, tuple[str, ...]] = {
     ),
 }
 DEFAULT_SUITE = "fast"  # what `pytest -m eval` runs without --mlgate-suite
+CHANCE_POLICIES = ("fail", "warn", "off")
+TREND_POLICIES = ("warn", "fail", "off")
+CORRECTIONS = ("holm", "bonferroni", "none")
+ERROR_RATES = ("run", "family")
+ON_INCOMPARABLE = ("fail", "warn")
+
+
+# -- the schema: each key declared once, as a field of its table's dataclass -----------------
+# A field is a key of its table unless marked NOT_A_KEY (set by the program: a suite's name, a
+# threshold's task). A field declared with ``setting`` also says how its value is checked, so
+# its key, default, check and doc are one declaration and ``read_settings`` parses it.
+NOT_A_KEY: Mapping[str, Any] = {"key": False}
+
+
+@dataclass(frozen=True)
+class Number:
+    """A finite number in a range (open or closed at each end)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+
+@dataclass(frozen=True)
+class Integer:
+    low: int = 0
+
+
+@dataclass(frozen=True)
+class Choice:
+    choices: tuple[str, ...] = ()  #: empty: any string
+
+
+@dataclass(frozen=True)
+class Flag:
+    """true or false."""
+
+
+Check = Number | Integer | Choice | Flag
+
+
+def setting(default: Any, check: Check, doc: str) -> Any:
+    """A key with its default, how its value is checked and what it means."""
+    return field(default=default, metadata={"check": check, "doc": doc})
+
+
+def keys_of(cls: type) -> tuple[str, ...]:
+    """The keys a table accepts: its dataclass's fields, in order, but those NOT_A_KEY."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("key", True))
+
+
+def doc_of(cls: type, key: str) -> str:
+    """What a key means, as its field declares it ("" where it declares no doc)."""
+    return str({f.name: f for f in dataclasses.fields(cls)}[key].metadata.get("doc", ""))
 
 
 def suggest(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
@@ -102,7 +158,7 @@ class LatencyConfig:
 class LatencyBound:
     """``[latency] p50_ms`` / ``p99_ms``: a bound in milliseconds and an allowed increase."""
 
-    name: str  #: p50_ms or p99_ms
+    name: str = field(metadata=NOT_A_KEY)  #: p50_ms or p99_ms
     max: float | None = None
     max_increase: float | None = None  #: relative to the baseline's, on the same hardware
 
@@ -141,7 +197,7 @@ class SequentialConfig:
 
 @dataclass(frozen=True)
 class SuiteConfig:
-    name: str
+    name: str = field(metadata=NOT_A_KEY)  #: the table's: [suites.NAME]
     tasks: tuple[str, ...]
     sample: int | None = None
     num_fewshot: int | Mapping[str, int] | None = None  # one n for all, or per task
@@ -174,9 +230,11 @@ def clean_task(task: str) -> str:
 class DeterminismConfig:
     """``[gate] determinism``: the stratified subset re-evaluated at each batch size."""
 
-    sample: int = 50  #: documents per task
+    sample: int = setting(50, Integer(low=1), "documents per task")
     batch_sizes: tuple[int, ...] = (1, 8)  #: besides the configured one (evaluated twice)
-    min_agreement: float = 1.0  #: the share of documents that must answer the same everywhere
+    min_agreement: float = setting(
+        1.0, Number(0.0, 1.0), "the share of documents that must answer the same everywhere"
+    )
 
 
 @dataclass(frozen=True)
@@ -186,18 +244,44 @@ class GateConfig:
     )
     experiment: str = "mlgate"  # the MLflow experiment of an MLflow store
     reference: str | None = None  # a checkpoint evaluated head to head on the same documents
-    baseline: str = "main"
-    alpha: float = 0.05
-    max_drop: float = 0.02
-    correction: str = "holm"  # across all gated metrics of a run, so many don't multiply alarms
-    error_rate: str = "run"  # "run": one correction over every comparison; "family": per family
-    on_incomparable: str = "fail"  # a baseline whose manifest differs in what moves scores
-    cache: str = ".mlgate-cache"  # result cache folder ("" turns it off)
-    chance: str = "fail"  # multiple-choice accuracy indistinguishable from guessing: fail/warn/off
-    chance_margin: float = 0.05  # how far above chance the accuracy's upper bound must reach
+    baseline: str = setting("main", Choice(), "the branch whose latest run is the baseline")
+    alpha: float = setting(
+        0.05, Number(0.0, 1.0, low_open=True, high_open=True), "the significance level"
+    )
+    max_drop: float = setting(0.02, Number(low=0.0), "the allowed drop against the baseline")
+    correction: str = setting(
+        "holm",
+        Choice(CORRECTIONS),
+        "across all gated metrics of a run, so many don't multiply alarms",
+    )
+    error_rate: str = setting(
+        "run",
+        Choice(ERROR_RATES),
+        '"run": one correction over every comparison; "family": per family',
+    )
+    on_incomparable: str = setting(
+        "fail", Choice(ON_INCOMPARABLE), "a baseline whose manifest differs in what moves scores"
+    )
+    cache: str = setting(".mlgate-cache", Choice(), 'result cache folder ("" turns it off)')
+    chance: str = setting(
+        "fail",
+        Choice(CHANCE_POLICIES),
+        "multiple-choice accuracy indistinguishable from guessing: fail, warn or off",
+    )
+    chance_margin: float = setting(
+        0.05,
+        Number(0.0, 1.0, high_open=True),
+        "how far above chance the accuracy's upper bound must reach",
+    )
     anchor: str | None = None  # a fixed run to compare with too: RUN_ID, tag:PATTERN, models:/…
-    max_drift: float | None = None  # the allowed drop against the anchor (None: not compared)
-    on_trend: str = "warn"  # a significant downward trend over the history: warn, fail, off
+    max_drift: float | None = setting(
+        None, Number(low=0.0), "the allowed drop against the anchor (unset: not compared)"
+    )
+    on_trend: str = setting(
+        "warn",
+        Choice(TREND_POLICIES),
+        "a significant downward trend over the history: warn, fail or off",
+    )
     determinism: DeterminismConfig | None = None  # None: not checked
     record_sequential: bool = False  # a --mlgate-record run may stop early too (else: whole)
 
@@ -214,9 +298,15 @@ class WandbConfig:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    history: int = 30  # recorded runs shown as columns of the regression matrix
-    examples: int = 20  # flipped examples listed per task and direction in the drill-down
-    redact: bool = True  # mask personal data (TCKN, IBAN, phone, e-mail) in every stored text
+    history: int = setting(
+        30, Integer(low=1), "recorded runs shown as columns of the regression matrix"
+    )
+    examples: int = setting(
+        20, Integer(low=0), "flipped examples listed per task and direction in the drill-down"
+    )
+    redact: bool = setting(
+        True, Flag(), "mask personal data (TCKN, IBAN, phone, e-mail) in every stored text"
+    )
     #: the DVC metrics file each gated run writes (relative: to this file)
     metrics: str | None = None
     wandb: WandbConfig | None = None  # log each gated run to Weights & Biases
@@ -226,8 +316,8 @@ class ReportConfig:
 class MetricThreshold:
     """One gated metric: the bounds a value must respect and the drop it may take."""
 
-    task: str
-    metric: str
+    task: str = field(metadata=NOT_A_KEY)  #: the table's: [thresholds.TASK]
+    metric: str = field(metadata=NOT_A_KEY)  #: the key's: METRIC = {...}
     min: float | None = None
     max: float | None = None
     max_drop: float | None = None
@@ -239,7 +329,8 @@ class MetricThreshold:
     max_gap: float | None = None  # a variant (TASK@KIND): its allowed drop against the clean task
     max_drift: float | None = None  # its allowed drop against the anchor ([gate] max_drift)
     min_ratio: float | None = None  # vs the reference (or baseline): allowed drop (1-ratio)*value
-    subgroup: str | None = None  # set on the item of one subgroup (not from the config file)
+    #: set on the item of one subgroup (not from the config file)
+    subgroup: str | None = field(default=None, metadata=NOT_A_KEY)
 
     @property
     def item_name(self) -> str:
@@ -475,75 +566,37 @@ TOP_LEVEL_KEYS = (
     "triggers",
     "latency",
 )
-LATENCY_SUITE_KEYS = ("requests", "max_new_tokens", "warmup")
+TASKS_KEYS = ("include",)  #: [tasks]: folders of task YAMLs
+LATENCY_SUITE_KEYS = keys_of(LatencyConfig)
 LATENCY_GATES = ("p50_ms", "p99_ms")
-LATENCY_BOUND_KEYS = ("max", "max_increase")
-TRIGGER_KEYS = ("paths", "suites", "order", "other", "model_folders")
-REPORT_KEYS = ("history", "examples", "redact", "metrics", "wandb")
-WANDB_KEYS = ("project", "entity", "tags", "timeout")
-MODEL_KEYS = (
-    "checkpoint",
-    "backend",
-    "dtype",
-    "device",
-    "batch_size",
-    "model_args",
-    "chat_template",
-    "system_instruction",
-    "fewshot_as_multiturn",
-    "gen_kwargs",
-    "scoring",
-)
+LATENCY_BOUND_KEYS = keys_of(LatencyBound)
+TRIGGER_KEYS = keys_of(TriggerConfig)
+REPORT_KEYS = keys_of(ReportConfig)
+WANDB_KEYS = keys_of(WandbConfig)
+MODEL_KEYS = keys_of(ModelConfig)
 SCORING_PATHS = ("shared-context", "lmeval")
-SUITE_KEYS = (
-    "tasks",
-    "sample",
-    "num_fewshot",
-    "seed",
-    "perturb",
-    "typo_rate",
-    "latency",
-    "sequential",
-)
-SEQUENTIAL_KEYS = ("looks",)
-GATE_KEYS = (
-    "store",
-    "experiment",
-    "reference",
-    "baseline",
-    "alpha",
-    "max_drop",
-    "correction",
-    "error_rate",
-    "on_incomparable",
-    "cache",
-    "chance",
-    "chance_margin",
-    "anchor",
-    "max_drift",
-    "on_trend",
-    "determinism",
-    "record_sequential",
-)
-DETERMINISM_KEYS = ("sample", "batch_sizes", "min_agreement")
-CHANCE_POLICIES = ("fail", "warn", "off")
-TREND_POLICIES = ("warn", "fail", "off")
-CORRECTIONS = ("holm", "bonferroni", "none")
-ERROR_RATES = ("run", "family")
-ON_INCOMPARABLE = ("fail", "warn")
-THRESHOLD_KEYS = (
-    "min",
-    "max",
-    "max_drop",
-    "higher_is_better",
-    "subgroups",
-    "min_subgroup",
-    "max_disparity",
-    "min_subgroup_n",
-    "max_gap",
-    "max_drift",
-    "min_ratio",
-)
+SUITE_KEYS = keys_of(SuiteConfig)
+SEQUENTIAL_KEYS = keys_of(SequentialConfig)
+GATE_KEYS = keys_of(GateConfig)
+DETERMINISM_KEYS = keys_of(DeterminismConfig)
+THRESHOLD_KEYS = keys_of(MetricThreshold)
+#: Every table thresholds.toml may hold (NAME, TASK, METRIC, GATE: any such name) and its keys.
+ACCEPTED_KEYS: Mapping[str, tuple[str, ...]] = {
+    "": TOP_LEVEL_KEYS,
+    "tasks": TASKS_KEYS,
+    "model": MODEL_KEYS,
+    "suites.NAME": SUITE_KEYS,
+    "suites.NAME.latency": LATENCY_SUITE_KEYS,
+    "suites.NAME.sequential": SEQUENTIAL_KEYS,
+    "gate": GATE_KEYS,
+    "gate.determinism": DETERMINISM_KEYS,
+    "thresholds.TASK.METRIC": THRESHOLD_KEYS,
+    "report": REPORT_KEYS,
+    "report.wandb": WANDB_KEYS,
+    "triggers": TRIGGER_KEYS,
+    "latency": LATENCY_GATES,
+    "latency.GATE": LATENCY_BOUND_KEYS,
+}
 
 
 def load_config(path: Path) -> MlgateConfig:
@@ -572,19 +625,9 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
     thresholds = _parse_thresholds(top.sub("thresholds"))
     report_table = top.sub("report")
     report_table.check_keys(REPORT_KEYS)
-    defaults = ReportConfig()
-    history = report_table.integer("history", defaults.history, low=1)
-    examples = report_table.integer("examples", defaults.examples, low=0)
-    assert history is not None
-    assert examples is not None
-    redact = report_table.data.get("redact", defaults.redact)
-    if not isinstance(redact, bool):
-        raise report_table.error("redact", "expected true or false")
     metrics = report_table.optional_string("metrics")
     wandb = _parse_wandb(report_table) if "wandb" in report_table.data else None
-    report = ReportConfig(
-        history=history, examples=examples, redact=redact, metrics=metrics, wandb=wandb
-    )
+    report = ReportConfig(**read_settings(report_table, ReportConfig), metrics=metrics, wandb=wandb)
     trigger_table = top.sub("triggers")
     trigger_table.check_keys(TRIGGER_KEYS)
     try:
@@ -711,7 +754,7 @@ def _parse_gen_kwargs(table: _Table) -> dict[str, str | int | float | bool]:
 
 
 def _parse_include(table: _Table, root: Path) -> tuple[Path, ...]:
-    table.check_keys(("include",))
+    table.check_keys(TASKS_KEYS)
     folders = []
     for entry in table.string_list("include"):
         folder = (root / entry).resolve()
@@ -964,15 +1007,36 @@ def _parse_determinism(gate: _Table) -> DeterminismConfig | None:
         or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in sizes)
     ):
         raise table.error("batch_sizes", "expected a non-empty list of integers >= 1, e.g. [1, 8]")
-    return DeterminismConfig(
-        sample=table.integer("sample", d.sample, low=1) or d.sample,
-        batch_sizes=tuple(sizes),
-        min_agreement=_required(table.number("min_agreement", d.min_agreement, low=0.0, high=1.0)),
-    )
+    return DeterminismConfig(**read_settings(table, DeterminismConfig), batch_sizes=tuple(sizes))
 
 
-def _required(value: float | None) -> float:
-    assert value is not None  # a key with a default always has a value
+def read_settings(table: _Table, cls: type) -> dict[str, Any]:
+    """Every key of ``cls`` declared with ``setting``, read from ``table`` and checked."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        check = f.metadata.get("check")
+        if check is not None:
+            values[f.name] = _read_setting(table, f.name, f.default, check)
+    return values
+
+
+def _read_setting(table: _Table, key: str, default: Any, check: Check) -> Any:
+    if isinstance(check, Number):
+        return table.number(
+            key,
+            default,
+            low=check.low,
+            high=check.high,
+            low_open=check.low_open,
+            high_open=check.high_open,
+        )
+    if isinstance(check, Integer):
+        return table.integer(key, default, low=check.low)
+    if isinstance(check, Choice):
+        return table.string(key, default, check.choices)
+    value = table.data.get(key, default)
+    if not isinstance(value, bool):
+        raise table.error(key, "expected true or false")
     return value
 
 
@@ -986,10 +1050,7 @@ def _boolean(table: _Table, key: str, default: bool) -> bool:
 def _parse_gate(table: _Table) -> GateConfig:
     table.check_keys(GATE_KEYS)
     d = GateConfig()
-    alpha = table.number("alpha", d.alpha, low=0.0, high=1.0, low_open=True, high_open=True)
-    max_drop = table.number("max_drop", d.max_drop, low=0.0)
-    assert alpha is not None
-    assert max_drop is not None
+    settings = read_settings(table, GateConfig)
     store = _parse_store(table, d.store)
     experiment = table.string("experiment", d.experiment)
     if not experiment.strip():
@@ -998,25 +1059,13 @@ def _parse_gate(table: _Table) -> GateConfig:
     if reference is not None and not reference.strip():
         raise table.error("reference", "must name a checkpoint folder, hub id or models:/ URI")
     return GateConfig(
+        **settings,
         store=store,
         experiment=experiment,
         reference=reference,
-        baseline=table.string("baseline", d.baseline),
-        alpha=alpha,
-        max_drop=max_drop,
-        correction=table.string("correction", d.correction, CORRECTIONS),
-        error_rate=table.string("error_rate", d.error_rate, ERROR_RATES),
-        on_incomparable=table.string("on_incomparable", d.on_incomparable, ON_INCOMPARABLE),
-        cache=table.string("cache", d.cache),
-        chance=table.string("chance", d.chance, CHANCE_POLICIES),
         anchor=_parse_anchor(table, store),
-        max_drift=table.number("max_drift", None, low=0.0),
-        on_trend=table.string("on_trend", d.on_trend, TREND_POLICIES),
         determinism=_parse_determinism(table),
         record_sequential=_boolean(table, "record_sequential", d.record_sequential),
-        chance_margin=_required(
-            table.number("chance_margin", d.chance_margin, low=0.0, high=1.0, high_open=True)
-        ),
     )
 
 

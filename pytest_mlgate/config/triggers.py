@@ -311,10 +311,10 @@ def parse_triggers(data: Mapping[str, object], known_suites: Iterable[str]) -> T
     for kind, suite in suites_table.items():
         if kind not in KINDS:
             raise ValueError(f"[triggers.suites] {kind!r}: not a change kind ({', '.join(KINDS)})")
-        if suite not in suites:
+        if not isinstance(suite, str) or suite not in suites:  # (a list is not hashable)
             raise ValueError(f"[triggers.suites] {kind} = {suite!r}: no such suite")
         mapping[kind] = str(suite)
-    if not isinstance(order, list) or not all(o in suites for o in order):
+    if not isinstance(order, list) or not all(isinstance(o, str) and o in suites for o in order):
         raise ValueError(f"[triggers] order = {order!r}: a list of declared suites")
     if other not in KINDS:
         raise ValueError(f"[triggers] other = {other!r}: kind must be one of {KINDS}")

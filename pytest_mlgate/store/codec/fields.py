@@ -153,12 +153,9 @@ def _decode_int(default: object) -> Decoder:
     return decode
 
 
-def _decode_float(default: object) -> Decoder:
-    def decode(value: object, what: str) -> object:
-        found = optional_number(value, what)
-        return default if found is None else found
-
-    return decode
+def _decode_float(value: object, what: str) -> float:
+    """null is a value that was not finite (an absent key is the field's default)."""
+    return number_or_nan(value, what)
 
 
 def _is_true(value: object, what: str) -> bool:
@@ -191,7 +188,7 @@ def _type_codec(hint: object, default: object) -> tuple[Encoder, Decoder] | None
         str | None: (_identity, optional_str),
         int: (_identity, _decode_int(0 if default is _MISSING else default)),
         int | None: (_identity, optional_int),
-        float: (finite, _decode_float(math.nan if default is _MISSING else default)),
+        float: (finite, _decode_float),
         float | None: (finite, optional_number),
         bool: (_identity, _is_true),
         bool | None: (_identity, optional_bool),
@@ -246,22 +243,46 @@ class FlatCodec(Generic[T]):
             raise TypeError(
                 f"{cls.__name__}.{f.name}: no codec for {hint}: give it a Wire(encode, decode)"
             )
-        value_default = wire.default or (None if default is _MISSING else (lambda: default))
+        value_default = wire.default or (
+            None
+            if default is _MISSING
+            else f.default_factory  # a fresh dict per record, not one shared by all
+            if f.default_factory is not dataclasses.MISSING
+            else (lambda: default)
+        )
         return _FieldCodec(f.name, wire.key or f.name, encode, decode, wire.sparse, value_default)
 
     def encode(self, value: T) -> Json:
         data: Json = {}
         for f in self.fields:
             attribute = getattr(value, f.name)
-            if f.sparse and f.default is not None and attribute == f.default():
+            if f.sparse and f.default is not None and self._as_default(f, attribute):
                 continue
             data[f.key] = f.encode(attribute)
         return data
 
+    @staticmethod
+    def _as_default(f: _FieldCodec, attribute: object) -> bool:
+        """Whether a sparse field is left out: it holds its default, or is written as the
+        default's JSON (an infinite bound is null, as an absent one is) and so would read back
+        as the default and re-encode to other bytes."""
+        assert f.default is not None
+        default = f.default()
+        if attribute == default:
+            return True
+        written = f.encode(attribute)
+        return written is None if default is None else bool(written == f.encode(default))
+
     def decode(self, data: Mapping[str, Any], what: str) -> T:
-        return self.cls(
-            **{f.name: f.decode(data.get(f.key), f"{what}.{f.key}") for f in self.fields}
-        )
+        # An absent key is the field's default (a record written before the field existed);
+        # a present one, null included, is what its decoder makes of it.
+        values = {
+            f.name: f.default()
+            if f.key not in data and f.default is not None
+            else f.decode(data.get(f.key), f"{what}.{f.key}")
+            for f in self.fields
+        }
+        return self.cls(**values)
 
 
 def _normalised(hint: object) -> object:

@@ -101,7 +101,7 @@ RUN_INFO = FlatCodec(
     groups=Wire(encode=encode_groups, decode=groups, sparse=True),
     from_cache=Wire(
         key="result_cache",
-        encode=lambda hit: "hit",
+        encode=lambda hit: "hit" if hit else None,
         decode=lambda value, what: value == "hit",
         sparse=True,
     ),
