@@ -929,6 +929,10 @@ def power_warnings(
                 f"{threshold.task} {threshold.metric}: n={base.n} cannot detect a "
                 f"{allowed * 100:.1f} pp drop at alpha {settings.alpha:g} with 80% power; the "
                 f"minimum detectable drop is {mde * 100:.1f} pp ({basis}). A drop between the "
-                "two passes with a warning: raise max_drop, or evaluate more examples."
+                "two passes with a warning: raise max_drop, or evaluate more examples (raise "
+                "the suite's sample, or remove it for every document) and record a new baseline "
+                "with them (--mlgate-record on the baseline branch): the paired test counts only "
+                "documents both runs evaluated, so against this baseline n stays at most "
+                f"{base.n}."
             )
     return messages
