@@ -6,9 +6,14 @@ per-example differences ``new - baseline`` oriented so that a positive differenc
 
 - 0/1 scores (accuracy, exact match): the exact McNemar test, i.e. a binomial test on the
   discordant pairs (``b`` right→wrong, ``c`` wrong→right; under no change ``b ~ Bin(b+c, 1/2)``).
-- continuous scores (F1, BLEU per example, ...): a paired bootstrap of the mean difference,
-  recentred under the null; above ``BOOTSTRAP_MAX_N`` pairs the mean difference is normal to
-  well within the bootstrap's own Monte Carlo error, so a paired z-test is used instead.
+- 0/1 scores against a margin ``d > 0`` ("the drop is at most d"): Tango's score test for the
+  difference of paired proportions, the nuisance (wrong->right share) at its restricted MLE.
+- continuous scores (F1, BLEU per example, ...): a sign-flip permutation test of the mean paired
+  difference (shifted by the margin), enumerated exactly up to ``EXACT_FLIP_MAX_N`` pairs so its
+  size is at most alpha at every n; above it a Monte Carlo sign-flip with enough resamples for the
+  run's correction (seeded from the comparison), and above ``BOOTSTRAP_MAX_N`` pairs a paired
+  z-test, accurate at that n.
+- ``min_ratio``: a test of ``mean(new - ratio * baseline) < 0`` on the per-pair values.
 - unpaired fallbacks when the example sets differ: a two-proportion z-test, or Welch's t
   approximated by the normal (n is in the hundreds for any task worth gating).
 """
@@ -25,6 +30,8 @@ import numpy as np
 
 _NORMAL = NormalDist()
 BOOTSTRAP_MAX_N = 5000
+EXACT_FLIP_MAX_N = 20  #: 2**20 sign patterns: enumerated, the test is exact
+MIN_RESAMPLES, MAX_RESAMPLES = 2000, 200_000
 Array = Any  # numpy arrays; numpy's own stubs are too loose to help here
 
 
@@ -67,6 +74,8 @@ def format_p(p: float | None, missing: str = "–") -> str:
     below 0.001, three decimals above."""
     if p is None or math.isnan(p):
         return missing
+    if p < 1e-16:  # below double precision of 1 - p: never "0", which no test can show
+        return "<1e-16"
     return f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
 
 
@@ -93,7 +102,14 @@ def binomial_upper_bound(k: int, n: int, level: float = 0.95) -> float:
 
 
 # The tests that compare examples pair by pair (the others are unpaired fallbacks).
-PAIRED_TESTS = ("mcnemar-exact", "paired-bootstrap", "paired-normal")
+PAIRED_TESTS = (
+    "mcnemar-exact",
+    "tango-score",
+    "sign-flip-exact",
+    "sign-flip",
+    "paired-normal",
+    "paired-bootstrap",  # written by releases before the sign-flip test
+)
 
 
 @dataclass(frozen=True)
@@ -185,7 +201,11 @@ def paired_bootstrap(
 
 
 def unpaired_test(
-    baseline: Array, new: Array, higher_is_better: bool = True, level: float = 0.95
+    baseline: Array,
+    new: Array,
+    higher_is_better: bool = True,
+    level: float = 0.95,
+    margin: float = 0.0,
 ) -> tuple[str, float, tuple[float, float]]:
     """When examples cannot be paired: two-proportion z (0/1) or Welch (normal approximation)."""
     base = np.asarray(baseline, dtype=np.float64)
@@ -209,12 +229,127 @@ def unpaired_test(
         )
         se0 = se
     z_half = normal_quantile(0.5 + level / 2) * se
-    if se0 == 0:
-        p = _degenerate_p(delta, higher_is_better)
+    # Against a margin the null is "the loss is the margin": the observed loss less the margin,
+    # on the unpooled standard error (the pooled one assumes equal proportions).
+    shifted = delta + margin if higher_is_better else delta - margin
+    se_null = se0 if margin == 0 else se
+    if se_null == 0:
+        p = _degenerate_p(shifted, higher_is_better)
     else:
-        z = delta / se0
+        z = shifted / se_null
         p = normal_cdf(z) if higher_is_better else 1 - normal_cdf(z)
     return (name, p, (delta - z_half, delta + z_half))
+
+
+def tango_score(b: int, c: int, n: int, margin: float) -> float:
+    """Tango's score test for paired proportions against a margin: the one-sided p-value for
+    "the drop is larger than ``margin``", where the drop is ``(b - c) / n`` (``b`` right->wrong,
+    ``c`` wrong->right). The wrong->right share is taken at its maximum likelihood under
+    "drop = margin" (Tango 1998), which keeps the test's size near alpha at small n where a Wald
+    test's is not."""
+    if n <= 0:
+        return 1.0
+    d = min(max(margin, 0.0), 1.0 - 1e-12)
+    # Restricted MLE of p01 under p10 - p01 = d: the root of 2n p^2 + B p + C = 0.
+    big_b = d * (2 * n - b + c) - (b + c)
+    big_c = -c * d * (1 - d)
+    p01 = (-big_b + math.sqrt(max(big_b * big_b - 8 * n * big_c, 0.0))) / (4 * n)
+    variance = n * (2 * p01 + d * (1 - d))
+    excess = b - c - n * d
+    if variance <= 0:
+        return 0.0 if excess > 0 else 1.0
+    return 1 - normal_cdf(excess / math.sqrt(variance))
+
+
+def resamples_for(comparisons: int, alpha: float) -> int:
+    """Monte Carlo resamples whose p-value resolution is finer than the smallest level the run's
+    correction can ask for (alpha / comparisons): about 20 * comparisons / alpha, capped."""
+    wanted = math.ceil(20 * max(comparisons, 1) / max(alpha, 1e-9))
+    return max(MIN_RESAMPLES, min(MAX_RESAMPLES, wanted))
+
+
+def sign_flip(values: Array, *, resamples: int = MIN_RESAMPLES, seed: int = 0) -> float:
+    """One-sided sign-flip permutation p-value for "mean(values) < 0". Under the null the values
+    are symmetric about 0, so every sign pattern is equally likely: enumerated exactly up to
+    ``EXACT_FLIP_MAX_N`` values (the size is at most alpha at every n), else ``resamples`` random
+    patterns with the (k + 1) / (B + 1) estimate (never 0, valid at every B)."""
+    v = np.asarray(values, dtype=np.float64)
+    n = v.size
+    if n == 0:
+        return 1.0
+    observed = float(v.sum())
+    tol = 1e-9 * max(1.0, float(np.abs(v).sum()))
+    magnitudes = np.abs(v)
+    if n <= EXACT_FLIP_MAX_N:
+        hits = 0
+        rows = 1 << n
+        chunk = 1 << 16
+        bits = 1 << np.arange(n, dtype=np.int64)
+        for start in range(0, rows, chunk):
+            codes = np.arange(start, min(rows, start + chunk), dtype=np.int64)
+            signs = np.where((codes[:, None] & bits) != 0, -1.0, 1.0)
+            hits += int(np.count_nonzero(signs @ magnitudes <= observed + tol))
+        return hits / rows
+    rng = np.random.default_rng(seed)
+    hits = 0
+    chunk = max(1, min(resamples, 4_000_000 // n))
+    for start in range(0, resamples, chunk):
+        rows = min(resamples, start + chunk) - start
+        signs = rng.integers(0, 2, size=(rows, n), dtype=np.int8) * 2 - 1
+        hits += int(np.count_nonzero(signs @ magnitudes <= observed + tol))
+    return (hits + 1) / (resamples + 1)
+
+
+def mean_below_zero(
+    values: Array, *, resamples: int = MIN_RESAMPLES, seed: int = 0
+) -> tuple[str, float]:
+    """The test for "mean(values) < 0" on per-pair values: sign-flip up to ``BOOTSTRAP_MAX_N``,
+    a one-sided z-test above (the mean of thousands of bounded values is normal)."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size <= EXACT_FLIP_MAX_N:
+        return "sign-flip-exact", sign_flip(v)
+    if v.size <= BOOTSTRAP_MAX_N:
+        # Bounded work (about 2e8 sign products): at n = 5000 still 40,000 resamples.
+        affordable = max(MIN_RESAMPLES, 200_000_000 // v.size)
+        return "sign-flip", sign_flip(v, resamples=min(resamples, affordable), seed=seed)
+    se = float(v.std(ddof=1)) / math.sqrt(v.size)
+    mean = float(v.mean())
+    if se == 0:
+        return "paired-normal", 0.0 if mean < 0 else 1.0
+    return "paired-normal", normal_cdf(mean / se)
+
+
+def drop_test(
+    baseline: Array,
+    new: Array,
+    *,
+    higher_is_better: bool = True,
+    margin: float = 0.0,
+    ratio: float | None = None,
+    resamples: int = MIN_RESAMPLES,
+    seed: int = 0,
+) -> tuple[str, float, tuple[int, int] | None]:
+    """The gate's one test on paired per-example scores: (test, one-sided p for "the loss is
+    larger than the margin", the discordant counts of 0/1 scores). ``margin`` is the largest
+    allowed loss (``max_drop``, ``max_drift``, ``max_gap``); with ``ratio`` (``min_ratio``) the
+    null is "new >= ratio * baseline" (for a lower-is-better metric "new <= baseline / ratio").
+    A pure function of (scores, margin, level-independent p): the sequential gate evaluates it
+    look by look."""
+    base = np.asarray(baseline, dtype=np.float64)
+    cur = np.asarray(new, dtype=np.float64)
+    binary = bool(np.isin(base, (0.0, 1.0)).all() and np.isin(cur, (0.0, 1.0)).all())
+    if ratio is not None:
+        values = cur - ratio * base if higher_is_better else base - ratio * cur
+        name, p = mean_below_zero(values, resamples=resamples, seed=seed)
+        return name, p, None
+    if binary:
+        p_mc, b, c = mcnemar_exact(base, cur, higher_is_better)
+        if margin <= 0:
+            return "mcnemar-exact", p_mc, (b, c)
+        return "tango-score", tango_score(b, c, base.size, margin), (b, c)
+    oriented = (cur - base) if higher_is_better else (base - cur)
+    name, p = mean_below_zero(oriented + margin, resamples=resamples, seed=seed)
+    return name, p, None
 
 
 def compare(
@@ -224,34 +359,38 @@ def compare(
     paired: bool,
     higher_is_better: bool = True,
     level: float = 0.95,
-    bootstrap_iterations: int = 2000,
-    seed: int = 1234,
+    margin: float = 0.0,
+    ratio: float | None = None,
+    resamples: int = MIN_RESAMPLES,
+    seed: int = 0,
 ) -> Comparison:
-    """The gate's comparison of one metric: the right test for the data, one-sided for a drop."""
+    """The gate's comparison of one metric: the right test for the data, one-sided for a loss
+    beyond ``margin`` (or below ``ratio`` of the baseline)."""
     base = np.asarray(baseline, dtype=np.float64)
     cur = np.asarray(new, dtype=np.float64)
     value, base_value = float(cur.mean()), float(base.mean())
     delta = value - base_value
     if not paired:
-        name, p, ci = unpaired_test(base, cur, higher_is_better, level)
+        allowed = margin if ratio is None else ratio_allowance(ratio, base_value, higher_is_better)
+        name, p, ci = unpaired_test(base, cur, higher_is_better, level, margin=allowed)
         return Comparison(name, False, min(base.size, cur.size), base_value, value, delta, ci, p)
-    binary = bool(np.isin(base, (0.0, 1.0)).all() and np.isin(cur, (0.0, 1.0)).all())
-    if binary:
-        p, b, c = mcnemar_exact(base, cur, higher_is_better)
-        ci = paired_binary_ci(base, cur, level)
-        return Comparison("mcnemar-exact", True, base.size, base_value, value, delta, ci, p, (b, c))
-    if base.size > BOOTSTRAP_MAX_N:
-        p, ci = paired_normal(base, cur, higher_is_better, level)
-        return Comparison("paired-normal", True, base.size, base_value, value, delta, ci, p)
-    p, ci = paired_bootstrap(
+    name, p, discordant = drop_test(
         base,
         cur,
         higher_is_better=higher_is_better,
-        iterations=bootstrap_iterations,
-        level=level,
+        margin=margin,
+        ratio=ratio,
+        resamples=resamples,
         seed=seed,
     )
-    return Comparison("paired-bootstrap", True, base.size, base_value, value, delta, ci, p)
+    ci = _mean_ci(cur - base, level)
+    return Comparison(name, True, base.size, base_value, value, delta, ci, p, discordant)
+
+
+def ratio_allowance(ratio: float, value: float, higher_is_better: bool) -> float:
+    """``min_ratio``'s allowed loss against ``value``: ``(1 - ratio) * value``, or for a
+    lower-is-better metric ``(1 / ratio - 1) * value`` (the ratio inverted)."""
+    return (1 - ratio) * value if higher_is_better else (1 / ratio - 1) * value
 
 
 def paired_normal(
@@ -430,3 +569,92 @@ def quantile_ratio(
     low, high = np.quantile(ratios, [tail, 1 - tail])
     p = (1 + int(np.sum(ratios <= 1.0))) / (iterations + 1)
     return observed, (float(low), float(high)), p
+
+
+def _log_factorials(n: int) -> Array:
+    """log k! for k = 0..n (cumulative sums of log k)."""
+    return np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, n + 1, dtype=np.float64)))))
+
+
+def _binom_pmf(n: int, p: float, ks: Array, log_fact: Array) -> Array:
+    """Binomial pmf at integer ``ks`` (vectorised, in log space; ``log_fact`` up to n)."""
+    ks = np.asarray(ks, dtype=np.int64)
+    if p <= 0 or p >= 1:
+        at = 0 if p <= 0 else n
+        return (ks == at).astype(np.float64)
+    log = (
+        log_fact[n] - log_fact[ks] - log_fact[n - ks] + ks * math.log(p) + (n - ks) * math.log1p(-p)
+    )
+    return np.asarray(np.exp(log))
+
+
+def _tango_vector(b: Array, c: Array, n: int, margin: float) -> Array:
+    """``tango_score`` over arrays of (b, c)."""
+    d = min(max(margin, 0.0), 1.0 - 1e-12)
+    big_b = d * (2 * n - b + c) - (b + c)
+    big_c = -c * d * (1 - d)
+    p01 = (-big_b + np.sqrt(np.maximum(big_b * big_b - 8 * n * big_c, 0.0))) / (4 * n)
+    variance = np.maximum(n * (2 * p01 + d * (1 - d)), 1e-300)
+    z = (b - c - n * d) / np.sqrt(variance)
+    return np.array([1 - normal_cdf(float(x)) for x in z])
+
+
+def paired_power(
+    n: int, drop: float, discordance: float, alpha: float, margin: float = 0.0
+) -> float:
+    """Power of the paired 0/1 test the gate runs, exactly: McNemar's exact test at margin 0,
+    Tango's score test against ``margin`` above it, at level ``alpha`` (pass the adjusted one).
+    The discordant count t ~ Bin(n, discordance); given t, the right->wrong count
+    b ~ Bin(t, (discordance + drop) / (2 discordance)); the power sums the probability of every
+    (t, b) the test rejects. No normal shortcut."""
+    if n <= 0 or drop <= 0:
+        return 0.0
+    share = min(max(discordance, drop), 1.0)
+    lean = min(1.0, (share + drop) / (2 * share))
+    sd = math.sqrt(n * share * (1 - share)) + 1
+    low, high = max(0, int(n * share - 9 * sd)), min(n, int(n * share + 9 * sd) + 1)
+    log_fact = _log_factorials(n)
+    ts = np.arange(low, high + 1)
+    weights = _binom_pmf(n, share, ts, log_fact)
+    total = 0.0
+    for t, weight in zip(ts.tolist(), weights.tolist(), strict=True):
+        if weight < 1e-12 or t == 0:
+            continue
+        bs = np.arange(0, t + 1)
+        if margin <= 0:  # exact McNemar: P(B >= b | t, 1/2), summed from the top
+            p = np.cumsum(_binom_pmf(t, 0.5, bs, log_fact)[::-1])[::-1]
+        else:
+            p = _tango_vector(bs.astype(np.float64), (t - bs).astype(np.float64), n, margin)
+        rejected = bs[p <= alpha]
+        if rejected.size:
+            total += weight * float(_binom_pmf(t, lean, rejected, log_fact).sum())
+    return min(1.0, total)
+
+
+def exact_minimum_detectable_drop(
+    n: int,
+    p: float,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    discordance: float | None = None,
+    margin: float = 0.0,
+) -> float:
+    """The smallest true drop the gate's own paired test detects with ``power`` at ``alpha``
+    against ``margin`` (``paired_power``; the independent-errors discordance when none is
+    measured). NaN when no drop up to the accuracy itself reaches the power."""
+    if n <= 0 or not 0 < p <= 1:
+        return math.nan
+
+    def share(drop: float) -> float:
+        return independent_discordance(p, drop) if discordance is None else discordance
+
+    if paired_power(n, p, share(p), alpha, margin) < power:
+        return math.nan
+    low, high = 0.0, p
+    for _ in range(18):  # resolution p / 2**18: far below a tenth of a point
+        mid = (low + high) / 2
+        if paired_power(n, mid, share(mid), alpha, margin) >= power:
+            high = mid
+        else:
+            low = mid
+    return high

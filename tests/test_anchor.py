@@ -14,7 +14,8 @@ import pytest
 from pytest_mlgate import stats
 from pytest_mlgate.backend.fake import fake_task_result
 from pytest_mlgate.config.load import GateConfig, MetricThreshold
-from pytest_mlgate.gate.verdicts import Anchor, Status, gate_all
+from pytest_mlgate.gate.decision import gate_all
+from pytest_mlgate.gate.verdicts import Anchor, Status
 from pytest_mlgate.results import EvalRun
 from tests.gate_run import run_gate
 from tests.outcomes import outcome
@@ -187,3 +188,21 @@ def test_an_anchor_made_differently_is_skipped_with_a_warning_not_failed() -> No
         "anchor v0.9 skipped: lm-eval version differs (0.4.9 in the anchor, 0.4.13 now)" in message
     )
     assert "Re-anchor" in message
+
+
+def test_a_tag_anchor_is_the_first_run_at_the_tagged_commit(tmp_path: Path) -> None:
+    """Runs recorded later at the same commit (the checkpoint updated from outside) do not move
+    the anchor (before: the newest run at the commit, so the anchor became the baseline)."""
+    from pytest_mlgate.results import EvalRun
+    from pytest_mlgate.run.resolve import run_at_commit
+    from pytest_mlgate.store.folder import FolderStore
+    from tests.outcomes import outcome
+
+    store = FolderStore(tmp_path / "history")
+    ids = []
+    for minute in range(3):
+        run_id = f"20261124T06{minute:02d}00Z-0000000{minute}"
+        ids.append(run_id)
+        stamp = f"2026-11-24T06:{minute:02d}:00+00:00"
+        store.append(outcome(run_id, EvalRun({}), timestamp=stamp, commit="abc123"))
+    assert run_at_commit(store, "abc123", "main", tmp_path) == ids[0]

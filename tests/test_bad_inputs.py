@@ -715,14 +715,14 @@ def test_after_a_truncated_last_index_line_the_next_record_starts_its_own(tmp_pa
 def test_the_power_warning_says_to_record_a_new_baseline_with_more_examples() -> None:
     from pytest_mlgate.backend.fake import fake_task_result
     from pytest_mlgate.config.load import GateConfig, MetricThreshold
-    from pytest_mlgate.gate.verdicts import power_warnings
+    from pytest_mlgate.gate.power import power_warnings
     from pytest_mlgate.results import EvalRun
     from tests.outcomes import outcome
 
     baseline = outcome("b", EvalRun({"t": fake_task_result("t", {"acc": [1.0, 0.0] * 25})}))
     [message] = power_warnings([MetricThreshold("t", "acc", max_drop=0.01)], baseline, GateConfig())
     assert message.endswith(
-        "raise max_drop, or evaluate more examples (raise the suite's sample, or remove it for "
+        "widen the margin, or evaluate more examples (raise the suite's sample, or remove it for "
         "every document) and record a new baseline with them (--mlgate-record on the baseline "
         "branch): the paired test counts only documents both runs evaluated, so against this "
         "baseline n stays at most 50."

@@ -117,9 +117,12 @@ def test_a_significant_drop_fails_with_value_baseline_delta_ci_and_p(repo: Repo)
     assert re.search(
         r"baseline 0\.8000 \(run \S+\), delta -0\.2000 \[95% CI -0\.\d+, -0\.\d+\]", line
     ), line
-    assert "p=9.5e-07" in line  # exact McNemar: 20 of 20 discordant pairs went right->wrong
-    assert "(mcnemar-exact, n=100)" in line
-    assert line.endswith("significant drop of 0.2000 > max_drop 0.02")
+    # Tango's score test of "drop <= 2 pp" (before: exact McNemar of "drop <= 0", p=9.5e-07)
+    assert "p=1.3e-05" in line
+    assert "(tango-score, n=100)" in line
+    assert line.endswith(
+        "significant drop of 0.2000 > max_drop 0.02: drop 20.0 pp > margin 2 pp, p = 1.3e-05"
+    )
 
 
 def test_a_drop_beyond_max_drop_that_is_not_significant_passes_with_a_warning(repo: Repo) -> None:
@@ -128,12 +131,12 @@ def test_a_drop_beyond_max_drop_that_is_not_significant_passes_with_a_warning(re
     assert result.ret == 0
     result.stdout.fnmatch_lines(
         [
-            "*NoiseExplainedDropWarning: mlgate_tr_mc acc = 0.7700 vs baseline 0.8000*p=0.254*"
-            "drop of 0.0300 > max_drop 0.02 is not significant at alpha 0.05; "
-            "the minimum detectable drop at n=100 is 0.0*",
+            "*NoiseExplainedDropWarning: mlgate_tr_mc acc = 0.7700 vs baseline 0.8000*p=0.368*"
+            "drop of 0.0300 > max_drop 0.02 is not significant at alpha 0.05 (drop 3.0 pp > "
+            "margin 2 pp, p = 0.368); the minimum detectable drop at n=100 is 0.*",
         ]
     )
-    result.stdout.fnmatch_lines(["mlgate_tr_mc*acc*0.7700*0.8000*-0.0300*0.254*WARN"])
+    result.stdout.fnmatch_lines(["mlgate_tr_mc*acc*0.7700*0.8000*-0.0300*0.368*WARN"])
 
 
 def test_an_improvement_passes(repo: Repo) -> None:
@@ -216,8 +219,11 @@ def test_power_warning_before_the_eval(repo: Repo) -> None:
     result = repo.run({"acc": BASE})
     result.stdout.fnmatch_lines(
         [
-            "*PowerWarning: mlgate_tr_mc acc: n=100 cannot detect a 1.0 pp drop at alpha 0.05 "
-            "with 80% power; the minimum detectable drop is * pp (assuming*"
+            # before: "acc: n=100 cannot detect a 1.0 pp drop at alpha 0.05" (normal approximation,
+            # unadjusted alpha, no margin)
+            "*PowerWarning: mlgate_tr_mc acc vs baseline: n=100: the minimum detectable drop is "
+            "* pp (Tango's score test against a 1 pp margin at adjusted alpha 0.05, 80% power; "
+            "assuming*"
         ]
     )
 
@@ -264,7 +270,7 @@ def test_power_warning_uses_how_much_neighbouring_baselines_disagree(repo: Repo)
     result = repo.run({"acc": BASE})
     result.stdout.fnmatch_lines(
         [
-            "*n=100 cannot detect a 1.0 pp drop*given the 4.0% of examples that flipped between "
-            "the last two baseline runs*"
+            "*acc vs baseline: n=100: the minimum detectable drop is * pp*given the 4.0% of "
+            "examples that flipped between the last two baseline runs*"
         ]
     )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pytest_mlgate.config.load import GateConfig, MetricThreshold
-from pytest_mlgate.gate.verdicts import gate_all
+from pytest_mlgate.gate.decision import gate_all
 from pytest_mlgate.report.html import write_html
 from pytest_mlgate.report.matrix import ReportInput
 from pytest_mlgate.results import EvalRun, Example, MetricResult, TaskResult

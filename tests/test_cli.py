@@ -87,8 +87,14 @@ def test_compare_unknown_run_is_a_usage_error(
 def test_power(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["power", "--n", "120", "--p", "0.7", "--drop", "0.02"]) == 0
     out = capsys.readouterr().out
-    assert "minimum detectable drop: 15.6" in out
+    assert "minimum detectable drop: 16.3" in out  # exact McNemar (before: 15.6, normal approx.)
     assert "examples needed to detect it:" in out
+    args = ["power", "--n", "400", "--p", "0.7", "--discordance", "0.2"]
+    assert main([*args, "--margin", "0.02", "--subgroups", "5", "--comparisons", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "over 8 comparison(s) (0.0063 each), Tango's test, margin 2 pp" in out
+    [whole, per] = [float(line.split()[-2]) for line in out.splitlines() if line.endswith(" pp")]
+    assert per > whole > 2.0  # 80 examples per subgroup detect less; both beyond the margin
     with pytest.raises(SystemExit):
         main(["power", "--n", "120", "--p", "1.5"])
 

@@ -31,6 +31,17 @@ from tests.outcomes import outcome
 # sampled run with per-task n-shot compared although incomparable (on_incomparable = "warn").
 HISTORY = Path(__file__).parent / "data" / "history-0.1"
 RECORDS = sorted((HISTORY / "runs").glob("*.json"))
+# Recorded by the release at commit 7582e61 with tests/data/record_history.py (the fake backend):
+# subgroups, a perturbed variant's gap, determinism, a latency probe, an anchor's drift, a
+# reference gated with min_ratio, two partial runs of shards and their merged run.
+CURRENT = Path(__file__).parent / "data" / "history-7582e61"
+HISTORIES = (HISTORY, CURRENT)
+EVERY_RECORD = sorted(path for history in HISTORIES for path in (history / "runs").glob("*.json"))
+EVERY_INDEX_LINE = [
+    (history.name, line)
+    for history in HISTORIES
+    for line in (history / "index.jsonl").read_text(encoding="utf-8").splitlines()
+]
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
@@ -40,6 +51,54 @@ def test_a_record_of_the_previous_release_re_serialises_byte_identical(path: Pat
     assert dumps_outcome(decoded) == text
     assert decoded.run_id == path.stem
     assert decoded.manifest.versions.pytest_mlgate == "0.1.0"
+
+
+@pytest.mark.parametrize("path", EVERY_RECORD, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
+def test_every_checked_in_record_re_serialises_byte_identical(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert dumps_outcome(loads_outcome(text)) == text
+
+
+@pytest.mark.parametrize(("history", "line"), EVERY_INDEX_LINE)
+def test_every_checked_in_index_line_round_trips(history: str, line: str) -> None:
+    again = encode_entry(decode_entry(json.loads(line)))
+    if history == CURRENT.name:  # the folder store's index writer, byte for byte
+        assert json.dumps(again, ensure_ascii=False) == line
+    else:  # 0.1 wrote fewer fields: those it wrote come back, the newer ones read as unknown
+        written = json.loads(line)
+        assert {k: again[k] for k in written} == written
+        assert {k: again[k] for k in again if k not in written} == {
+            "fingerprint": None,
+            "status": None,
+            "partial": False,
+        }
+
+
+def test_the_current_release_history_holds_each_kind_of_record() -> None:
+    lines = (CURRENT / "index.jsonl").read_text(encoding="utf-8").splitlines()
+    entries = [decode_entry(json.loads(line)) for line in lines]
+    first, versus_anchor, versus_reference, *shards, merged = (
+        loads_outcome((CURRENT / "runs" / f"{e.run_id}.json").read_text(encoding="utf-8"))
+        for e in entries
+    )
+    assert [e.partial for e in entries] == [False, False, False, True, True, False]
+    assert [s.manifest.suite.shard for s in shards] == [(1, 2), (2, 2)]
+    assert not any(s.verdicts for s in shards)
+    assert first.manifest.latency is not None
+    assert len(first.manifest.latency.samples_ms) == 12
+    assert {d.task for d in first.manifest.determinism} >= {"mlgate_tr_mc", "mlgate_tr_mc@upper"}
+    by_item = {(v.threshold.task, v.threshold.subgroup): v for v in versus_anchor.verdicts}
+    assert by_item[("mlgate_tr_mc", "tarih")].threshold.subgroups
+    assert by_item[("mlgate_tr_mc@upper", None)].threshold.max_gap == 0.3
+    assert any("vs anchor" in v.reason for v in versus_anchor.verdicts)
+    math_ratio = by_item[("mlgate_tr_math", None)]
+    assert math_ratio.threshold.min_ratio == 0.9  # the encoder wrote it; 7582e61 did not read it
+    assert all(v.reference is not None for v in versus_reference.verdicts)
+    assert merged.manifest.suite.shard is None
+    assert merged.verdicts
+    assert [e.run_id for e in FolderStore(CURRENT).entries()] == [  # partial runs are never listed
+        entries[i].run_id for i in (0, 1, 2, 5)
+    ]
 
 
 def test_the_previous_release_history_reads_as_typed_objects() -> None:

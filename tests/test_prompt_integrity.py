@@ -11,7 +11,9 @@ import pytest
 from pytest_mlgate.backend.fake import FakeTask, fake_task_result
 from pytest_mlgate.config.load import ConfigError, GateConfig, MetricThreshold, load_config
 from pytest_mlgate.config.triggers import TriggerConfig, kind_of
-from pytest_mlgate.gate.verdicts import Caveat, Status, check_threshold, gate_all
+from pytest_mlgate.gate.bounds import check_threshold
+from pytest_mlgate.gate.decision import gate_all
+from pytest_mlgate.gate.verdicts import Caveat, Status
 from pytest_mlgate.report.progress import ProgressLine
 from pytest_mlgate.results import EvalRun
 from pytest_mlgate.text import turkish

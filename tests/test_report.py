@@ -8,7 +8,8 @@ import re
 import pytest
 
 from pytest_mlgate.config.load import GateConfig, MetricThreshold, ReportConfig
-from pytest_mlgate.gate.verdicts import GateOutcome, Status, Verdict, gate_all
+from pytest_mlgate.gate.decision import gate_all
+from pytest_mlgate.gate.verdicts import GateOutcome, Status, Verdict
 from pytest_mlgate.report.html import render_html
 from pytest_mlgate.report.matrix import ReportInput, build_matrix
 from pytest_mlgate.results import EvalRun, Example, MetricResult, TaskResult
@@ -157,3 +158,26 @@ def test_eval_run_writes_the_report(pytester: pytest.Pytester) -> None:
     assert "0.6667" in html
     pytester.runpytest("-m", "eval", "--mlgate-report", "out/r.html")
     assert (pytester.path / "out" / "r.html").is_file()
+
+
+@pytest.mark.parametrize("lost", [0, 2, 4, 6, 7, 9, 12])
+def test_the_alert_uses_exactly_the_verdicts_margin_min_ratio_included(lost: int) -> None:
+    """min_ratio 0.9 of a 0.80 baseline allows a drop of 0.08; [gate] max_drop is 0.02. The row
+    alerts exactly when the verdict's reason says the drop is beyond min_ratio's margin, so a
+    passing min_ratio item never shows an alert (it did, against max_drop, before)."""
+    history = [record(f"run-{d}", d, GOOD, GROUPS) for d in range(1, 5)]
+    scores = list(GOOD)
+    for i in range(lost):
+        scores[i] = 0.0
+    run = task_run(scores, GROUPS)
+    threshold = MetricThreshold("mc", "acc", min_ratio=0.9)
+    [verdict] = gate_all([threshold], run, history[-1], GateConfig()).values()
+    now = outcome("run-now", run, timestamp="2026-11-24T10:00:00+00:00", verdicts=[verdict])
+    [main, *_] = build_matrix(ReportInput(now, history[-1], history)).rows
+    assert main.margin == pytest.approx(0.08)
+    beyond = "within min_ratio 0.9" not in verdict.reason
+    assert main.alert is beyond
+    assert beyond is (lost / 100 > 0.08)
+    if lost <= 8:
+        assert verdict.status is Status.PASS
+        assert not main.alert

@@ -12,7 +12,8 @@ import pytest
 from pytest_mlgate.backend.fake import FakeTask, fake_task_result
 from pytest_mlgate.cli.main import main
 from pytest_mlgate.config.load import ConfigError, GateConfig, MetricThreshold, load_config
-from pytest_mlgate.gate.verdicts import Status, gate_all
+from pytest_mlgate.gate.decision import gate_all
+from pytest_mlgate.gate.verdicts import Status
 from pytest_mlgate.results import EvalRun
 from tests.outcomes import outcome
 
@@ -139,7 +140,7 @@ def test_a_variant_gates_its_gap_against_the_clean_task(repo: Repo) -> None:
     ]
     [line] = [ln for ln in result.stdout.lines if ln.startswith("mc@ascii acc = ")]
     # 64 of 130 right with ASCII-folded questions against 104 of 130: paired by document
-    assert "gap vs mc -0.3077 [95% CI" in line
+    assert "vs clean mc 0.8000, delta -0.3077 [95% CI" in line
     assert "(mcnemar-exact, n=130): significant gap of 0.3077 > max_gap 0.05" in line
     result.stdout.no_fnmatch_line("*mc@upper::acc*")  # reported, not gated
     robust = {**data, "mc@ascii": {"acc": clean}}

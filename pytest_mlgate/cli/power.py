@@ -28,19 +28,29 @@ def run(args: argparse.Namespace) -> int:
     from pytest_mlgate import stats
 
     share = args.discordance
-    mde = stats.minimum_detectable_drop(args.n, args.p, args.alpha, args.power, share)
+    comparisons = args.comparisons + args.subgroups  # each subgroup is one more comparison
+    alpha = args.alpha / comparisons  # the run's correction: its first Holm step
+    mde = stats.exact_minimum_detectable_drop(args.n, args.p, alpha, args.power, share, args.margin)
     basis = (
         f"{share:.1%} of examples flipping between runs"
         if share is not None
         else "independent errors (cautious; pass --discordance to use a measured flip rate)"
     )
+    test = "exact McNemar" if args.margin <= 0 else f"Tango's test, margin {args.margin * 100:g} pp"
     print(
-        f"n={args.n}, accuracy {args.p:g}, alpha {args.alpha:g}, {args.power:.0%} power, {basis}:"
+        f"n={args.n}, accuracy {args.p:g}, alpha {args.alpha:g} over {comparisons} "
+        f"comparison(s) ({alpha:.2g} each), {test}, {args.power:.0%} power, {basis}:"
     )
     print(f"  minimum detectable drop: {mde * 100:.2f} pp")
+    if args.subgroups:
+        per = args.n // args.subgroups
+        sub = stats.exact_minimum_detectable_drop(
+            per, args.p, alpha, args.power, share, args.margin
+        )
+        print(f"  per subgroup (n={per} of {args.subgroups}): {sub * 100:.2f} pp")
     if args.drop is not None:
         disc = share if share is not None else stats.independent_discordance(args.p, args.drop)
-        power = stats.mcnemar_power(args.n, args.drop, disc, args.alpha)
+        power = stats.paired_power(args.n, args.drop, disc, alpha, args.margin)
         print(f"  power to detect a {args.drop * 100:.2f} pp drop: {power:.1%}")
         if mde > args.drop:
             needed = stats.examples_needed(args.drop, args.p, args.alpha, args.power, share)
@@ -63,4 +73,11 @@ def add_parser(commands: Commands) -> None:
     power.add_argument("--power", type=unit_interval, default=0.8)
     power.add_argument(
         "--discordance", type=unit_interval, help="share of examples that flip between runs"
+    )
+    power.add_argument("--margin", type=float, default=0.0, help="the allowed drop (max_drop)")
+    power.add_argument(
+        "--comparisons", type=int, default=1, help="comparisons corrected together in the run"
+    )
+    power.add_argument(
+        "--subgroups", type=int, default=0, help="subgroups gated, n split evenly among them"
     )

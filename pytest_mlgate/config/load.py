@@ -75,6 +75,9 @@ class ModelConfig:
     system_instruction: str | None = None
     fewshot_as_multiturn: bool | None = None  #: None: lm-eval's default (on with a template)
     gen_kwargs: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+    #: how the hf backend scores log-likelihood requests (SCORING_PATHS): a multiple-choice
+    #: question's context once for all its choices, or lm-eval's one pass per choice
+    scoring: str = "shared-context"
 
     @property
     def multiturn(self) -> bool:
@@ -157,6 +160,7 @@ class GateConfig:
     alpha: float = 0.05
     max_drop: float = 0.02
     correction: str = "holm"  # across all gated metrics of a run, so many don't multiply alarms
+    error_rate: str = "run"  # "run": one correction over every comparison; "family": per family
     on_incomparable: str = "fail"  # a baseline whose manifest differs in what moves scores
     cache: str = ".mlgate-cache"  # result cache folder ("" turns it off)
     chance: str = "fail"  # multiple-choice accuracy indistinguishable from guessing: fail/warn/off
@@ -168,10 +172,23 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class WandbConfig:
+    """``[report] wandb``: each gated run logged as a Weights & Biases run."""
+
+    project: str
+    entity: str | None = None
+    tags: tuple[str, ...] = ()
+    timeout: float = 30.0  # seconds W&B may take to start the run (its own default is 90)
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     history: int = 30  # recorded runs shown as columns of the regression matrix
     examples: int = 20  # flipped examples listed per task and direction in the drill-down
     redact: bool = True  # mask personal data (TCKN, IBAN, phone, e-mail) in every stored text
+    #: the DVC metrics file each gated run writes (relative: to this file)
+    metrics: str | None = None
+    wandb: WandbConfig | None = None  # log each gated run to Weights & Biases
 
 
 @dataclass(frozen=True)
@@ -431,7 +448,8 @@ LATENCY_SUITE_KEYS = ("requests", "max_new_tokens", "warmup")
 LATENCY_GATES = ("p50_ms", "p99_ms")
 LATENCY_BOUND_KEYS = ("max", "max_increase")
 TRIGGER_KEYS = ("paths", "suites", "order", "other", "model_folders")
-REPORT_KEYS = ("history", "examples", "redact")
+REPORT_KEYS = ("history", "examples", "redact", "metrics", "wandb")
+WANDB_KEYS = ("project", "entity", "tags", "timeout")
 MODEL_KEYS = (
     "checkpoint",
     "backend",
@@ -443,7 +461,9 @@ MODEL_KEYS = (
     "system_instruction",
     "fewshot_as_multiturn",
     "gen_kwargs",
+    "scoring",
 )
+SCORING_PATHS = ("shared-context", "lmeval")
 SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed", "perturb", "typo_rate", "latency")
 GATE_KEYS = (
     "store",
@@ -453,6 +473,7 @@ GATE_KEYS = (
     "alpha",
     "max_drop",
     "correction",
+    "error_rate",
     "on_incomparable",
     "cache",
     "chance",
@@ -466,6 +487,7 @@ DETERMINISM_KEYS = ("sample", "batch_sizes", "min_agreement")
 CHANCE_POLICIES = ("fail", "warn", "off")
 TREND_POLICIES = ("warn", "fail", "off")
 CORRECTIONS = ("holm", "bonferroni", "none")
+ERROR_RATES = ("run", "family")
 ON_INCOMPARABLE = ("fail", "warn")
 THRESHOLD_KEYS = (
     "min",
@@ -516,7 +538,11 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
     redact = report_table.data.get("redact", defaults.redact)
     if not isinstance(redact, bool):
         raise report_table.error("redact", "expected true or false")
-    report = ReportConfig(history=history, examples=examples, redact=redact)
+    metrics = report_table.optional_string("metrics")
+    wandb = _parse_wandb(report_table) if "wandb" in report_table.data else None
+    report = ReportConfig(
+        history=history, examples=examples, redact=redact, metrics=metrics, wandb=wandb
+    )
     trigger_table = top.sub("triggers")
     trigger_table.check_keys(TRIGGER_KEYS)
     try:
@@ -527,6 +553,17 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
     config = MlgateConfig(path, model, include, suites, gate, thresholds, report, triggers, latency)
     _check_task_names(config)
     return config
+
+
+def _parse_wandb(report: _Table) -> WandbConfig:
+    table = report.sub("wandb")
+    table.check_keys(WANDB_KEYS)
+    project = table.optional_string("project")
+    if project is None:
+        raise table.error("project", 'is required: the W&B project to log to, e.g. "evals"')
+    timeout = table.number("timeout", WandbConfig.timeout, low=0, low_open=True)
+    assert timeout is not None
+    return WandbConfig(project, table.optional_string("entity"), table.string_list("tags"), timeout)
 
 
 def _parse_model(table: _Table) -> ModelConfig:
@@ -566,6 +603,7 @@ def _parse_model(table: _Table) -> ModelConfig:
         system_instruction=system,
         fewshot_as_multiturn=multiturn,
         gen_kwargs=_parse_gen_kwargs(table),
+        scoring=table.string("scoring", d.scoring, SCORING_PATHS),
     )
 
 
@@ -775,21 +813,45 @@ def _parse_store(table: _Table, default: str) -> str:
     return store
 
 
-def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
-    """``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` -> (name, alias, version); ValueError
-    with the reason otherwise."""
+#: MLflow's model-version stages (deprecated by MLflow since 2.9 in favour of aliases)
+MODEL_STAGES = ("None", "Staging", "Production", "Archived")
+MODEL_URI_FORMS = "models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/STAGE"
+
+
+@dataclass(frozen=True)
+class ModelUri:
+    """A parsed ``models:/`` URI: exactly one of ``alias``, ``version`` and ``stage`` is set."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+    stage: str | None = None  #: one of MODEL_STAGES, as MLflow spells it
+
+
+def model_stage(text: str) -> str | None:
+    """``production`` -> ``Production`` (MLflow matches stages case-insensitively); None: no
+    stage by that name."""
+    return {s.lower(): s for s in MODEL_STAGES}.get(text.lower())
+
+
+def parse_model_uri(uri: str) -> ModelUri:
+    """``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or ``models:/NAME/STAGE`` (Production,
+    Staging, Archived, None) -> the parts; ValueError with the reason otherwise."""
     rest = uri[len("models:/") :] if uri.startswith("models:/") else None
     if not rest:
-        raise ValueError("expected models:/NAME@ALIAS or models:/NAME/VERSION")
+        raise ValueError(f"expected {MODEL_URI_FORMS}")
     if "@" in rest:
         name, _, alias = rest.rpartition("@")
         if name and alias and "/" not in alias:
-            return name, alias, None
+            return ModelUri(name, alias=alias)
     else:
         name, _, version = rest.rpartition("/")
         if name and version.isdigit():
-            return name, None, version
-    raise ValueError(f"{uri!r}: expected models:/NAME@ALIAS or models:/NAME/VERSION")
+            return ModelUri(name, version=version)
+        stage = model_stage(version)
+        if name and stage is not None:
+            return ModelUri(name, stage=stage)
+    raise ValueError(f"{uri!r}: expected {MODEL_URI_FORMS} (stages: {', '.join(MODEL_STAGES)})")
 
 
 def _parse_anchor(table: _Table, store: str) -> str | None:
@@ -862,6 +924,7 @@ def _parse_gate(table: _Table) -> GateConfig:
         alpha=alpha,
         max_drop=max_drop,
         correction=table.string("correction", d.correction, CORRECTIONS),
+        error_rate=table.string("error_rate", d.error_rate, ERROR_RATES),
         on_incomparable=table.string("on_incomparable", d.on_incomparable, ON_INCOMPARABLE),
         cache=table.string("cache", d.cache),
         chance=table.string("chance", d.chance, CHANCE_POLICIES),

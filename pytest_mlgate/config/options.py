@@ -30,7 +30,8 @@ OPTIONS: dict[str, Option] = {
     "checkpoint": Option(
         "PATH_OR_ID",
         "checkpoint to evaluate: a folder, a hub id, or models:/NAME@ALIAS | models:/NAME/VERSION "
-        "from the MLflow registry (overrides $MLGATE_CHECKPOINT and [model] checkpoint)",
+        "| models:/NAME/STAGE from the MLflow registry (overrides $MLGATE_CHECKPOINT and "
+        "[model] checkpoint)",
     ),
     "reference": Option(
         "PATH_OR_URI",
@@ -49,6 +50,16 @@ OPTIONS: dict[str, Option] = {
         "PATH", f"where -m eval writes the HTML report (default: {DEFAULT_REPORT}; '' for none)"
     ),
     "json": Option("PATH", "write results and verdicts as JSON"),
+    "metrics": Option(
+        "PATH",
+        "write the gated metrics as a JSON metrics file that `dvc metrics show / diff` reads "
+        "(default: [report] metrics)",
+    ),
+    "wandb": Option(
+        "PROJECT",
+        "log the gated run to this Weights & Biases project (default: [report] wandb; "
+        "credentials from $WANDB_API_KEY, WANDB_MODE=offline works); never changes a verdict",
+    ),
     "markdown": Option(
         "PATH",
         "write the Markdown summary (for a PR comment); it is also appended to "
@@ -62,7 +73,8 @@ OPTIONS: dict[str, Option] = {
     "baseline": Option(
         "BRANCH_OR_RUN_ID",
         "compare with this recorded run, the latest on this branch, or the latest complete run "
-        "of a registered version, models:/NAME@ALIAS (default: the latest run on [gate] baseline)",
+        "of a registered version, models:/NAME@ALIAS or /STAGE (default: the latest run on "
+        "[gate] baseline)",
     ),
     "no_cache": Option(
         None,
@@ -70,6 +82,11 @@ OPTIONS: dict[str, Option] = {
     ),
     "record": Option(
         None, "append this run (results, per-example scores, manifest) to the history"
+    ),
+    "card": Option(
+        "DIR",
+        "after a passing recorded run: write its results into the model card DIR/README.md "
+        "(model-index and an evaluation section; the card's other content is kept)",
     ),
     "shard": Option(
         "K/N",
@@ -80,9 +97,15 @@ OPTIONS: dict[str, Option] = {
         "PATH", "where --mlgate-shard writes its partial run (default: mlgate-shard-K-of-N.json)"
     ),
     "register": Option(
-        "NAME@ALIAS",
+        "NAME@ALIAS|NAME",
         "after a passing recorded run (MLflow store): register the checkpoint as a new version "
-        "of NAME and move ALIAS to it, only forward in git history",
+        "of NAME and move ALIAS to it, only forward in git history (a bare NAME: with "
+        "--mlgate-register-stage)",
+    ),
+    "register_stage": Option(
+        "STAGE",
+        "with --mlgate-register: also move this MLflow stage (Staging, Production, Archived, "
+        "None; deprecated by MLflow in favour of aliases) to the new version, only forward",
     ),
 }
 
@@ -118,10 +141,14 @@ class GateOptions:
     report: str | None = DEFAULT_REPORT  #: None or '': no HTML report
     json: str | None = None
     markdown: str | None = None
+    metrics: str | None = None
+    wandb: str | None = None
     store: str | None = None
     baseline: str | None = None
     no_cache: bool = False
     record: bool = False
     register: str | None = None
+    register_stage: str | None = None
+    card: str | None = None
     shard: str | None = None
     partial: str | None = None

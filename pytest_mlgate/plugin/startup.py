@@ -65,11 +65,15 @@ def gate_options(config: pytest.Config) -> GateOptions:
         report=str(config.getini("mlgate_report") if report is None else report),
         json=config.getoption("mlgate_json"),
         markdown=config.getoption("mlgate_markdown"),
+        metrics=config.getoption("mlgate_metrics"),
+        wandb=config.getoption("mlgate_wandb"),
         store=config.getoption("mlgate_store"),
         baseline=config.getoption("mlgate_baseline"),
         no_cache=bool(config.getoption("mlgate_no_cache")),
         record=bool(config.getoption("mlgate_record")),
         register=config.getoption("mlgate_register"),
+        register_stage=config.getoption("mlgate_register_stage"),
+        card=config.getoption("mlgate_card"),
         shard=config.getoption("mlgate_shard"),
         partial=config.getoption("mlgate_partial"),
     )
@@ -187,7 +191,7 @@ def start_gate(
     # them into an INTERNALERROR instead of a failed item.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        resolved = resolve_gate(plan)
+        resolved = resolve_gate(plan, store_plugins(config))
     pending = [(w.category, str(w.message)) for w in caught]
     pending += [(PowerWarning, message) for message in resolved.power_warnings]
     config.stash[PENDING_KEY] = pending
@@ -197,20 +201,18 @@ def start_gate(
         evaluator.backend().check(plan.tasks)
     reference = None
     if resolved.reference is not None:
-        from pytest_mlgate.backend import BackendSpec
         from pytest_mlgate.checkpoint import check_checkpoint
-        from pytest_mlgate.run.evaluator import Evaluator
+        from pytest_mlgate.run.evaluator import make_evaluator
 
         check_checkpoint(resolved.reference)
-        reference = Evaluator(
-            spec=BackendSpec(cfg.model, resolved.reference, cfg.include),
-            suite=choice.suite,
-            batch=tuple(dict.fromkeys(t.task for t in plan.thresholds)),
-            make_backend=lambda spec: make_backend(config, spec),
+        reference = make_evaluator(
+            cfg,
+            resolved.reference,
+            choice.suite,
+            tuple(dict.fromkeys(t.task for t in plan.thresholds)),
+            lambda spec: make_backend(config, spec),
             cache_folder=plan.cache,
             progress=terminal_progress(config),
-            pii_tasks=cfg.pii_tasks(),
-            redact=cfg.report.redact,
         )
     return GateSession(resolved, evaluator, reference)
 
@@ -219,24 +221,22 @@ def session_evaluator(config: pytest.Config, cfg: MlgateConfig, choice: SuiteCho
     """The session's evaluator, made once: at collection when subgroup items need the data's
     subgroups, else when the gate starts."""
     if EVALUATOR_KEY not in config.stash:
-        from pytest_mlgate.backend import BackendSpec
-        from pytest_mlgate.run.evaluator import Evaluator
+        from pytest_mlgate.run.evaluator import make_evaluator
         from pytest_mlgate.run.plan import cache_folder, parse_shard
         from pytest_mlgate.run.resolve import candidate_location
 
         options = gate_options(config)
         checkpoint = candidate_location(cfg, options)
         group, shard = ranks(config, parse_shard(options.shard))
-        config.stash[EVALUATOR_KEY] = Evaluator(
-            spec=BackendSpec(cfg.model, checkpoint, cfg.include),
-            suite=choice.suite,
-            batch=choice.suite.all_tasks,
-            make_backend=lambda spec: make_backend(config, spec),
+        config.stash[EVALUATOR_KEY] = make_evaluator(
+            cfg,
+            checkpoint,
+            choice.suite,
+            choice.suite.all_tasks,
+            lambda spec: make_backend(config, spec),
             cache_folder=cache_folder(cfg, options) if group is None or group.leader else None,
             on_evaluated=lambda run: config.hook.pytest_mlgate_evaluated(run=run, config=config),
             progress=terminal_progress(config),
-            pii_tasks=cfg.pii_tasks(),
-            redact=cfg.report.redact,
             shard=shard,
             group=group,
         )
@@ -312,6 +312,16 @@ def terminal_progress(config: pytest.Config) -> Progress | None:
                 reporter.write_line(text)
 
     return show
+
+
+def store_plugins(config: pytest.Config) -> pytest.PytestPluginManager:
+    """pytest's plugin manager with the built-in stores registered (consulted last). Registered
+    only when the gate starts: the store package is not imported by a plain run."""
+    from pytest_mlgate.store import builtin as builtin_store
+
+    if not config.pluginmanager.is_registered(builtin_store):
+        config.pluginmanager.register(builtin_store, "mlgate-builtin-store")
+    return config.pluginmanager
 
 
 def make_backend(config: pytest.Config, spec: Any) -> Any:

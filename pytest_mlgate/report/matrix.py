@@ -20,15 +20,10 @@ from typing import Any
 from pytest_mlgate import stats
 from pytest_mlgate.config.load import GateConfig, MetricThreshold, ReportConfig, clean_task
 from pytest_mlgate.errors import MetricNotFound, MlgateError, StoreError
+from pytest_mlgate.gate.bounds import disparity
+from pytest_mlgate.gate.comparison import BASELINE, comparison_margin
 from pytest_mlgate.gate.pairing import Flips, paired_docs, task_flips
-from pytest_mlgate.gate.verdicts import (
-    Anchor,
-    GateOutcome,
-    Reference,
-    Verdict,
-    allowed_drop,
-    disparity,
-)
+from pytest_mlgate.gate.verdicts import Anchor, GateOutcome, Reference, Verdict
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 from pytest_mlgate.store import HistoryStore
 
@@ -235,14 +230,15 @@ class _Builder:
         verdict = self.gated.get((task, metric, "")) or self.gated.get((task, metric, subgroup))
         threshold = verdict.threshold if verdict is not None else None
         direction = _direction(threshold, current_metric)
-        margin = (
-            self.data.settings.max_drop
-            if threshold is None
-            else allowed_drop(threshold, self.data.settings)
-        )
         cells = self._cells(row_index, task, metric, subgroup or None)
         oriented = 1.0 if direction else -1.0
         current = cells[-1]
+        own = (
+            verdict
+            if verdict is not None and verdict.threshold.subgroup == (subgroup or None)
+            else None
+        )
+        margin = self._margin(threshold, own, cells, direction)
         spread = None
         if not subgroup and threshold is not None and current_tasks[task].subgroups:
             found = disparity(current_tasks[task], current_metric, threshold.min_subgroup_n)
@@ -264,6 +260,32 @@ class _Builder:
             disparity=spread,
             trend_p=trend_p,
         )
+
+    def _margin(
+        self,
+        threshold: MetricThreshold | None,
+        verdict: Verdict | None,
+        cells: Sequence[Cell],
+        direction: bool,
+    ) -> float:
+        """The margin the alert uses: exactly the verdict's (``min_ratio`` where it applies, of the
+        value the verdict compared with: its paired baseline mean, else the baseline column)."""
+        if threshold is None:
+            return self.data.settings.max_drop
+        base_index = self.baseline_column
+        compared = math.nan if base_index is None else cells[base_index].value
+        if verdict is not None and verdict.comparison is not None:
+            compared = verdict.comparison.baseline
+        found = comparison_margin(
+            BASELINE,
+            threshold,
+            self.data.settings,
+            math.nan if compared is None else compared,
+            direction,
+            with_reference=self.data.reference is not None,
+        )
+        assert found is not None  # the baseline always has a margin
+        return found.allowed
 
     def _cells(self, row_index: int, task: str, metric: str, subgroup: str | None) -> list[Cell]:
         base_index = self.baseline_column

@@ -19,6 +19,19 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
 
 
+EARLIEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
+def recorded_at(timestamp: str) -> dt.datetime:
+    """A record's ISO 8601 timestamp as an aware instant (UTC when it names no offset; the
+    earliest instant when unreadable, so such a record sorts first instead of breaking a list)."""
+    try:
+        when = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return EARLIEST
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)
+
+
 @dataclass(frozen=True)
 class IndexEntry:
     """What listing and lookups need, without reading the record itself."""
@@ -35,11 +48,14 @@ class IndexEntry:
     partial: bool = False  #: a shard's partial run: never a baseline, never listed as a run
 
     @property
-    def key(self) -> tuple[str, str]:
-        """The order of the history: time, then id."""
-        return (self.timestamp, self.run_id)
+    def key(self) -> tuple[dt.datetime, str]:
+        """The order of the history: recording time to the microsecond (read as an instant, so
+        offsets and the second-resolution timestamps of older records compare rightly), then
+        the run id. Never the id's random part before the time."""
+        return (recorded_at(self.timestamp), self.run_id)
 
     def covers(self, tasks: Iterable[str]) -> bool:
+        """Whether the run evaluated every one of ``tasks`` (unknown for an old entry: no)."""
         return self.tasks is not None and set(tasks) <= set(self.tasks)
 
     @classmethod
@@ -73,6 +89,10 @@ class HistoryStore(Protocol):
     def append(self, outcome: GateOutcome, attachments: Mapping[str, Path] | None = None) -> None:
         """Add one run (with its report files, ``attachments`` by name, where the store keeps
         them). Atomic: a reader sees all of it or none of it."""
+
+    def append_entry(self, outcome: GateOutcome, entry: IndexEntry) -> None:
+        """Add one run under an index entry the caller made (a shard's partial run:
+        ``IndexEntry.of(outcome, partial=True)``, never a baseline). Atomic like ``append``."""
 
     def entries(self) -> list[IndexEntry]:
         """Every readable run."""
@@ -112,6 +132,9 @@ class EmptyStore:
         self.location = f"no history ({why})"
 
     def append(self, outcome: GateOutcome, attachments: Mapping[str, Path] | None = None) -> None:
+        raise StoreError(f"cannot record: {self.location}")
+
+    def append_entry(self, outcome: GateOutcome, entry: IndexEntry) -> None:
         raise StoreError(f"cannot record: {self.location}")
 
     def entries(self) -> list[IndexEntry]:

@@ -1,0 +1,239 @@
+"""Gate validity by simulation: false failures per run, margins, anchors, subgroups, continuous
+tests, stated vs simulated power. ``python -m benchmarks.bench_validity [--reps N]``.
+
+Runs in-process: the fake backend's task results (``fake_task_result``) gated by ``gate_all``,
+seeded. Per-example accuracies are drawn once per example around 0.70 (a Beta(1.4, 0.6)); each
+run is a fresh Bernoulli draw of them, so two runs of one model agree on most examples, as two
+checkpoints do. The same code measures the release before the change: it imports the old flat
+module paths when the new ones are absent (``PYTHONPATH=/work/wt-base``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from pytest_mlgate import stats
+from pytest_mlgate.backend.fake import FakeTask, fake_task_result
+from pytest_mlgate.results import EvalRun
+
+try:  # this release
+    from pytest_mlgate.config.load import GateConfig, MetricThreshold
+    from pytest_mlgate.gate.decision import gate_all
+    from pytest_mlgate.gate.verdicts import Anchor, GateOutcome, Status
+except ImportError:  # the flat layout before it (commit 7582e61)
+    from pytest_mlgate.config import (  # type: ignore[no-redef,attr-defined]
+        GateConfig,
+        MetricThreshold,
+    )
+    from pytest_mlgate.gate import (  # type: ignore[no-redef,attr-defined]
+        Anchor,
+        GateOutcome,
+        Status,
+        gate_all,
+    )
+
+from pytest_mlgate.manifest import Manifest
+
+N = 400
+SUBGROUPS = 5
+
+
+def settings(**values: Any) -> GateConfig:
+    """A GateConfig with the keys this release knows (``error_rate`` is new)."""
+    known = {f.name for f in fields(GateConfig)}
+    return GateConfig(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Rate:
+    """An observed rate with its 95% Wilson interval."""
+
+    name: str
+    repetitions: int
+    hits: int
+
+    @property
+    def rate(self) -> float:
+        return self.hits / self.repetitions
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return stats.wilson_interval(self.hits, self.repetitions)
+
+    def row(self) -> str:
+        low, high = self.interval
+        return f"| {self.name} | {self.repetitions} | {self.rate:.1%} | [{low:.1%}, {high:.1%}] |"
+
+
+class Model:
+    """A checkpoint's per-example accuracies; ``draw`` is one evaluation of it."""
+
+    def __init__(self, rng: np.random.Generator, n: int = N) -> None:
+        self.rng = rng
+        self.q = rng.beta(1.4, 0.6, size=n)
+
+    def draw(self, drop: float | np.ndarray = 0.0) -> list[float]:
+        q = np.clip(self.q - drop, 0.0, 1.0)
+        return [float(x) for x in (self.rng.random(q.size) < q)]
+
+
+def groups_of(n: int = N, k: int = SUBGROUPS) -> dict[int, str]:
+    return {i: f"g{i * k // n}" for i in range(n)}
+
+
+def run_of(scores: Sequence[float], variant: Sequence[float] | None = None) -> EvalRun:
+    kind = FakeTask(subgroups=groups_of(len(scores)))
+    tasks = {"t": fake_task_result("t", {"acc": list(scores)}, kind)}
+    if variant is not None:
+        tasks["t@typo"] = fake_task_result("t@typo", {"acc": list(variant)}, kind)
+    return EvalRun(tasks)
+
+
+def recorded(run_id: str, run: EvalRun) -> GateOutcome:
+    return GateOutcome(run, (), Manifest(run_id=run_id, timestamp="2026-12-01T00:00:00+00:00"))
+
+
+def failed(verdicts: dict[MetricThreshold, Any]) -> bool:
+    return any(v.status is Status.FAIL for v in verdicts.values())
+
+
+def every_family(
+    realistic: bool, error_rate: str = "run"
+) -> tuple[list[MetricThreshold], GateConfig]:
+    """Overall, five subgroups, one perturbed variant, the anchor: the issue's null scenario."""
+    drop, gap, drift = (0.02, 0.05, 0.03) if realistic else (0.0, 0.0, 0.0)
+    overall = MetricThreshold("t", "acc", max_drop=drop, subgroups=True, min_subgroup_n=30)
+    items = [overall] + [overall.for_subgroup(f"g{i}") for i in range(SUBGROUPS)]
+    items.append(MetricThreshold("t@typo", "acc", max_gap=gap))
+    return items, settings(max_drop=drop, max_drift=drift, error_rate=error_rate)
+
+
+def null_every_family(reps: int, realistic: bool, seed: int = 1, error_rate: str = "run") -> Rate:
+    rng = np.random.default_rng(seed)
+    items, config = every_family(realistic, error_rate)
+    hits = 0
+    for rep in range(reps):
+        model = Model(rng)
+        anchor = Anchor(recorded(f"a{rep}", run_of(model.draw())), "v1")
+        base = recorded(f"b{rep}", run_of(model.draw()))
+        now = run_of(model.draw(), variant=model.draw())
+        hits += failed(gate_all(items, now, base, config, anchor=anchor))
+    margins = "realistic margins" if realistic else "margins 0"
+    return Rate(f"run-level false failures, every family on, {margins} ({error_rate})", reps, hits)
+
+
+def true_drop(reps: int, drop: float, seed: int = 2) -> Rate:
+    rng = np.random.default_rng(seed)
+    item = MetricThreshold("t", "acc", max_drop=0.02)
+    hits = 0
+    for rep in range(reps):
+        model = Model(rng)
+        base = recorded(f"b{rep}", run_of(model.draw()))
+        hits += failed(gate_all([item], run_of(model.draw(drop)), base, settings(max_drop=0.02)))
+    return Rate(f"failure rate, max_drop 0.02, true drop {drop * 100:g} pp", reps, hits)
+
+
+def anchor_steps(reps: int, per_step: float, steps: int = 6, seed: int = 3) -> Rate:
+    """One anchor, ``steps`` consecutive runs, each against the previous one as baseline: the
+    share of sequences with at least one failure (null), or failing at the last step (erosion)."""
+    rng = np.random.default_rng(seed)
+    item = MetricThreshold("t", "acc", max_drop=0.02)
+    config = settings(max_drop=0.02, max_drift=0.0)
+    hits = 0
+    for rep in range(reps):
+        model = Model(rng)
+        anchor = Anchor(recorded(f"a{rep}", run_of(model.draw())), "v1")
+        base = anchor.outcome
+        any_fail = last = False
+        for step in range(1, steps + 1):
+            now = run_of(model.draw(per_step * step))
+            last = failed(gate_all([item], now, base, config, anchor=anchor))
+            any_fail = any_fail or last
+            base = recorded(f"r{rep}-{step}", now)
+        hits += last if per_step else any_fail
+    what = (
+        f"anchor power at a {per_step * steps * 100:g} pp erosion (step {steps})"
+        if per_step
+        else f"anchor: at least one false failure in {steps} steps"
+    )
+    return Rate(what, reps, hits)
+
+
+def subgroup_power(reps: int, seed: int = 4) -> Rate:
+    """Five subgroups of 80; one loses 15 pp, another gains 15 pp; the average is unchanged."""
+    rng = np.random.default_rng(seed)
+    overall = MetricThreshold("t", "acc", max_drop=0.02, subgroups=True, min_subgroup_n=30)
+    items = [overall] + [overall.for_subgroup(f"g{i}") for i in range(SUBGROUPS)]
+    shift = np.zeros(N)
+    shift[:80], shift[80:160] = 0.15, -0.15
+    hits = 0
+    for rep in range(reps):
+        model = Model(rng)
+        base = recorded(f"b{rep}", run_of(model.draw()))
+        hits += failed(gate_all(items, run_of(model.draw(shift)), base, settings(max_drop=0.02)))
+    return Rate("subgroup power at +-15 pp (n = 80 per subgroup)", reps, hits)
+
+
+def continuous_size(reps: int, n: int, seed: int = 5) -> Rate:
+    """Continuous per-example scores, no change: the paired test's rejection rate at 5%."""
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(reps):
+        level = rng.uniform(0.2, 0.9, size=n)
+        base = np.clip(level + rng.normal(0, 0.1, n), 0, 1)
+        new = np.clip(level + rng.normal(0, 0.1, n), 0, 1)
+        hits += stats.compare(base, new, paired=True).p_value < 0.05
+    return Rate(f"continuous paired test size at 5%, n = {n}", reps, hits)
+
+
+def stated_power(reps: int, seed: int = 6) -> Rate:
+    """The minimum detectable drop the gate states for n = 400, drawn as the true drop."""
+    rng = np.random.default_rng(seed)
+    model = Model(rng)
+    pairs = [(model.draw(), model.draw()) for _ in range(50)]
+    share = float(np.mean([np.mean(np.array(a) != np.array(b)) for a, b in pairs]))
+    mde = stats.minimum_detectable_drop(N, float(model.q.mean()), 0.05, discordance=share)
+    item = MetricThreshold("t", "acc", max_drop=0.0)
+    hits = 0
+    for rep in range(reps):
+        base = recorded(f"b{rep}", run_of(model.draw()))
+        hits += failed(gate_all([item], run_of(model.draw(mde)), base, settings(max_drop=0.0)))
+    what = f"power at the stated minimum detectable drop {mde * 100:.1f} pp (80% stated)"
+    return Rate(what, reps, hits)
+
+
+def scenarios(reps: int) -> list[Callable[[], Rate]]:
+    return [
+        lambda: null_every_family(reps, realistic=False),
+        lambda: null_every_family(reps, realistic=True),
+        lambda: true_drop(reps, 0.0),
+        lambda: true_drop(reps, 0.01),
+        lambda: true_drop(reps, 0.02),
+        lambda: anchor_steps(reps // 2, 0.0),
+        lambda: anchor_steps(reps // 2, 0.01),
+        lambda: subgroup_power(reps),
+        *[lambda n=n: continuous_size(reps * 2, n) for n in (1, 3, 5, 10, 30)],
+        lambda: stated_power(reps),
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reps", type=int, default=1000)
+    args = parser.parse_args(argv)
+    print("| row | repetitions | rate | 95% interval |")
+    print("| --- | --- | --- | --- |")
+    for scenario in scenarios(args.reps):
+        started = time.perf_counter()
+        rate = scenario()
+        print(rate.row(), f"<!-- {time.perf_counter() - started:.0f} s -->", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The one comparison rule: baseline, anchor, reference and a variant's gap decided alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_mlgate.config.load import GateConfig, MetricThreshold
+from pytest_mlgate.gate.decision import gate_all
+from pytest_mlgate.gate.verdicts import Anchor, Caveat, GateOutcome, Reference, Status
+from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
+from tests.outcomes import outcome
+
+N = 100
+
+
+def task(name: str, scores: list[float]) -> TaskResult:
+    metric = MetricResult(
+        name, "acc,none", sum(scores) / len(scores), None, len(scores), True,
+        tuple(range(len(scores))), tuple(scores),
+    )  # fmt: skip
+    return TaskResult(name, {"acc,none": metric}, len(scores))
+
+
+def scores(right: int, lost: int = 0) -> list[float]:
+    """``right`` of N right, the first ``lost`` of them turned wrong."""
+    return [0.0] * lost + [1.0] * (right - lost) + [0.0] * (N - right)
+
+
+def kinds(now: list[float], other: list[float]) -> dict[str, str]:
+    """The same two score vectors compared as each kind of comparison: the reason of each."""
+    settings = GateConfig(max_drop=0.02, max_drift=0.02)
+    base = outcome("b", EvalRun({"t": task("t", other)}))
+    current = EvalRun({"t": task("t", now)})
+    plain = MetricThreshold("t", "acc")
+    reasons = {}
+    [v] = gate_all([plain], current, base, settings).values()
+    reasons["baseline"] = v.reason
+    [v] = gate_all([plain], current, None, settings, anchor=Anchor(base, "v1")).values()
+    reasons["anchor"] = v.reason
+    [v] = gate_all([plain], current, None, settings, reference=Reference(base, "ref")).values()
+    reasons["reference"] = v.reason
+    variant = EvalRun({"t": task("t", other), "t@typo": task("t@typo", now)})
+    gap = MetricThreshold("t@typo", "acc", max_gap=0.02)
+    [v] = gate_all([gap], variant, None, settings).values()
+    reasons["gap"] = v.reason
+    return reasons
+
+
+@pytest.mark.parametrize(("lost", "outcome_word"), [(0, "within"), (3, "noise"), (20, "fails")])
+def test_every_kind_reads_and_decides_alike(lost: int, outcome_word: str) -> None:
+    """One rule, four kinds: each kind's text has the same parts (the other run and its value,
+    delta, CI, p, test, n) and the same ending, only the word for the loss differs."""
+    reasons = kinds(scores(80, lost), scores(80))
+    words = {"baseline": "drop", "anchor": "drift", "reference": "drop", "gap": "gap"}
+    names = {
+        "baseline": "vs baseline 0.8000 (run b)",
+        "anchor": "vs anchor v1 0.8000",
+        "reference": "vs reference ref 0.8000",
+        "gap": "vs clean t 0.8000",
+    }
+    for kind, reason in reasons.items():
+        part = reason[reason.index(names[kind]) :]
+        assert f", delta {-lost / N:+.4f} [95% CI" in part, kind
+        # 0/1 scores against a margin > 0: Tango's score test (before: McNemar's test of "drop > 0")
+        assert f"(tango-score, n={N}): " in part, kind
+        rule = (
+            "max_gap 0.02"
+            if kind == "gap"
+            else "max_drift 0.02"
+            if kind == "anchor"
+            else ("max_drop 0.02")
+        )
+        if outcome_word == "within":
+            assert f": within {rule}" in part, kind
+        elif outcome_word == "noise":
+            # before: the anchor's, reference's and gap's warnings gave no detectable drop
+            word = words[kind]
+            tested = f"({word} 3.0 pp > margin 2 pp, p = "
+            assert f"{word} of 0.0300 > {rule} is not significant at alpha 0.05 {tested}" in part
+            assert "minimum detectable drop at n=100 is 0." in part, kind
+        else:
+            word = words[kind]
+            assert (
+                f": significant {word} of 0.2000 > {rule}: {word} 20.0 pp > margin 2 pp, p = "
+                in part
+            )
+
+
+def test_a_kind_without_its_other_run_says_so_the_same_way() -> None:
+    """A variant without its clean task, a reference without the task: both fail naming what is
+    missing; an anchor without it passes, noting it (an anchor is never a reason to fail)."""
+    settings = GateConfig(max_drift=0.02)
+    lone = EvalRun({"t@typo": task("t@typo", scores(80))})
+    gap = MetricThreshold("t@typo", "acc", max_gap=0.02)
+    [v] = gate_all([gap], lone, None, settings).values()
+    assert v.status is Status.FAIL
+    assert "vs clean t: not evaluated (" in v.reason  # before: "no clean 't' to measure ..."
+    elsewhere = outcome("o", EvalRun({"u": task("u", scores(80))}))
+    current = EvalRun({"t": task("t", scores(80))})
+    plain = MetricThreshold("t", "acc")
+    [v] = gate_all([plain], current, None, settings, reference=Reference(elsewhere, "r")).values()
+    assert v.status is Status.FAIL
+    assert "vs reference r: not evaluated (" in v.reason
+    [v] = gate_all([plain], current, None, settings, anchor=Anchor(elsewhere, "v1")).values()
+    assert v.status is Status.PASS
+    assert "vs anchor v1: not in it" in v.reason
+
+
+def test_the_chance_guard_warning_survives_the_baseline_comparison() -> None:
+    """``bounds.warning`` honoured: a score not significantly above chance warns even when the
+    comparison with the baseline passes."""
+
+    def mc(right: int) -> TaskResult:
+        t = task("mc", [1.0] * right + [0.0] * (N - right))
+        return TaskResult("mc", t.metrics, t.n, output_type="multiple_choice", chance=0.25)
+
+    base = outcome("b", EvalRun({"mc": mc(31)}))
+    [v] = gate_all(
+        [MetricThreshold("mc", "acc")], EvalRun({"mc": mc(31)}), base, GateConfig(chance="warn")
+    ).values()
+    assert v.status is Status.WARN
+    assert "within max_drop" in v.reason
+    assert any(kind is Caveat.CHANCE for kind, _ in v.caveats)
+
+
+def test_an_incomparable_change_resets_the_trend() -> None:
+    """Five runs at 0.70, then (another dtype) six at 0.66: a one-off level shift, not a trend
+    (before: Mann-Kendall over all eleven, p = 0.004, a TrendWarning). Runs made like this one
+    still trend."""
+    import dataclasses
+
+    from pytest_mlgate.manifest import ModelInfo
+
+    def at(run_id: str, right: int, dtype: str) -> tuple[EvalRun, GateOutcome]:
+        run = EvalRun({"t": task("t", [1.0] * right + [0.0] * (N - right))})
+        made = outcome(run_id, run)
+        return run, dataclasses.replace(
+            made, manifest=dataclasses.replace(made.manifest, model=ModelInfo(dtype=dtype))
+        )
+
+    history = [at(f"r{i}", 70, "float32")[1] for i in range(5)]
+    history += [at(f"s{i}", 66 + (i % 2), "bfloat16")[1] for i in range(6)]
+    now, now_outcome = at("now", 66, "bfloat16")
+    item = MetricThreshold("t", "acc")
+    manifest = now_outcome.manifest
+    [v] = gate_all([item], now, None, GateConfig(), manifest, history=history).values()
+    assert v.trend is not None
+    assert v.trend[2] == 7  # the six runs since the change and this one
+    assert v.status is Status.PASS
+    same = [dataclasses.replace(h, manifest=manifest) for h in history]
+    [v] = gate_all([item], now, None, GateConfig(), manifest, history=same).values()
+    assert v.trend is not None
+    assert v.trend[2] == 12
+    assert v.status is Status.WARN  # the same shift among comparable runs does read as a trend
