@@ -66,12 +66,9 @@ def check_checkpoint(checkpoint: str) -> None:
                 f"checkpoint {str(path)!r} has no weight files (*.safetensors, *.bin)"
             )
         return
-    looks_local = checkpoint.startswith((".", "/", "~")) or checkpoint.count("/") > 1
-    if looks_local or os.sep in checkpoint.strip("/").split("/", 1)[-1]:
-        raise CheckpointError(
-            f"checkpoint {checkpoint!r} does not exist (resolved to {path.resolve()}); "
-            "set [model] checkpoint, --mlgate-checkpoint or MLGATE_CHECKPOINT"
-        )
+    missing = missing_local_checkpoint(checkpoint, Path.cwd())
+    if missing is not None:
+        raise missing
 
 
 def fingerprint_checkpoint(checkpoint: str, revision: str | None = None) -> CheckpointInfo:
@@ -104,13 +101,51 @@ def known_checkpoint(checkpoint: str, fingerprint: str) -> CheckpointInfo:
     return CheckpointInfo(checkpoint, "hub", fingerprint)
 
 
-def _hub_revision(repo_id: str, revision: str) -> str:
-    """The commit a hub revision resolves to, from the local cache (no network needed)."""
-    cache = Path(
+def hub_cache() -> Path:
+    """The local Hugging Face hub cache (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``)."""
+    return Path(
         os.environ.get("HF_HUB_CACHE")
         or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
     )
-    ref = cache / f"models--{repo_id.replace('/', '--')}" / "refs" / revision
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def missing_local_checkpoint(location: str, base: Path) -> CheckpointError | None:
+    """The error for ``location``, a name of no existing folder, when it must be a local
+    checkpoint that is missing rather than a hub id (None: it may be a hub id).
+
+    It is local when written as a path (``./x``, ``/x``, ``~/x``, two slashes or more), when its
+    first path component exists here (``checkpoints/latest`` beside a ``checkpoints`` folder:
+    the checkpoint was not built or copied yet), or when the hub is offline and the hub cache
+    does not hold it (it could not be loaded as a hub id either). Sending such a name to the hub
+    fails only after torch loads, with a misleading "couldn't connect" or "corrupt" message.
+    """
+    folder = (base / location).expanduser()
+    first = Path(location).parts[0] if Path(location).parts else location
+    written_as_path = location.startswith((".", "/", "~")) or location.count("/") > 1
+    beside = [root for root in dict.fromkeys((base, Path.cwd())) if (root / first).exists()]
+    cached = (hub_cache() / f"models--{location.replace('/', '--')}").is_dir()
+    if written_as_path:
+        why = "it is written as a path"
+    elif beside:
+        why = f"{first!r} exists in {beside[0]}, so this names a folder in it"
+    elif _hub_offline() and not cached:
+        why = f"the hub is offline (HF_HUB_OFFLINE) and its cache {hub_cache()} does not hold it"
+    else:
+        return None
+    return CheckpointError(
+        f"checkpoint {location!r} does not exist: no folder {folder} ({why}). As a hub id it "
+        f"would be downloaded from huggingface.co/{location}. Build or copy the checkpoint "
+        "there, or point [model] checkpoint, --mlgate-checkpoint or MLGATE_CHECKPOINT at it"
+    )
+
+
+def _hub_revision(repo_id: str, revision: str) -> str:
+    """The commit a hub revision resolves to, from the local cache (no network needed)."""
+    ref = hub_cache() / f"models--{repo_id.replace('/', '--')}" / "refs" / revision
     try:
         return ref.read_text().strip()
     except OSError:

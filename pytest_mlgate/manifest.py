@@ -190,14 +190,32 @@ def git_state(cwd: Path) -> GitState:
     """Commit, branch and dirty flag. ``MLGATE_BRANCH`` wins; in CI's detached checkouts the
     branch comes from the CI system's variables."""
     commit = git_output(["rev-parse", "HEAD"], cwd)
+    # symbolic-ref, not rev-parse: it names the branch before its first commit too (and fails
+    # on a detached checkout, whose branch then comes from CI's variables).
     branch = os.environ.get("MLGATE_BRANCH") or git_output(
-        ["rev-parse", "--abbrev-ref", "HEAD"], cwd
+        ["symbolic-ref", "--short", "-q", "HEAD"], cwd
     )
-    if branch in (None, "HEAD"):
+    if not branch:
         branch = branch_from_environment()
     status = git_output(["status", "--porcelain", "--untracked-files=no"], cwd)
     head = os.environ.get(HEAD_SHA_ENV, "").strip() or None
     return GitState(commit, branch, None if status is None else bool(status), head)
+
+
+def missing_from_git_state(git: GitState, cwd: Path) -> str | None:
+    """What a recorded run's git state lacks and why, said as it is (None: nothing)."""
+    if git.branch and git.commit:
+        return None
+    fix = "no baseline lookup by branch will find it; set MLGATE_BRANCH"
+    if git_output(["rev-parse", "--is-inside-work-tree"], cwd) is None:
+        lacks = "no commit" if git.branch else f"no branch and no commit: {fix}"
+        return f"recorded outside a git repository ({cwd}): the run names {lacks}"
+    if git.commit is None:
+        return (
+            f"recorded before the first commit on branch {git.branch!r}: the run names no "
+            "commit (commit, then record again, for a baseline that names one)"
+        )
+    return f"recorded without a branch name (detached checkout, unknown CI): {fix}"
 
 
 def package_version(package: str) -> str | None:

@@ -70,25 +70,43 @@ def test_a_regression_in_one_category_fails_its_subgroup_while_the_average_passe
     assert {f"mlgate_tr_mc::acc[{group}]" for group in groups} <= set(items)
 
 
-@pytest.mark.parametrize(("name", "passes"), [("good", False), ("robust", True)])
-def test_the_ascii_gap(
-    demo_checkpoints: dict[str, Path],
-    robust_checkpoint: Path,
-    tmp_path: Path,
-    name: str,
-    passes: bool,
-) -> None:
-    """The good checkpoint learnt its questions only with Turkish letters; the robust one with
-    and without them."""
-    checkpoint = demo_checkpoints["good"] if name == "good" else robust_checkpoint
+def _ascii_gap(folder: Path, checkpoint: Path, max_gap: float) -> tuple[int, dict[str, Any], float]:
+    """The gate's exit code, its ``mlgate_tr_mc@ascii`` verdict at ``max_gap``, and the gap
+    (clean accuracy minus ASCII accuracy, on the same documents)."""
     write(
-        tmp_path,
+        folder,
         '[thresholds.mlgate_tr_mc]\nacc = 0.5\n[thresholds."mlgate_tr_mc@ascii"]\n'
-        "acc = { max_gap = 0.10 }",
+        f"acc = {{ max_gap = {max_gap} }}",
         perturb='perturb = ["ascii"]',
     )
-    result = run_gate(tmp_path, f"--mlgate-checkpoint={checkpoint}", "--mlgate-json=r.json")
-    assert result.returncode == (0 if passes else 1), result.stdout[-3000:]
-    variant = verdicts(tmp_path, "r.json")["mlgate_tr_mc@ascii::acc"]
-    print(f"{name}: {variant['status']} - {variant['reason']}")
-    assert ("within max_gap 0.1" if passes else "significant gap of") in str(variant["reason"])
+    result = run_gate(folder, f"--mlgate-checkpoint={checkpoint}", "--mlgate-json=r.json")
+    tasks = json.loads((folder / "r.json").read_text())["results"]["tasks"]
+    clean, ascii = (
+        tasks[t]["metrics"]["acc,none"]["value"] for t in ("mlgate_tr_mc", "mlgate_tr_mc@ascii")
+    )
+    variant = verdicts(folder, "r.json")["mlgate_tr_mc@ascii::acc"]
+    return result.returncode, variant, float(clean) - float(ascii)
+
+
+def test_the_ascii_gap(
+    demo_checkpoints: dict[str, Path], robust_checkpoint: Path, tmp_path: Path
+) -> None:
+    """The good checkpoint learnt its questions only with Turkish letters; the robust one with
+    and without them. How large each gap comes out is the training's doing and moves from
+    machine to machine, so the margin is put halfway between the two measured gaps: the test
+    asks that the robust gap be far smaller, and that the gate fail the one gap significantly
+    above the margin and pass the one below it."""
+    checkpoints = {"good": demo_checkpoints["good"], "robust": robust_checkpoint}
+    gaps = {}
+    for name, checkpoint in checkpoints.items():
+        code, measured, gaps[name] = _ascii_gap(tmp_path / name, checkpoint, 1.0)
+        assert code == 0, measured["reason"]
+    print(f"ascii gaps: {gaps}")
+    assert gaps["good"] - gaps["robust"] > 0.2, gaps  # learning both forms closed most of it
+    margin = round((gaps["good"] + gaps["robust"]) / 2, 3)
+    for name, passes in (("good", False), ("robust", True)):
+        code, variant, _ = _ascii_gap(tmp_path / name, checkpoints[name], margin)  # cached
+        print(f"{name}: {variant['status']} - {variant['reason']}")
+        assert code == (0 if passes else 1), variant["reason"]
+        expected = f"within max_gap {margin:g}" if passes else "significant gap of"
+        assert expected in str(variant["reason"])

@@ -7,11 +7,13 @@ from pathlib import Path
 
 from pytest_mlgate.cli.common import Commands, command
 from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME, load_config
+from pytest_mlgate.config.preflight import check_thresholds
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate the config and print each suite's tasks, variants and gates."""
     config = load_config(Path(args.config))
+    check_thresholds(config)  # the metric names and bounds against the task files
     print(f"{config.path}: ok")
     for suite in config.suites.values():
         gated = config.thresholds_for(suite.all_tasks)

@@ -300,10 +300,19 @@ def main(dest: Path, rebuild: bool = False) -> int:
     checkpoints = dest / "checkpoints"
     if rebuild and checkpoints.exists():
         shutil.rmtree(checkpoints)
+    print(f"mlgate demo: a scratch repository in {dest}", flush=True)
     if not all((checkpoints / variant / "config.json").is_file() for variant in VARIANTS):
+        print(
+            f"mlgate demo: training the tiny checkpoints {', '.join(VARIANTS)} into {checkpoints} "
+            f"(offline, on {os.cpu_count() or 1} CPU core(s): about half a minute on two idle "
+            "cores, a few minutes on a busy machine; later runs reuse them)...",
+            flush=True,
+        )
         t0 = time.perf_counter()
         build_checkpoints(checkpoints)
         print(f"built {checkpoints}/{{{','.join(VARIANTS)}}} in {time.perf_counter() - t0:.1f}s")
+    else:
+        print(f"mlgate demo: reusing the checkpoints in {checkpoints} (--rebuild to train again)")
     results = {}
     for variant in VARIANTS:
         outputs = [

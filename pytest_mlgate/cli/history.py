@@ -53,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
     elif frame.empty:
         print(f"no runs recorded in {store.location}")
     else:
+        # a run recorded outside git (or before its first commit) names no branch / commit:
+        # "-", never "None", even when no run of the table names one
+        unnamed = [c for c in ("branch", "commit") if c in frame]
+        frame[unnamed] = frame[unnamed].astype(object).where(frame[unnamed].notna(), "-")
         print(frame.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4f}"))
     return 0
 

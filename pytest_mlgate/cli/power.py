@@ -8,6 +8,22 @@ from pytest_mlgate.cli.common import Commands, command, unit_interval
 from pytest_mlgate.config.load import SEQUENTIAL_LOOKS
 
 
+def positive_count(text: str) -> int:
+    """An argparse type: a whole number of examples, at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} examples: need at least 1")
+    return value
+
+
+def drop_size(text: str) -> float:
+    """An argparse type: an accuracy drop in (0, 1] (0.02 is 2 pp)."""
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a drop in (0, 1] (0.02 is 2 pp)")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the minimum detectable drop (and the power for ``--drop``)."""
     from pytest_mlgate import stats
@@ -120,9 +136,9 @@ def add_parser(commands: Commands) -> None:
         "the smallest accuracy drop n examples can detect (paired McNemar)",
         run,
     )
-    power.add_argument("--n", type=int, required=True, help="examples per run")
+    power.add_argument("--n", type=positive_count, required=True, help="examples per run")
     power.add_argument("--p", type=unit_interval, required=True, help="baseline accuracy")
-    power.add_argument("--drop", type=float, help="a drop to compute the power for")
+    power.add_argument("--drop", type=drop_size, help="a drop to compute the power for")
     power.add_argument("--alpha", type=unit_interval, default=0.05)
     power.add_argument("--power", type=unit_interval, default=0.8)
     add_sequential_arguments(power)

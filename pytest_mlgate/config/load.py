@@ -603,7 +603,7 @@ def load_config(path: Path) -> MlgateConfig:
     """Read and validate ``path``; raise :class:`ConfigError` on any problem."""
     path = path.resolve()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is legal UTF-8
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no such file. Create it with `mlgate init` or pass --mlgate-config."

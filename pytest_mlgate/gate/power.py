@@ -50,7 +50,10 @@ class ComparisonPower:
             f"{self.label}: n={self.n}: the minimum detectable drop is {found} ({self.test} "
             f"against a {self.margin * 100:g} pp margin at adjusted alpha {self.alpha:.2g}, "
             f"{POWER:.0%} power; {self.basis}), more than {self.limit * 100:g} pp. A real drop "
-            "below it passes or only warns: widen the margin, or evaluate more examples."
+            "below it passes or only warns: widen the margin, or evaluate more examples (raise "
+            "the suite's sample, or remove it for every document) and record a new baseline "
+            "with them (--mlgate-record on the baseline branch): the paired test counts only "
+            f"documents both runs evaluated, so against this baseline n stays at most {self.n}."
         )
 
 

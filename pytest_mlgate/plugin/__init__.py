@@ -19,6 +19,7 @@ from pytest_mlgate import hookspec
 from pytest_mlgate.backend import builtin as builtin_backend
 from pytest_mlgate.config.load import DEFAULT_SUITE, load_config
 from pytest_mlgate.config.options import DEFAULT_REPORT, add_options
+from pytest_mlgate.config.preflight import check_thresholds
 from pytest_mlgate.errors import ConfigError, MlgateWarning
 from pytest_mlgate.plugin.fixtures import (
     CONFIG_KEY,
@@ -77,6 +78,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # no thresholds.toml: the plugin stays out of the way
     try:
         config.stash[CONFIG_KEY] = load_config(path)
+        if eval_requested(config):  # before any evaluation: a wrong name would cost all of it
+            check_thresholds(config.stash[CONFIG_KEY])
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     if eval_requested(config) and under_xdist(config):

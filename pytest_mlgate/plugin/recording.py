@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from pytest_mlgate.run.session import GateSession
 
 from pytest_mlgate.errors import MlgateError, RecordSpooled, StoreError
+from pytest_mlgate.manifest import missing_from_git_state
 from pytest_mlgate.plugin.startup import gate_options
 
 
@@ -47,11 +48,9 @@ def record(session: pytest.Session, gate: GateSession) -> None:
         gate.messages.append(f"run NOT recorded: {exc}")
         return
     gate.messages.append(f"recorded run {run_id} in {gate.resolved.store.location}")
-    if not gate.manifest().git.branch:
-        gate.messages.append(
-            "recorded without a branch name (detached checkout, unknown CI): no baseline "
-            "lookup by branch will find it; set MLGATE_BRANCH"
-        )
+    missing = missing_from_git_state(gate.manifest().git, gate.plan.cwd)
+    if missing is not None:
+        gate.messages.append(missing)
     if gate.plan.card is not None:
         _write_card(session, gate, gate.plan.card)
     if gate.plan.register is None:

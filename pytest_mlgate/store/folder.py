@@ -96,8 +96,10 @@ class FolderStore:
             if target.exists():
                 raise StoreError(f"{target}: a run with id {outcome.run_id} is already recorded")
             write_atomic(target, dumps_outcome(outcome))
-            fd = os.open(self.path / INDEX, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.path / INDEX, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
+                if not _ends_a_line(fd):  # a crash cut the last line: start ours on its own
+                    line = b"\n" + line
                 written = os.write(fd, line)
                 if written != len(line):
                     raise OSError(f"short write to the index ({written} of {len(line)} bytes)")
@@ -243,3 +245,9 @@ class FolderStore:
             if (fingerprint is None or e.fingerprint == fingerprint)
             and (branch is None or e.branch == branch)
         ]
+
+
+def _ends_a_line(fd: int) -> bool:
+    """Whether the file open at ``fd`` is empty or ends with a newline."""
+    size = os.fstat(fd).st_size
+    return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
