@@ -180,8 +180,8 @@ def test_gate_against_a_recorded_baseline(
     [reason] = [ln for ln in regressed.stdout.splitlines() if ln.startswith("mlgate_tr_mc acc =")]
     assert reason.startswith(f"mlgate_tr_mc acc = {bad:.4f} vs baseline {good:.4f} (run ")
     assert f"delta {bad - good:+.4f} [95% CI -0." in reason
-    assert "(mcnemar-exact, n=479)" in reason
-    assert reason.endswith(f"significant drop of {good - bad:.4f} > max_drop 0.005")
+    assert "(tango-score, n=479)" in reason  # tested against the margin (before: mcnemar-exact)
+    assert f"significant drop of {good - bad:.4f} > max_drop 0.005: drop " in reason
 
     # A drop above max_drop that noise explains passes, with a warning giving p and the MDE
     # (max_drop 0 here: how many examples the nudge flips depends on the machine's arithmetic).
