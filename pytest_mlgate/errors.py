@@ -72,6 +72,15 @@ class AnchorSkippedWarning(MlgateWarning):
     (it would fail every PR); re-anchor to a run recorded with today's setup."""
 
 
+class ModelStageWarning(MlgateWarning):
+    """A ``models:/NAME/STAGE`` URI or ``--mlgate-register-stage``: MLflow deprecated stages in
+    favour of aliases (the warning says which alias to use)."""
+
+
+class WandbWarning(MlgateWarning):
+    """The run could not be logged to Weights & Biases (the gate's verdict is unchanged)."""
+
+
 class SkippedRecordWarning(MlgateWarning):
     """A history record or index line could not be read and was skipped (never rewritten)."""
 

@@ -76,6 +76,9 @@ class TaskInfo:
     n: int = 0
     subset: str = ""  #: hash of the evaluated doc ids
     docs: str | None = None  #: hash of lm-eval's per-document hashes
+    #: the path that scored it: "shared-context", "lmeval" or both joined by "+" ([model]
+    #: scoring; None: not recorded). Never makes runs incomparable: both agree within 1e-4.
+    scoring: str | None = None
 
 
 @dataclass(frozen=True)
@@ -233,7 +236,7 @@ def subset_hash(doc_ids: Iterable[int]) -> str:
     return hashlib.sha256(",".join(map(str, sorted(doc_ids))).encode()).hexdigest()[:16]
 
 
-def task_info(task: TaskResult) -> TaskInfo:
+def task_info(task: TaskResult, scoring: str | None = None) -> TaskInfo:
     ids = sorted(task.doc_hashes) or next(
         (list(m.doc_ids) for m in task.metrics.values() if m.doc_ids), []
     )
@@ -241,7 +244,9 @@ def task_info(task: TaskResult) -> TaskInfo:
     if task.doc_hashes:
         joined = "".join(task.doc_hashes[i] for i in sorted(task.doc_hashes))
         docs = hashlib.sha256(joined.encode()).hexdigest()[:16]
-    return TaskInfo(task.version, task.task_hash, task.num_fewshot, task.n, subset_hash(ids), docs)
+    return TaskInfo(
+        task.version, task.task_hash, task.num_fewshot, task.n, subset_hash(ids), docs, scoring
+    )
 
 
 def build_manifest(
@@ -275,7 +280,7 @@ def build_manifest(
         ),
         config=ConfigInfo(str(config.path), _sha256_file(config.path)),
         suite=SuiteInfo(suite.name, suite.sample, suite.seed, suite.num_fewshot, shard),
-        tasks={name: task_info(task) for name, task in run.tasks.items()},
+        tasks={name: task_info(task, info.scoring.get(name)) for name, task in run.tasks.items()},
         model=ModelInfo(
             backend=config.model.backend,
             dtype=info.dtype or config.model.dtype,

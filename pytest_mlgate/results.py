@@ -45,10 +45,12 @@ class MetricResult:
 
     @property
     def name(self) -> str:
+        """The metric's name without its filter (``acc`` of ``acc,none``)."""
         return self.key.partition(",")[0]
 
     @property
     def is_binary(self) -> bool:
+        """Whether every per-example score is 0 or 1 (then the paired test is McNemar's)."""
         return bool(self.scores) and all(s in (0.0, 1.0) for s in self.scores)
 
     def ci(self, level: float = 0.95) -> tuple[float, float]:
@@ -77,6 +79,8 @@ class Example:
 
 @dataclass(frozen=True)
 class TaskResult:
+    """One task's results: its metrics, documents, version and the examples kept."""
+
     name: str
     metrics: Mapping[str, MetricResult]
     n: int
@@ -189,6 +193,7 @@ class TaskResult:
         raise metric_not_found(self.name, metric, self.metrics)
 
     def metric(self, metric: str) -> MetricResult:
+        """The metric ``metric`` names (with or without its filter); MetricNotFound if none."""
         return self.metrics[self.resolve(metric)]
 
 
@@ -219,9 +224,11 @@ class Determinism:
 
     @property
     def agreement(self) -> float:
+        """The share of re-evaluated documents that answered the same in every pass."""
         return self.agreeing / self.n if self.n else math.nan
 
     def describe(self) -> str:
+        """The figures in one line, for a reason or the summary."""
         ll = "" if self.max_loglik_diff is None else f", max Δ log-lik {self.max_loglik_diff:.2g}"
         return (
             f"{self.agreeing}/{self.n} ({self.agreement:.3f}) same answer at batch sizes "
@@ -298,12 +305,15 @@ class RunInfo:
     from_cache: bool = False  #: answered by the result cache, not evaluated
     prompt: PromptInfo | None = None  #: None: the backend does not say (a custom backend)
     throughput: tuple[Throughput, ...] = ()  #: per request type (empty: not measured)
+    #: per task, the path that scored it (``[model] scoring``; empty: the backend does not say)
+    scoring: Mapping[str, str] = field(default_factory=dict)
 
     def merged(self, other: RunInfo) -> RunInfo:
-        """The later batch's settings, with both batches' groups and throughput."""
+        """The later batch's settings, with both batches' groups, throughput and scoring."""
         return replace(
             other,
             groups={**self.groups, **other.groups},
+            scoring={**self.scoring, **other.scoring},
             throughput=combined(self.throughput, other.throughput),
         )
 
@@ -325,8 +335,10 @@ class EvalRun:
         return task in self.tasks
 
     def subset(self, tasks: Iterable[str]) -> EvalRun:
+        """The run cut to ``tasks`` (the ones it holds), same run info."""
         wanted = set(tasks)
         return EvalRun({k: v for k, v in self.tasks.items() if k in wanted}, self.info)
 
     def merged(self, other: EvalRun) -> EvalRun:
+        """Both runs' tasks (``other``'s win) and their combined run info."""
         return EvalRun({**self.tasks, **other.tasks}, self.info.merged(other.info))

@@ -60,3 +60,26 @@ def shard(chosen: Sequence[int], strata: Sequence[str | None], k: int, n: int) -
         groups[strata[index]].append(index)
     dealt = [i for key in sorted(groups, key=lambda s: (s is None, str(s))) for i in groups[key]]
     return sorted(dealt[k - 1 :: n])
+
+
+def look_order(
+    strata: Sequence[str | None], seed: int, salt: str, chosen: Sequence[int] | None = None
+) -> list[int]:
+    """The documents ``chosen`` (default: all; indices into ``strata``) in the order a sequential
+    run evaluates them, so that every prefix (every look) is itself a stratified sample.
+
+    Inside a stratum the order is the seeded hash order of :func:`stratified_subset`; the strata
+    are interleaved in proportion to their sizes: the i-th document (0-based) of a stratum of m
+    documents is due at (i + 1/2) / m, the strata's due times merged (ties by stratum name). Any
+    prefix then holds each stratum's proportional share to within about one document.
+    """
+    groups: dict[str | None, list[int]] = defaultdict(list)
+    for index in range(len(strata)) if chosen is None else chosen:
+        groups[strata[index]].append(index)
+    keys = sorted(groups, key=lambda s: (s is None, str(s)))
+    due: list[tuple[float, int, int]] = []
+    for position, key in enumerate(keys):
+        ranked = sorted(groups[key], key=lambda i: _rank(seed, salt, i))
+        size = len(ranked)
+        due.extend(((i + 0.5) / size, position, index) for i, index in enumerate(ranked))
+    return [index for _, _, index in sorted(due)]

@@ -8,6 +8,13 @@ for _name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ[_name] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TQDM_DISABLE", "1")
+# MLGATE_TEST_TORCH_THREADS=N puts every torch of the run on N threads: this process's (in
+# pytest_configure) and those of the gates it starts (OMP_NUM_THREADS is inherited). Run the
+# checkpoint tests once with 1 and once without it: no verdict may hang on the last bits of how
+# one machine's arithmetic happened to add up.
+TORCH_THREADS = os.environ.get("MLGATE_TEST_TORCH_THREADS", "")
+if TORCH_THREADS:
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = TORCH_THREADS
 
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -25,6 +32,18 @@ if TYPE_CHECKING:
     from tests.mlflow_server import MlflowServer
 
 pytest_plugins = ["pytester"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if TORCH_THREADS:
+        import torch
+
+        torch.set_num_threads(int(TORCH_THREADS))
+        assert torch.get_num_threads() == int(TORCH_THREADS), "torch ignored the thread count"
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return f"torch threads: {TORCH_THREADS} (MLGATE_TEST_TORCH_THREADS)" if TORCH_THREADS else None
 
 
 @pytest.fixture(scope="session")

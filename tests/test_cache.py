@@ -108,7 +108,8 @@ CALLS = []
 
 
 class Cacheable(FakeBackend):
-    cacheable = True
+    def cacheable(self):
+        return True
 
     def evaluate(self, request):
         CALLS.append(request)

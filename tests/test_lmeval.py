@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_mlgate.cli.demo import offline_env, scaffold
+from tests import edited_runs
 from tests.gate_run import run_gate
 
 pytestmark = pytest.mark.slow
@@ -126,27 +127,6 @@ acc = { min = 0.3, max_drop = 0.005 }
 """
 
 
-@pytest.fixture(scope="module")
-def nudged_checkpoint(
-    demo_checkpoints: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """The good checkpoint with a little seeded noise on every weight: a ~1 pp drop on MC."""
-    import shutil
-
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    target = tmp_path_factory.mktemp("nudged") / "nudged"
-    shutil.copytree(demo_checkpoints["good"], target)
-    model = AutoModelForCausalLM.from_pretrained(demo_checkpoints["good"])
-    generator = torch.Generator().manual_seed(7)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.006)
-    model.save_pretrained(target)
-    return target
-
-
 def _gated(repo: Path, name: str) -> dict[str, object]:
     """The one verdict of a run's --mlgate-json document."""
     [verdict] = json.loads((repo / name).read_text())["verdicts"]
@@ -154,9 +134,7 @@ def _gated(repo: Path, name: str) -> dict[str, object]:
     return verdict
 
 
-def test_gate_against_a_recorded_baseline(
-    gate_repo: Path, nudged_checkpoint: Path, tmp_path: Path
-) -> None:
+def test_gate_against_a_recorded_baseline(gate_repo: Path, tmp_path: Path) -> None:
     config = tmp_path / "gate.toml"
     config.write_text(BASELINE_GATE)
     common = [f"--mlgate-config={config}", f"--mlgate-store={tmp_path / 'history'}"]
@@ -183,22 +161,30 @@ def test_gate_against_a_recorded_baseline(
     assert "(tango-score, n=479)" in reason  # tested against the margin (before: mcnemar-exact)
     assert f"significant drop of {good - bad:.4f} > max_drop 0.005: drop " in reason
 
-    # A drop above max_drop that noise explains passes, with a warning giving p and the MDE
-    # (max_drop 0 here: how many examples the nudge flips depends on the machine's arithmetic).
+    # A drop above max_drop that noise explains passes, with a warning giving p and the MDE:
+    # the good run again with exactly three of its right answers wrong (max_drop 0: three
+    # discordant pairs, all one way, have a one-sided exact p of 1/8).
     zero = tmp_path / "zero.toml"
     zero.write_text(BASELINE_GATE.replace("max_drop = 0.005", "max_drop = 0.0"))
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    (edited / "conftest.py").write_text(edited_runs.CONFTEST)
+    history = tmp_path / "history"
+    edited_runs.edit(edited, history, edited_runs.recorded_run(history), [{"lose": 3}])
+    (edited / "checkpoints").symlink_to(gate_repo / "checkpoints")
     nudged = run_gate(
-        gate_repo,
+        edited,
         f"--mlgate-config={zero}",
-        f"--mlgate-store={tmp_path / 'history'}",
-        f"--mlgate-checkpoint={nudged_checkpoint}",
+        f"--mlgate-store={history}",
+        "--mlgate-checkpoint=checkpoints/good",
         "--mlgate-json=nudged.json",
     )
     assert nudged.returncode == 0, nudged.stdout[-3000:]
-    verdict = _gated(gate_repo, "nudged.json")
+    verdict = _gated(edited, "nudged.json")
     drop = good - float(verdict["value"])  # type: ignore[arg-type]
-    assert 0 < drop < 0.03, "the nudge must cost the good checkpoint a few examples"
+    assert drop == pytest.approx(3 / 479, abs=1e-12)
     assert verdict["status"] == "warn"
+    assert verdict["p_value"] == pytest.approx(0.125)
     assert f"drop of {drop:.4f} > max_drop 0 is not significant at alpha 0.05" in nudged.stdout
     assert "the minimum detectable drop at n=479 is" in nudged.stdout
     assert "NoiseExplainedDropWarning" in nudged.stdout

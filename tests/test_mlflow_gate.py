@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from pytest_mlgate.checkpoint import fingerprint_checkpoint
+from pytest_mlgate.config.load import ModelUri, parse_model_uri
+from pytest_mlgate.errors import ConfigError, ModelStageWarning
 from pytest_mlgate.store.mlflow import registry
 from pytest_mlgate.store.mlflow.store import MlflowStore
 from tests.gate_run import gate_env, run_gate
@@ -64,7 +66,8 @@ def pytest_mlgate_make_backend(spec):
     kind = StopsTheServer if os.environ.get("MLGATE_TEST_STOP_PGID") else Logged
     backend = kind({"mlgate_tr_mc": {"acc": json.loads(Path("scores.json").read_text())[name]}})
     backend.name = name
-    backend.cacheable = bool(os.environ.get("MLGATE_TEST_CACHEABLE"))
+    cacheable = bool(os.environ.get("MLGATE_TEST_CACHEABLE"))
+    backend.cacheable = lambda: cacheable  # the Cacheable capability is a method
     return backend
 """
 
@@ -478,3 +481,99 @@ def test_min_ratio_bounds_the_drop_against_the_reference(folder_repo: Repo) -> N
     assert "significant drop of 0.1200 > min_ratio 0.95 (a drop of 0.0400)" in str(
         repo.verdict()["reason"]
     )
+
+
+# -- stages ------------------------------------------------------------------------------------
+def test_a_stage_is_moved_forward_only_and_resolved_as_checkpoint_and_baseline(
+    tmp_path: Path, server_env: dict[str, str], mlflow_server: MlflowServer
+) -> None:
+    """``--mlgate-register NAME --mlgate-register-stage Staging`` moves the stage like an alias
+    (forward only); ``models:/NAME/Staging`` then works as baseline and checkpoint, with
+    MLflow's own deprecation warning and a note naming the alias to use instead."""
+    repo = Repo(tmp_path / "repo", "mlflow", "stages")
+    transcript: list[str] = []
+
+    def step(label: str, *args: str) -> subprocess.CompletedProcess[str]:
+        result = repo.gate(*args, "--mlgate-json=r.json", env=server_env)
+        said = [line for line in out(result).splitlines() if "regist" in line or "stage" in line]
+        transcript.append(f"{label}: exit {result.returncode}; " + " | ".join(said))
+        return result
+
+    first_commit = git(repo.path, "rev-parse", "HEAD")
+    staged = ("--mlgate-register", "stg", "--mlgate-register-stage", "Staging")
+    first = step("register a", "--mlgate-record", *staged)
+    assert first.returncode == 0, out(first)
+    assert "registered models:/stg/1 and moved stage Staging to it" in first.stdout
+    store = MlflowStore(mlflow_server.uri, "stages")
+    with (
+        pytest.warns(FutureWarning, match="stages will be removed"),
+        pytest.warns(ModelStageWarning, match="prefer an alias: models:/stg@staging"),
+    ):
+        assert registry.find_version(store, "models:/stg/Staging").version == "1"
+
+    # As a baseline: the staged version's run, b's regression against it found.
+    git(repo.path, "checkout", "-q", "-b", "pr")
+    against = step(
+        "b vs Staging", "--mlgate-checkpoint", "ckpt/b", "--mlgate-baseline", "models:/stg/Staging"
+    )
+    assert against.returncode == 1, out(against)
+    assert "significant drop" in str(repo.verdict()["reason"])
+    assert f"baseline: {first_run_id(store)}" in against.stdout
+    assert "Model registry stages will be removed" in out(against)  # MLflow's FutureWarning
+    assert "prefer an alias: models:/stg@staging" in out(against)
+
+    # Forward: a later commit's run takes the stage; the version there before is archived.
+    git(repo.path, "checkout", "-q", "main")
+    repo.commit("merge c")
+    moved = step("register c", "--mlgate-checkpoint", "ckpt/c", "--mlgate-record", *staged)
+    assert "registered models:/stg/2 and moved stage Staging to it" in moved.stdout, out(moved)
+    assert stages(store) == {"1": "Archived", "2": "Staging"}
+    # Backward: a late run of the older commit registers but leaves the stage where it is.
+    git(repo.path, "checkout", "-q", first_commit)
+    late = step("late c2", "--mlgate-checkpoint", "ckpt/c2", "--mlgate-record", *staged)
+    assert late.returncode == 0, out(late)
+    assert "registered models:/stg/3; stage Staging NOT moved: this run's commit" in late.stdout
+    assert stages(store) == {"1": "Archived", "2": "Staging", "3": "None"}
+
+    # As the checkpoint (any case, as MLflow matches stages): version 2 downloaded.
+    git(repo.path, "checkout", "-q", "main")
+    served = step("evaluate Staging", "--mlgate-checkpoint", "models:/stg/staging")
+    assert served.returncode == 0, out(served)
+    assert str(repo.path / ".mlgate-cache" / "models" / "stg" / "2") in served.stdout
+    # An empty stage is a usage error that says how to fill it.
+    empty = step("Production", "--mlgate-checkpoint", "models:/stg/Production")
+    assert empty.returncode == 4
+    assert "no version of 'stg' is in stage Production" in out(empty)
+    print("\n" + "\n".join(transcript))
+
+
+def stages(store: MlflowStore) -> dict[str, str]:
+    """Each version of the model ``stg`` and the stage it is in, read from the server."""
+    found = store.client().search_model_versions("name='stg'")
+    return {str(v.version): str(v.current_stage) for v in found}
+
+
+def first_run_id(store: MlflowStore) -> str:
+    return sorted(store.entries(), key=lambda e: e.key)[0].run_id
+
+
+def test_register_targets_and_stage_uris_are_checked_before_anything_runs() -> None:
+    assert registry.check_register_target("tiny", "production") == "Production"
+    assert registry.check_register_target("tiny@champion", "Staging") == "Staging"
+    assert registry.check_register_target("tiny@champion") is None
+    with pytest.raises(ConfigError, match="bare NAME with --mlgate-register-stage"):
+        registry.check_register_target("tiny")
+    with pytest.raises(ConfigError, match="expected one of None, Staging, Production, Archived"):
+        registry.check_register_target("tiny", "Prod")
+    with pytest.raises(ValueError, match=r"stages: None, Staging, Production, Archived"):
+        parse_model_uri("models:/tiny/Prod")
+    assert parse_model_uri("models:/a/b/archived") == ModelUri("a/b", stage="Archived")
+    assert parse_model_uri("models:/tiny/None").stage == "None"
+
+
+def test_without_a_stage_api_the_error_names_the_alias_form() -> None:
+    class NoStages:  # an MLflow client after stages are removed: no stage methods at all
+        pass
+
+    with pytest.raises(ConfigError, match=r"use an alias instead: models:/NAME@ALIAS"):
+        registry._stage_api(NoStages(), "models:/tiny/Production", "get_latest_versions")

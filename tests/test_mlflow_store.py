@@ -16,7 +16,7 @@ from pytest_mlgate.cli.main import main
 from pytest_mlgate.config.load import MetricThreshold
 from pytest_mlgate.errors import NoTrackingUri, RecordSpooled, StoreError
 from pytest_mlgate.gate.verdicts import GateOutcome, Status, Verdict
-from pytest_mlgate.store import FolderStore, HistoryStore, IndexEntry, open_store
+from pytest_mlgate.store import FolderStore, HistoryStore, open_store
 from pytest_mlgate.store.codec import dumps_outcome
 from pytest_mlgate.store.mlflow.store import (
     TRACKING_ENV,
@@ -104,59 +104,6 @@ def test_the_sqlite_form_keeps_artifacts_beside_its_database(
     store.append(make_record())
     assert not (tmp_path / "mlruns").exists()
     assert (tmp_path / "history" / "mlflow-artifacts").is_dir()
-
-
-# -- the HistoryStore contract, both stores --------------------------------------------------
-def test_round_trip_is_byte_identical(store: HistoryStore) -> None:
-    record = make_record()
-    store.append(record)
-    assert dumps_outcome(store.load(record.run_id)) == dumps_outcome(record)
-    assert store.get(record.run_id) == IndexEntry.of(record)
-
-
-def test_queries_answer_as_the_folder_store_does(store: HistoryStore) -> None:
-    old = make_record("main", "2026-11-20T00:00:00+00:00")
-    new = make_record("main", "2026-11-23T00:00:00+00:00")
-    other = make_record("feature", "2026-11-24T00:00:00+00:00")
-    for record in (new, other, old):
-        store.append(record)
-    assert [e.run_id for e in store.entries()] == [old.run_id, new.run_id, other.run_id]
-    latest = store.latest("main", ["t"])
-    assert latest is not None
-    assert latest.run_id == new.run_id
-    assert store.latest("release") is None
-    fallback = store.latest("main", ["not_evaluated"])  # no covering run: the newest
-    assert fallback is not None
-    assert fallback.run_id == new.run_id
-    assert [e.run_id for e in store.last(5, "main", before=new.run_id)] == [old.run_id]
-    assert [e.run_id for e in store.last(1)] == [other.run_id]
-    assert {e.run_id for e in store.find(commit="c0ffee", branch="main")} == {
-        old.run_id,
-        new.run_id,
-    }
-    assert store.get("nope") is None
-    with pytest.raises(StoreError, match="no run 'nope'"):
-        store.load("nope")
-
-
-def test_latest_prefers_a_run_that_covered_the_tasks(store: HistoryStore) -> None:
-    full = make_record("main", "2026-11-20T00:00:00+00:00")
-    fast = dataclasses.replace(
-        make_record("main", "2026-11-21T00:00:00+00:00"),
-        run=full.run.subset([]),
-    )
-    store.append(full)
-    store.append(fast)
-    latest = store.latest("main", ["t"])
-    assert latest is not None
-    assert latest.run_id == full.run_id
-
-
-def test_a_run_is_recorded_once(store: HistoryStore) -> None:
-    record = make_record()
-    store.append(record)
-    with pytest.raises(StoreError, match="already recorded"):
-        store.append(record)
 
 
 # -- MLflow specifics ------------------------------------------------------------------------

@@ -94,16 +94,26 @@ def test_shards_are_disjoint_stratified_and_cover_the_documents() -> None:
 
 
 def test_merged_shards_gate_exactly_as_the_unsharded_run(repo: Path) -> None:
-    whole = run_gate(repo, "--mlgate-checkpoint", "b", "--mlgate-json=whole.json")
+    whole = run_gate(
+        repo, "--mlgate-checkpoint", "b", "--mlgate-json=whole.json", "--mlgate-metrics=w.json"
+    )
     assert whole.returncode == 1
     paths = shards(repo, 3)
-    merged = mlgate(repo, "merge", *map(str, paths), "--json", "merged.json", "--report", "m.html")
+    merged = mlgate(
+        repo, "merge", *map(str, paths), "--json", "merged.json", "--report", "m.html",
+        "--metrics", "m.json",
+    )  # fmt: skip
     assert merged.returncode == 1, merged.stdout + merged.stderr
     assert "merged 3 shards into run" in merged.stdout
     a, b = verdicts(repo / "whole.json"), verdicts(repo / "merged.json")
     assert len(a) == 3  # acc, acc[dil], acc[tarih]
     assert a == b
     assert (repo / "m.html").is_file()
+    # the DVC metrics file too: the same but for the run's own id and commit
+    w, m = (json.loads((repo / name).read_text()) for name in ("w.json", "m.json"))
+    assert w.pop("mlgate")["run_id"] != m.pop("mlgate")["run_id"]
+    assert w == m
+    assert set(m["mlgate_tr_mc"]["acc"]["subgroups"]) == {"dil", "tarih"}
     # Partial runs are never baselines: recording the merge adds one whole run.
     recorded = mlgate(repo, "merge", *map(str, paths), "--record")
     assert "recorded run" in recorded.stdout

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,32 +115,60 @@ def test_baseline_lookup_reads_the_index_not_every_record(
     assert len(loads) == 1
 
 
-def _record_many(path: str, count: int, branch: str) -> None:
+ROUNDS = 10
+
+
+def _record_in_lockstep(path: str, branch: str, barrier: Any, seen: Any) -> None:
+    """Record ROUNDS runs, each time stopping inside the critical window (the record file
+    written, its index line not yet) until the other writer is inside it too; there, say how
+    many records and index lines the folder holds."""
+    from pytest_mlgate.store import folder as folder_module
+
+    real_write = folder_module.write_atomic  # type: ignore[attr-defined]
+
+    def write_then_meet(target: Path, text: str) -> None:
+        real_write(target, text)
+        barrier.wait(timeout=120)  # both writers are between their two writes now
+        records = len(list((Path(path) / "runs").glob("*.json")))
+        index = Path(path) / "index.jsonl"
+        lines = len(index.read_text().splitlines()) if index.exists() else 0
+        seen.put((branch, records, lines))
+        barrier.wait(timeout=120)  # both have looked before either appends its line
+
+    setattr(folder_module, "write_atomic", write_then_meet)  # noqa: B010 (a private name)
     store = FolderStore(Path(path))
-    for _ in range(count):
+    for _ in range(ROUNDS):
         store.append(make_record(branch))
 
 
-def test_two_recorders_at_once_both_land(tmp_path: Path) -> None:
+def test_two_recorders_inside_the_critical_window_at_once_both_land(tmp_path: Path) -> None:
+    """Two processes whose appends overlap every time (each waits for the other between
+    writing its record and appending its index line): nothing torn, nothing lost."""
     context = multiprocessing.get_context("spawn")
+    barrier, seen = context.Barrier(2), context.Queue()
     workers = [
-        context.Process(target=_record_many, args=(str(tmp_path), 25, branch))
+        context.Process(target=_record_in_lockstep, args=(str(tmp_path), branch, barrier, seen))
         for branch in ("main", "nightly")
     ]
     for worker in workers:
         worker.start()
     for worker in workers:
-        worker.join(timeout=120)
+        worker.join(timeout=300)
         assert worker.exitcode == 0
+    observed = sorted(seen.get(timeout=10) for _ in range(2 * ROUNDS))
+    # Round r: both records of the round written, only the earlier rounds' lines indexed,
+    # seen by both writers: the windows overlapped, every round.
+    expected = sorted((b, 2 * (r + 1), 2 * r) for b in ("main", "nightly") for r in range(ROUNDS))
+    assert observed == expected
     store = FolderStore(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # not one torn line or half-written record
         entries = store.entries()
-        assert len(entries) == 50
-        assert {e.branch for e in entries} == {"main", "nightly"}
+        assert len(entries) == 2 * ROUNDS
+        assert [e.branch for e in entries].count("main") == ROUNDS
         for entry in entries:
             store.load(entry.run_id)
-    assert len((tmp_path / "index.jsonl").read_text().splitlines()) == 50
+    assert len((tmp_path / "index.jsonl").read_text().splitlines()) == 2 * ROUNDS
 
 
 def test_truncated_record_warns_once_is_skipped_and_left_alone(tmp_path: Path) -> None:

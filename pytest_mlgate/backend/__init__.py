@@ -17,7 +17,22 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from pytest_mlgate.config.load import ModelConfig
 
 if TYPE_CHECKING:  # a plain `pytest` run imports this module: the results are not needed then
+    from pytest_mlgate.backend.lmeval_prompts import RenderedRequest
+    from pytest_mlgate.config.load import LatencyConfig
     from pytest_mlgate.results import EvalRun
+
+__all__ = [
+    "Backend",
+    "BackendSpec",
+    "Cacheable",
+    "EvalRequest",
+    "ListsSubgroups",
+    "MeasuresLatency",
+    "OwnClock",
+    "Progress",
+    "RendersPrompts",
+    "has_capability",
+]
 
 
 @dataclass(frozen=True)
@@ -52,11 +67,11 @@ class EvalRequest:
 class Backend(Protocol):
     """What the gate needs from an evaluation engine.
 
-    A backend may also set ``cacheable = True`` when its results depend on nothing but what the
-    result cache keys on (checkpoint bytes, tasks, settings, versions); without it, results are
-    never cached (a served model can change behind an unchanged name). And it may offer
-    ``subgroups(request) -> {task: {subgroup: documents}}``, read from the data alone, which
-    ``subgroups = true`` thresholds need to make an item per subgroup before the eval runs.
+    A backend may offer more, each a method of its own Protocol below (a capability is a
+    method, never a flag: ``cacheable = False`` as an attribute does not count, nor does
+    ``cacheable = True``): :class:`Cacheable`, :class:`ListsSubgroups`,
+    :class:`MeasuresLatency` (with :class:`OwnClock`) and :class:`RendersPrompts`. The gate asks
+    with :func:`has_capability`.
     """
 
     def check(self, tasks: Sequence[str]) -> None:
@@ -71,3 +86,60 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release the model and any temporary files."""
+
+
+@runtime_checkable
+class Cacheable(Protocol):
+    """A backend whose results may be kept in the result cache."""
+
+    def cacheable(self) -> bool:
+        """True when the results depend on nothing but what the cache keys on (checkpoint
+        bytes, tasks, settings, versions); False for a served model, which can change behind
+        an unchanged name."""
+
+
+@runtime_checkable
+class ListsSubgroups(Protocol):
+    """A backend that can count a task's subgroups from its data, before any evaluation."""
+
+    def subgroups(self, request: EvalRequest) -> dict[str, dict[str, int]]:
+        """Per task of ``request``, the documents of each subgroup the evaluation will hold
+        (``subgroups = true`` thresholds make an item per subgroup from it)."""
+
+
+@runtime_checkable
+class MeasuresLatency(Protocol):
+    """A backend that can time single requests (``[suites.NAME] latency``)."""
+
+    def latency(
+        self, request: EvalRequest, settings: LatencyConfig, clock: Callable[[], float]
+    ) -> list[float]:
+        """Milliseconds per timed request (after ``settings.warmup`` untimed ones), timed
+        with ``clock`` (seconds)."""
+
+
+@runtime_checkable
+class OwnClock(Protocol):
+    """A backend that times latency by a clock of its own (tests give theirs)."""
+
+    def clock(self) -> float:
+        """Seconds, from any fixed origin."""
+
+
+@runtime_checkable
+class RendersPrompts(Protocol):
+    """A backend that can show its requests as the model is given them (``mlgate prompts``)."""
+
+    def render(self, task: str, request: EvalRequest, limit: int) -> list[RenderedRequest]:
+        """The first ``limit`` documents' requests of ``task``, rendered and tokenized."""
+
+
+def has_capability(backend: object, kind: type) -> bool:
+    """Whether ``backend`` has every method of ``kind`` (one of the capability Protocols).
+
+    ``isinstance(backend, kind)`` alone only asks whether each name exists, so a flag such as
+    ``cacheable = False`` would count; here each member must be callable. The gate writes
+    ``isinstance(backend, kind) and has_has_capability(backend, kind)``: the first narrows the
+    type, the second refuses flags."""
+    methods = [n for n, v in vars(kind).items() if callable(v) and not n.startswith("_")]
+    return all(callable(getattr(backend, name, None)) for name in methods)

@@ -30,6 +30,7 @@ from pytest_mlgate.backend.lmeval_prompts import (
     tokenizer_only_lm,
 )
 from pytest_mlgate.backend.lmeval_results import run_from_lmeval, subgroup_of
+from pytest_mlgate.backend.lmeval_scoring import LMEVAL, hflm_class, scoring_of
 from pytest_mlgate.backend.progress import counted, quiet_task_building
 from pytest_mlgate.checkpoint import check_checkpoint
 from pytest_mlgate.config.load import LatencyConfig, clean_task, suggest
@@ -98,8 +99,6 @@ def _without_env_collection() -> Iterator[None]:
 class LmEvalBackend:
     def __init__(self, spec: BackendSpec) -> None:
         self.spec = spec
-        # Weights on disk (or a hub revision) are fingerprinted; a model behind an API is not.
-        self.cacheable = spec.model.backend == "hf"
         self._lm: Any = None
         self._task_dir: tempfile.TemporaryDirectory[str] | None = None
         self._managers: dict[bool, Any] = {}
@@ -253,6 +252,10 @@ class LmEvalBackend:
             chosen[name] = docs
         return chosen
 
+    def cacheable(self) -> bool:
+        """Weights on disk (or a hub revision) are fingerprinted; a model behind an API is not."""
+        return self.spec.model.backend == "hf"
+
     def subgroups(self, request: EvalRequest) -> dict[str, dict[str, int]]:
         """Per task, how many of the documents ``request`` evaluates fall in each subgroup
         (the data alone: no model, so threshold items per subgroup exist before the eval)."""
@@ -283,7 +286,6 @@ class LmEvalBackend:
         if cfg.backend != "hf":
             return self._load_registered(cfg.backend)
         import transformers
-        from lm_eval.models.huggingface import HFLM
 
         dtype = resolve_dtype(cfg.dtype, self.device)
         self.dtype = str(dtype).removeprefix("torch.")
@@ -316,7 +318,8 @@ class LmEvalBackend:
         )
         self.template = check_chat_template(tokenizer, cfg, self.spec.checkpoint)
         args.setdefault("chat_template_args", template_args(cfg, self.template))
-        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **args)
+        model_class = hflm_class(cfg.scoring)  # HFLM, or HFLM with shared-context scoring
+        lm = model_class(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **args)
         self._prompt = prompt_info(lm, cfg, self.template)
         return lm
 
@@ -405,6 +408,8 @@ class LmEvalBackend:
         for name, chosen in (samples or {}).items():
             replay_fewshot_draws(leaves[name], chosen)
         meter: dict[str, Throughput] = {}
+        if hasattr(lm, "scored_by"):
+            lm.scored_by = {}  # this evaluation's paths only
         try:
             with (
                 _without_env_collection(),
@@ -435,6 +440,9 @@ class LmEvalBackend:
             raise BackendError("lm-eval returned no results (not the main process?)")
         info = replace(self._info(request), throughput=tuple(meter.values()))
         run = run_from_lmeval(out, info, getattr(lm, "tok_encode", None))
+        scored = scoring_of(lm)
+        paths = {name: scored.get(name, LMEVAL) for name in run.tasks}
+        run = replace(run, info=replace(run.info, scoring=paths))
         return with_variant_hashes(run, request)
 
     def _info(self, request: EvalRequest | None = None) -> RunInfo:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME, MlgateConfig, load_config
 from pytest_mlgate.config.options import GateOptions, add_options
 from pytest_mlgate.run.plan import HistoryPlan
 from pytest_mlgate.store import HistoryStore
+
+if TYPE_CHECKING:
+    import pluggy
 
 USAGE_ERROR = 4  # pytest's exit code for usage errors; the CLI uses the same
 
@@ -41,14 +44,27 @@ def config_or_none(args: argparse.Namespace) -> MlgateConfig | None:
     return None
 
 
+def plugins(args: argparse.Namespace) -> pluggy.PluginManager:
+    """The command's plugin manager (pytest11 plugins, the rootdir's conftest.py, the built-in
+    backend and stores), loaded once per command, only by the commands that call a hook."""
+    loaded: pluggy.PluginManager | None = getattr(args, "plugin_manager", None)
+    if loaded is None:
+        from pytest_mlgate.cli.plugins import find_rootdir, load_plugins
+
+        loaded = load_plugins(find_rootdir(Path.cwd()))
+        args.plugin_manager = loaded
+    return loaded
+
+
 def history_plan(args: argparse.Namespace) -> tuple[HistoryPlan, HistoryStore]:
-    """The plan's history part (store, baseline spec, settings) and the opened store."""
+    """The plan's history part (store, baseline spec, settings) and the opened store (made
+    through the ``pytest_mlgate_make_store`` hook)."""
     from pytest_mlgate.run.plan import plan_history
     from pytest_mlgate.run.resolve import open_history
 
     options = GateOptions(cwd=Path.cwd(), store=args.store)
     history = plan_history(config_or_none(args), options)
-    return history, open_history(history.store)
+    return history, open_history(history.store, plugins=plugins(args))
 
 
 def positive(text: str) -> int:

@@ -12,6 +12,7 @@ from pytest_mlgate.cli.common import (
     command,
     config_or_none,
     history_plan,
+    plugins,
     store_options,
 )
 from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME
@@ -101,8 +102,9 @@ def copy(args: argparse.Namespace) -> int:
 
     config = config_or_none(args)
     experiment = args.experiment or (config.gate.experiment if config else "mlgate")
-    source = open_history(StoreSpec(args.source, Path.cwd(), experiment))
-    target = open_history(StoreSpec(args.target, Path.cwd(), experiment))
+    hooks = plugins(args)
+    source = open_history(StoreSpec(args.source, Path.cwd(), experiment), plugins=hooks)
+    target = open_history(StoreSpec(args.target, Path.cwd(), experiment), plugins=hooks)
     copied = present = 0
     for entry in source.entries():
         if target.get(entry.run_id) is not None:

@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         root / CONSTRAINTS_PATH: pinned,
     }
     existing = [path for path in files if path.exists()]
+    if args.dvc:
+        return _with_dvc(root, files, args.force)
     if existing and not args.force:
         listed = ", ".join(str(p.relative_to(root)) for p in existing)
         print(
@@ -61,6 +63,33 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_dvc(root: Path, files: dict[Path, str], force: bool) -> int:
+    """``--dvc``: the gate's stage merged into dvc.yaml; the other files written where they do
+    not exist yet (kept where they do, unless --force)."""
+    from pytest_mlgate.cli.init_dvc import DVC_FILE, merge_dvc
+
+    try:
+        merged = merge_dvc(root / DVC_FILE)
+    except ValueError as exc:
+        print(f"mlgate: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    for target, text in files.items():
+        if target.exists() and not force:
+            print(f"kept {target.relative_to(root)} (it exists)")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target.relative_to(root)}")
+    if merged.text is not None:
+        (root / DVC_FILE).write_text(merged.text, encoding="utf-8")
+    print(merged.said)
+    print(
+        "next: `dvc repro mlgate` runs the gate; commit dvc.yaml and dvc.lock, then "
+        "`dvc metrics diff main` shows each gated metric's change"
+    )
+    return 0
+
+
 SHARD_MARK = "  # mlgate init --shards N"
 
 
@@ -77,7 +106,7 @@ def with_shards(workflow: str, shards: int) -> str:
 
 
 def add_parser(commands: Commands) -> None:
-    """Declare ``mlgate init [--dir] [--force] [--shards N] [--store folder|mlflow]``."""
+    """Declare ``mlgate init [--dir] [--force] [--dvc] [--shards N] [--store folder|mlflow]``."""
     init = command(
         commands,
         "init",
@@ -86,6 +115,12 @@ def add_parser(commands: Commands) -> None:
     )
     init.add_argument("--dir", default=".", help="the repository root (default: .)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.add_argument(
+        "--dvc",
+        action="store_true",
+        help="also add a dvc.yaml stage that runs the gate with its metrics file (merged into "
+        "an existing dvc.yaml; files that exist already are kept unless --force)",
+    )
     init.add_argument(
         "--shards",
         type=positive,

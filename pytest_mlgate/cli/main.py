@@ -1,7 +1,7 @@
 """The ``mlgate`` command: ``demo``, ``tasks``, ``check``, ``init``, ``pin``, ``plan``,
-``prompts``, ``history``, ``compare``, ``report``, ``power``, ``merge`` and ``comment``. It reuses
-the plugin's option definitions, plan, store, gate and renderers: a history read here is read
-exactly as the gate reads it.
+``prompts``, ``history``, ``compare``, ``report``, ``power``, ``merge``, ``comment``,
+``card`` and ``reproduce``. It reuses the plugin's option definitions, plan, store, gate and
+renderers: a history read here is read exactly as the gate reads it.
 
 Each command lives in its own module of ``pytest_mlgate.cli``, its parser beside its handler; a
 new command is one new module and one line in ``COMMANDS``."""
@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from pytest_mlgate.cli import (
+    card,
     check,
     comment,
     compare,
@@ -25,6 +26,7 @@ from pytest_mlgate.cli import (
     power,
     prompts,
     report,
+    reproduce,
     tasks,
 )
 from pytest_mlgate.cli.common import USAGE_ERROR, Commands
@@ -45,6 +47,8 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
     power.add_parser,
     merge.add_parser,
     comment.add_parser,
+    card.add_parser,
+    reproduce.add_parser,
 )
 
 

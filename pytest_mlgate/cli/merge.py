@@ -6,22 +6,22 @@ import argparse
 import os
 from pathlib import Path
 
-from pytest_mlgate.cli.common import Commands, command, store_options
+from pytest_mlgate.cli.common import Commands, command, plugins, store_options
 from pytest_mlgate.config.load import load_config
 from pytest_mlgate.config.options import GateOptions, add_options
+from pytest_mlgate.errors import ConfigError
 
 
 def run(args: argparse.Namespace) -> int:
     """Join the shards' partial runs and gate them as one run."""
-    from pytest_mlgate.backend import BackendSpec
     from pytest_mlgate.gate.verdicts import Status
     from pytest_mlgate.report.terminal import verdict_table
     from pytest_mlgate.run import merge
-    from pytest_mlgate.run.evaluator import Evaluator
+    from pytest_mlgate.run.evaluator import make_evaluator
     from pytest_mlgate.run.outputs import write_outputs
     from pytest_mlgate.run.plan import SuiteChoice, plan_gate
     from pytest_mlgate.run.resolve import resolve_gate
-    from pytest_mlgate.run.session import GateSession
+    from pytest_mlgate.run.session import Evaluated, GateSession
 
     partials = merge.load_partials([Path(p) for p in args.partials])
     merge.check_shards(partials)
@@ -37,22 +37,30 @@ def run(args: argparse.Namespace) -> int:
         report=args.report,
         json=args.json,
         markdown=args.markdown,
+        metrics=args.metrics,
+        wandb=args.wandb,
         record=args.record,
     )
     thresholds = merge.gated_thresholds(config, suite, run)
     plan = plan_gate(config, options, suite=SuiteChoice(suite), thresholds=thresholds)
-    resolved = resolve_gate(plan)
-    evaluator = Evaluator(
-        spec=BackendSpec(config.model, resolved.checkpoint, config.include),
-        suite=suite,
-        batch=plan.tasks,
-        make_backend=lambda spec: merge.Joined(run),
+    resolved = resolve_gate(plan, plugins(args))
+    evaluator = make_evaluator(
+        config, resolved.checkpoint, suite, plan.tasks, lambda spec: merge.Joined(run)
     )
-    not_here = "not measured: measured only by an unsharded run"
-    session = GateSession(
-        resolved, evaluator, run_id=manifest.run_id, _manifest=manifest, _latency=not_here
+    # What the shards evaluated, as a session's first stage: no determinism or latency (each
+    # shard saw a part of the documents; only an unsharded run measures them).
+    missing = [t for t in plan.tasks if t not in run]
+    evaluated = Evaluated(
+        run.subset([t for t in plan.tasks if t in run]),
+        determinism={},
+        latency=None
+        if suite.latency is None
+        else "not measured: measured only by an unsharded run",
+        failure=ConfigError(f"the shards did not evaluate {', '.join(missing)}")
+        if missing
+        else None,
     )
-    session._determinism = {}
+    session = GateSession.of_evaluated(resolved, evaluator, evaluated, manifest)
     # the plugin's node ids: the config file, relative to where the command runs, then the item
     where = os.path.relpath(config.path, Path.cwd())
     verdicts = [session.judge(f"{where}::{t.item_name}", t) for t in thresholds]
@@ -65,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if plan.reference is not None:
         print("mlgate: the reference is not evaluated by a merge (it needs the model)")
     attachments = write_outputs(session)
+    for message in session.messages:
+        print(f"mlgate: {message}")
     if args.record:
         print(f"recorded run {session.record(attachments)} in {resolved.store.location}")
     return 1 if any(v.status is Status.FAIL for v in verdicts) else 0
@@ -80,5 +90,7 @@ def add_parser(commands: Commands) -> None:
     )
     merge.add_argument("partials", nargs="+", metavar="PARTIAL", help="the shards' partial runs")
     store_options(merge)
-    add_options(merge.add_argument, "", ("baseline", "json", "markdown", "record"))
+    add_options(
+        merge.add_argument, "", ("baseline", "json", "markdown", "metrics", "wandb", "record")
+    )
     merge.add_argument("--report", metavar="PATH", help="write the HTML report")

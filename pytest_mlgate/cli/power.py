@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pytest_mlgate.cli.common import Commands, command, unit_interval
+from pytest_mlgate.config.load import SEQUENTIAL_LOOKS
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +40,76 @@ def run(args: argparse.Namespace) -> int:
         if mde > args.drop:
             needed = stats.examples_needed(args.drop, args.p, args.alpha, args.power, share)
             print(f"  examples needed to detect it: {needed or 'more than 10,000,000'}")
+    if args.sequential:
+        # at the level the fixed-n figures above use: the run's first Holm step
+        print_sequential(args.n, args.p, alpha, args.power, args.margin, share, args.looks)
     return 0
+
+
+def print_sequential(
+    n: int,
+    p: float,
+    alpha: float,
+    power: float,
+    margin: float,
+    discordance: float | None,
+    looks: list[float],
+) -> None:
+    """The sequential design's boundary table and, by seeded simulation, the expected share of
+    documents evaluated at no change, at the margin and at the fixed-n minimum detectable drop."""
+    from pytest_mlgate import stats
+    from pytest_mlgate.gate import sequential as seq
+
+    # the share of documents flipping in all; without a measured rate, independent errors
+    flips = discordance if discordance is not None else stats.independent_discordance(p, 0)
+    design = seq.make_design(n, alpha, looks)
+    print(
+        f"sequential (looks {looks}, Hwang-Shih-DeCani spending, gamma {design.gamma:g}; "
+        f"pass early when the {design.futility_level:.0%} upper bound on the drop is inside "
+        f"the margin {margin * 100:g} pp):"
+    )
+    for line in design.table():
+        print(f"  {line}")
+    mdd = seq.fixed_n_detectable_drop(n, margin, alpha, power, discordance=flips)
+    reps = 10_000
+    print(f"  expected share of documents evaluated ({reps:,} seeded simulations):")
+    rows = [("no change", 0.0), ("at the margin", margin)] if margin > 0 else [("no change", 0.0)]
+    if mdd is not None:
+        rows.append(("at the same statistic's fixed-n detectable drop", mdd))
+    for offset, (label, drop) in enumerate(rows):
+        if drop > flips:
+            print(f"    {label} ({drop * 100:.2f} pp): more than the {flips:.1%} flipping")
+            continue
+        result = seq.simulate(design, drop, margin, 0.0, reps, offset, discordance=flips)
+        print(
+            f"    {label} ({drop * 100:.2f} pp): {result.mean_share:.3f}, "
+            f"fails {result.fail_rate:.1%} (fixed n {result.fixed_fail_rate:.1%})"
+        )
+    if mdd is None:
+        print(f"    no drop is detected with {power:.0%} power at n={n} against this margin")
+
+
+def looks_list(text: str) -> list[float]:
+    """An argparse type: comma-separated look fractions, validated."""
+    from pytest_mlgate.gate.sequential import validate_looks
+
+    try:
+        return list(validate_looks([float(x) for x in text.split(",") if x.strip()]))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_sequential_arguments(power: argparse.ArgumentParser) -> None:
+    """``[--sequential [--looks F,F,...]]``: the sequential design besides the fixed-n figures."""
+    power.add_argument(
+        "--sequential", action="store_true", help="also the sequential design: bounds per look"
+    )
+    power.add_argument(
+        "--looks",
+        type=looks_list,
+        default=list(SEQUENTIAL_LOOKS),
+        help="with --sequential: look fractions, comma-separated (default 0.1,0.25,0.5,1.0)",
+    )
 
 
 def add_parser(commands: Commands) -> None:
@@ -55,6 +125,7 @@ def add_parser(commands: Commands) -> None:
     power.add_argument("--drop", type=float, help="a drop to compute the power for")
     power.add_argument("--alpha", type=unit_interval, default=0.05)
     power.add_argument("--power", type=unit_interval, default=0.8)
+    add_sequential_arguments(power)
     power.add_argument(
         "--discordance", type=unit_interval, help="share of examples that flip between runs"
     )

@@ -6,18 +6,28 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pytest_mlgate.cli.common import Commands, command
+from pytest_mlgate.cli.common import Commands, command, plugins
 from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME, DEFAULT_SUITE, load_config
 from pytest_mlgate.config.options import GateOptions, add_options
+from pytest_mlgate.errors import BackendError, UsageProblem
+
+if TYPE_CHECKING:
+    from pytest_mlgate.backend.lmeval_prompts import RenderedRequest
 
 
 def run(args: argparse.Namespace) -> int:
     """The first N documents' requests of TASK exactly as the model is given them (not
     redacted: a local tool), with token counts and warnings about doubled BOS tokens or an
     empty system turn."""
-    from pytest_mlgate.backend import BackendSpec, EvalRequest
-    from pytest_mlgate.backend.lmeval import LmEvalBackend
+    from pytest_mlgate.backend import (
+        Backend,
+        BackendSpec,
+        EvalRequest,
+        RendersPrompts,
+        has_capability,
+    )
     from pytest_mlgate.cli.demo import offline_env
     from pytest_mlgate.run.plan import plan_gate
     from pytest_mlgate.run.resolve import resolve_checkpoint
@@ -28,17 +38,30 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_gate(config, options)
     suite = plan.suite.suite
     spec = BackendSpec(config.model, resolve_checkpoint(plan.candidate), config.include)
-    backend = LmEvalBackend(spec)
+    backend: Backend | None = plugins(args).hook.pytest_mlgate_make_backend(spec=spec, config=None)
+    if backend is None:
+        raise BackendError("no plugin returned a backend from pytest_mlgate_make_backend")
     request = EvalRequest((args.task,), suite.num_fewshot, None, suite.seed)
     try:
+        if not (isinstance(backend, RendersPrompts) and has_capability(backend, RendersPrompts)):
+            raise UsageProblem(
+                f"mlgate prompts: {type(backend).__name__} (from pytest_mlgate_make_backend) "
+                "cannot show its prompts: it has no render(task, request, limit) method"
+            )
         rendered = backend.render(args.task, request, args.n)
     finally:
         backend.close()
+    show(args.task, rendered)
+    return 0
+
+
+def show(task: str, rendered: list[RenderedRequest]) -> None:
+    """Print each request, a document's context once, with the warnings it deserves."""
     shown: tuple[int, str] | None = None
     for item in rendered:
         if (item.doc_id, item.text) != shown:  # a multiple-choice document: its context once
             shown = (item.doc_id, item.text)
-            print(f"=== {args.task} doc {item.doc_id} · {item.kind} · {len(item.tokens)} tokens")
+            print(f"=== {task} doc {item.doc_id} · {item.kind} · {len(item.tokens)} tokens")
             print(item.text)
         if item.continuation is not None:
             print(f"  + continuation {item.continuation!r}")
@@ -55,7 +78,6 @@ def run(args: argparse.Namespace) -> int:
                 "system_instruction, or use a template that writes no empty system block",
                 file=sys.stderr,
             )
-    return 0
 
 
 def add_parser(commands: Commands) -> None:

@@ -7,6 +7,7 @@ error (exit code 4); the CLI prints it and exits 4 too.
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import sys
 from collections.abc import Iterable, Mapping
@@ -75,6 +76,9 @@ class ModelConfig:
     system_instruction: str | None = None
     fewshot_as_multiturn: bool | None = None  #: None: lm-eval's default (on with a template)
     gen_kwargs: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+    #: how the hf backend scores log-likelihood requests (SCORING_PATHS): a multiple-choice
+    #: question's context once for all its choices, or lm-eval's one pass per choice
+    scoring: str = "shared-context"
 
     @property
     def multiturn(self) -> bool:
@@ -107,6 +111,34 @@ class LatencyBound:
         return 0.5 if self.name == "p50_ms" else 0.99
 
 
+SEQUENTIAL_LOOKS = (0.1, 0.25, 0.5, 1.0)  # `sequential = true`: the default looks
+
+
+def looks_problem(looks: tuple[float, ...]) -> str | None:
+    """What is wrong with sequential look fractions, or None: they must be increasing fractions
+    in (0, 1] ending at 1.0 (the last look sees every document, so every item is decided)."""
+    if not looks:
+        return "looks is empty; give increasing fractions ending at 1.0, e.g. [0.25, 1.0]"
+    outside = [x for x in looks if not 0.0 < x <= 1.0]
+    if outside:
+        return f"{outside[0]!r} is not a fraction in (0, 1] of the documents"
+    if any(b <= a for a, b in itertools.pairwise(looks)):
+        return "looks are not strictly increasing"
+    if looks[-1] != 1.0:
+        return (
+            f"the looks end at {looks[-1]!r}; the last look must be 1.0 (all documents), "
+            "so every undecided item is decided"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class SequentialConfig:
+    """``[suites.NAME] sequential``: evaluate look by look, stopping once every item is decided."""
+
+    looks: tuple[float, ...] = SEQUENTIAL_LOOKS  #: fractions of each task's documents
+
+
 @dataclass(frozen=True)
 class SuiteConfig:
     name: str
@@ -117,6 +149,7 @@ class SuiteConfig:
     perturb: tuple[str, ...] = ()  # each task also runs as TASK@ascii, TASK@upper, ...
     typo_rate: float = 0.05  # TASK@typo: the share of letters hit by a neighbouring key
     latency: LatencyConfig | None = None  # single-request latency measured (None: not)
+    sequential: SequentialConfig | None = None  # look by look (None: every document at once)
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -166,6 +199,17 @@ class GateConfig:
     max_drift: float | None = None  # the allowed drop against the anchor (None: not compared)
     on_trend: str = "warn"  # a significant downward trend over the history: warn, fail, off
     determinism: DeterminismConfig | None = None  # None: not checked
+    record_sequential: bool = False  # a --mlgate-record run may stop early too (else: whole)
+
+
+@dataclass(frozen=True)
+class WandbConfig:
+    """``[report] wandb``: each gated run logged as a Weights & Biases run."""
+
+    project: str
+    entity: str | None = None
+    tags: tuple[str, ...] = ()
+    timeout: float = 30.0  # seconds W&B may take to start the run (its own default is 90)
 
 
 @dataclass(frozen=True)
@@ -173,6 +217,9 @@ class ReportConfig:
     history: int = 30  # recorded runs shown as columns of the regression matrix
     examples: int = 20  # flipped examples listed per task and direction in the drill-down
     redact: bool = True  # mask personal data (TCKN, IBAN, phone, e-mail) in every stored text
+    #: the DVC metrics file each gated run writes (relative: to this file)
+    metrics: str | None = None
+    wandb: WandbConfig | None = None  # log each gated run to Weights & Biases
 
 
 @dataclass(frozen=True)
@@ -432,7 +479,8 @@ LATENCY_SUITE_KEYS = ("requests", "max_new_tokens", "warmup")
 LATENCY_GATES = ("p50_ms", "p99_ms")
 LATENCY_BOUND_KEYS = ("max", "max_increase")
 TRIGGER_KEYS = ("paths", "suites", "order", "other", "model_folders")
-REPORT_KEYS = ("history", "examples", "redact")
+REPORT_KEYS = ("history", "examples", "redact", "metrics", "wandb")
+WANDB_KEYS = ("project", "entity", "tags", "timeout")
 MODEL_KEYS = (
     "checkpoint",
     "backend",
@@ -444,8 +492,20 @@ MODEL_KEYS = (
     "system_instruction",
     "fewshot_as_multiturn",
     "gen_kwargs",
+    "scoring",
 )
-SUITE_KEYS = ("tasks", "sample", "num_fewshot", "seed", "perturb", "typo_rate", "latency")
+SCORING_PATHS = ("shared-context", "lmeval")
+SUITE_KEYS = (
+    "tasks",
+    "sample",
+    "num_fewshot",
+    "seed",
+    "perturb",
+    "typo_rate",
+    "latency",
+    "sequential",
+)
+SEQUENTIAL_KEYS = ("looks",)
 GATE_KEYS = (
     "store",
     "experiment",
@@ -463,6 +523,7 @@ GATE_KEYS = (
     "max_drift",
     "on_trend",
     "determinism",
+    "record_sequential",
 )
 DETERMINISM_KEYS = ("sample", "batch_sizes", "min_agreement")
 CHANCE_POLICIES = ("fail", "warn", "off")
@@ -519,7 +580,11 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
     redact = report_table.data.get("redact", defaults.redact)
     if not isinstance(redact, bool):
         raise report_table.error("redact", "expected true or false")
-    report = ReportConfig(history=history, examples=examples, redact=redact)
+    metrics = report_table.optional_string("metrics")
+    wandb = _parse_wandb(report_table) if "wandb" in report_table.data else None
+    report = ReportConfig(
+        history=history, examples=examples, redact=redact, metrics=metrics, wandb=wandb
+    )
     trigger_table = top.sub("triggers")
     trigger_table.check_keys(TRIGGER_KEYS)
     try:
@@ -530,6 +595,17 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> MlgateConfig:
     config = MlgateConfig(path, model, include, suites, gate, thresholds, report, triggers, latency)
     _check_task_names(config)
     return config
+
+
+def _parse_wandb(report: _Table) -> WandbConfig:
+    table = report.sub("wandb")
+    table.check_keys(WANDB_KEYS)
+    project = table.optional_string("project")
+    if project is None:
+        raise table.error("project", 'is required: the W&B project to log to, e.g. "evals"')
+    timeout = table.number("timeout", WandbConfig.timeout, low=0, low_open=True)
+    assert timeout is not None
+    return WandbConfig(project, table.optional_string("entity"), table.string_list("tags"), timeout)
 
 
 def _parse_model(table: _Table) -> ModelConfig:
@@ -569,6 +645,7 @@ def _parse_model(table: _Table) -> ModelConfig:
         system_instruction=system,
         fewshot_as_multiturn=multiturn,
         gen_kwargs=_parse_gen_kwargs(table),
+        scoring=table.string("scoring", d.scoring, SCORING_PATHS),
     )
 
 
@@ -680,9 +757,41 @@ def _parse_suites(table: _Table) -> dict[str, SuiteConfig]:
         if any(VARIANT_MARK in t for t in tasks):
             raise suite.error("tasks", f"task names cannot contain {VARIANT_MARK!r}: use perturb")
         suites[name] = SuiteConfig(
-            name, tasks, sample, num_fewshot, seed, perturb, typo_rate, _parse_latency(suite)
+            name,
+            tasks,
+            sample,
+            num_fewshot,
+            seed,
+            perturb,
+            typo_rate,
+            _parse_latency(suite),
+            _parse_sequential(suite),
         )
     return suites
+
+
+def _parse_sequential(suite: _Table) -> SequentialConfig | None:
+    """``sequential = true | false | { looks = [...] }``."""
+    value = suite.data.get("sequential", False)
+    if isinstance(value, bool):
+        return SequentialConfig() if value else None
+    if not isinstance(value, Mapping):
+        raise suite.error(
+            "sequential",
+            "expected true, false or a table such as { looks = [0.1, 0.25, 0.5, 1.0] }",
+        )
+    table = suite.sub("sequential")
+    table.check_keys(SEQUENTIAL_KEYS)
+    raw = table.data.get("looks", list(SEQUENTIAL_LOOKS))
+    if not isinstance(raw, list) or any(
+        isinstance(x, bool) or not isinstance(x, (int, float)) for x in raw
+    ):
+        raise table.error("looks", "expected a list of numbers, e.g. [0.1, 0.25, 0.5, 1.0]")
+    looks = tuple(float(x) for x in raw)
+    problem = looks_problem(looks)
+    if problem is not None:
+        raise table.error("looks", problem)
+    return SequentialConfig(looks)
 
 
 def _parse_latency(suite: _Table) -> LatencyConfig | None:
@@ -778,21 +887,45 @@ def _parse_store(table: _Table, default: str) -> str:
     return store
 
 
-def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
-    """``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` -> (name, alias, version); ValueError
-    with the reason otherwise."""
+#: MLflow's model-version stages (deprecated by MLflow since 2.9 in favour of aliases)
+MODEL_STAGES = ("None", "Staging", "Production", "Archived")
+MODEL_URI_FORMS = "models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/STAGE"
+
+
+@dataclass(frozen=True)
+class ModelUri:
+    """A parsed ``models:/`` URI: exactly one of ``alias``, ``version`` and ``stage`` is set."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+    stage: str | None = None  #: one of MODEL_STAGES, as MLflow spells it
+
+
+def model_stage(text: str) -> str | None:
+    """``production`` -> ``Production`` (MLflow matches stages case-insensitively); None: no
+    stage by that name."""
+    return {s.lower(): s for s in MODEL_STAGES}.get(text.lower())
+
+
+def parse_model_uri(uri: str) -> ModelUri:
+    """``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or ``models:/NAME/STAGE`` (Production,
+    Staging, Archived, None) -> the parts; ValueError with the reason otherwise."""
     rest = uri[len("models:/") :] if uri.startswith("models:/") else None
     if not rest:
-        raise ValueError("expected models:/NAME@ALIAS or models:/NAME/VERSION")
+        raise ValueError(f"expected {MODEL_URI_FORMS}")
     if "@" in rest:
         name, _, alias = rest.rpartition("@")
         if name and alias and "/" not in alias:
-            return name, alias, None
+            return ModelUri(name, alias=alias)
     else:
         name, _, version = rest.rpartition("/")
         if name and version.isdigit():
-            return name, None, version
-    raise ValueError(f"{uri!r}: expected models:/NAME@ALIAS or models:/NAME/VERSION")
+            return ModelUri(name, version=version)
+        stage = model_stage(version)
+        if name and stage is not None:
+            return ModelUri(name, stage=stage)
+    raise ValueError(f"{uri!r}: expected {MODEL_URI_FORMS} (stages: {', '.join(MODEL_STAGES)})")
 
 
 def _parse_anchor(table: _Table, store: str) -> str | None:
@@ -843,6 +976,13 @@ def _required(value: float | None) -> float:
     return value
 
 
+def _boolean(table: _Table, key: str, default: bool) -> bool:
+    value = table.data.get(key, default)
+    if not isinstance(value, bool):
+        raise table.error(key, "expected true or false")
+    return value
+
+
 def _parse_gate(table: _Table) -> GateConfig:
     table.check_keys(GATE_KEYS)
     d = GateConfig()
@@ -873,6 +1013,7 @@ def _parse_gate(table: _Table) -> GateConfig:
         max_drift=table.number("max_drift", None, low=0.0),
         on_trend=table.string("on_trend", d.on_trend, TREND_POLICIES),
         determinism=_parse_determinism(table),
+        record_sequential=_boolean(table, "record_sequential", d.record_sequential),
         chance_margin=_required(
             table.number("chance_margin", d.chance_margin, low=0.0, high=1.0, high_open=True)
         ),

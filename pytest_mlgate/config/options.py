@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME, DEFAULT_SUITE
+from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME, DEFAULT_SUITE, GateConfig, SuiteConfig
 
 DEFAULT_REPORT = "mlgate-report.html"
 
@@ -21,6 +21,9 @@ DEFAULT_REPORT = "mlgate-report.html"
 class Option:
     metavar: str | None  #: None: a flag (store_true)
     help: str
+    #: a flag of a pair: it stores ``const`` into the option ``dest`` (default None), last one wins
+    dest: str | None = None
+    const: bool = True
 
 
 OPTIONS: dict[str, Option] = {
@@ -30,7 +33,8 @@ OPTIONS: dict[str, Option] = {
     "checkpoint": Option(
         "PATH_OR_ID",
         "checkpoint to evaluate: a folder, a hub id, or models:/NAME@ALIAS | models:/NAME/VERSION "
-        "from the MLflow registry (overrides $MLGATE_CHECKPOINT and [model] checkpoint)",
+        "| models:/NAME/STAGE from the MLflow registry (overrides $MLGATE_CHECKPOINT and "
+        "[model] checkpoint)",
     ),
     "reference": Option(
         "PATH_OR_URI",
@@ -49,6 +53,16 @@ OPTIONS: dict[str, Option] = {
         "PATH", f"where -m eval writes the HTML report (default: {DEFAULT_REPORT}; '' for none)"
     ),
     "json": Option("PATH", "write results and verdicts as JSON"),
+    "metrics": Option(
+        "PATH",
+        "write the gated metrics as a JSON metrics file that `dvc metrics show / diff` reads "
+        "(default: [report] metrics)",
+    ),
+    "wandb": Option(
+        "PROJECT",
+        "log the gated run to this Weights & Biases project (default: [report] wandb; "
+        "credentials from $WANDB_API_KEY, WANDB_MODE=offline works); never changes a verdict",
+    ),
     "markdown": Option(
         "PATH",
         "write the Markdown summary (for a PR comment); it is also appended to "
@@ -62,7 +76,8 @@ OPTIONS: dict[str, Option] = {
     "baseline": Option(
         "BRANCH_OR_RUN_ID",
         "compare with this recorded run, the latest on this branch, or the latest complete run "
-        "of a registered version, models:/NAME@ALIAS (default: the latest run on [gate] baseline)",
+        "of a registered version, models:/NAME@ALIAS or /STAGE (default: the latest run on "
+        "[gate] baseline)",
     ),
     "no_cache": Option(
         None,
@@ -70,6 +85,11 @@ OPTIONS: dict[str, Option] = {
     ),
     "record": Option(
         None, "append this run (results, per-example scores, manifest) to the history"
+    ),
+    "card": Option(
+        "DIR",
+        "after a passing recorded run: write its results into the model card DIR/README.md "
+        "(model-index and an evaluation section; the card's other content is kept)",
     ),
     "shard": Option(
         "K/N",
@@ -79,10 +99,28 @@ OPTIONS: dict[str, Option] = {
     "partial": Option(
         "PATH", "where --mlgate-shard writes its partial run (default: mlgate-shard-K-of-N.json)"
     ),
+    "sequential": Option(
+        None,
+        "evaluate look by look and stop once every item is decided, for this run (default: "
+        "[suites.NAME] sequential)",
+        dest="sequential",
+    ),
+    "no_sequential": Option(
+        None,
+        "evaluate every document at once, for this run, although the suite sets sequential",
+        dest="sequential",
+        const=False,
+    ),
     "register": Option(
-        "NAME@ALIAS",
+        "NAME@ALIAS|NAME",
         "after a passing recorded run (MLflow store): register the checkpoint as a new version "
-        "of NAME and move ALIAS to it, only forward in git history",
+        "of NAME and move ALIAS to it, only forward in git history (a bare NAME: with "
+        "--mlgate-register-stage)",
+    ),
+    "register_stage": Option(
+        "STAGE",
+        "with --mlgate-register: also move this MLflow stage (Staging, Production, Archived, "
+        "None; deprecated by MLflow in favour of aliases) to the new version, only forward",
     ),
 }
 
@@ -99,7 +137,16 @@ def add_options(
     ``add_argument``): one definition for the plugin and the command line."""
     for name in names:
         option = OPTIONS[name]
-        if option.metavar is None:
+        if option.dest is not None:
+            addoption(
+                flag(name, prefix),
+                action="store_const",
+                const=option.const,
+                dest=f"{prefix}{option.dest}".replace("-", "_"),
+                default=None,
+                help=option.help,
+            )
+        elif option.metavar is None:
             addoption(flag(name, prefix), action="store_true", help=option.help)
         else:
             addoption(flag(name, prefix), metavar=option.metavar, help=option.help)
@@ -118,10 +165,43 @@ class GateOptions:
     report: str | None = DEFAULT_REPORT  #: None or '': no HTML report
     json: str | None = None
     markdown: str | None = None
+    metrics: str | None = None
+    wandb: str | None = None
     store: str | None = None
     baseline: str | None = None
     no_cache: bool = False
     record: bool = False
     register: str | None = None
+    register_stage: str | None = None
+    card: str | None = None
     shard: str | None = None
     partial: str | None = None
+    sequential: bool | None = None  #: None: as the suite says
+
+
+SHARDED_SEQUENTIAL = (
+    "--mlgate-shard with sequential gating: the shards split a fixed set of documents that "
+    "`mlgate merge` gates at once, so the sharded full tier runs fixed-n. Pass "
+    "--mlgate-no-sequential with --mlgate-shard (or drop sequential from [suites.{suite}])."
+)
+
+
+def sequential_looks(
+    suite: SuiteConfig, gate: GateConfig, options: GateOptions
+) -> tuple[float, ...] | None:
+    """The looks this run evaluates at, or None for every document at once.
+
+    ``--mlgate-sequential`` / ``--mlgate-no-sequential`` override the suite; a recording run
+    (``--mlgate-record``) evaluates every document unless ``[gate] record_sequential = true``,
+    so baselines stay whole. ``ValueError`` (a usage error) for a sequential sharded run.
+    """
+    from pytest_mlgate.config.load import SequentialConfig
+
+    wanted = options.sequential if options.sequential is not None else suite.sequential is not None
+    if not wanted:
+        return None
+    if options.shard is not None:
+        raise ValueError(SHARDED_SEQUENTIAL.format(suite=suite.name))
+    if options.record and not gate.record_sequential:
+        return None
+    return (suite.sequential or SequentialConfig()).looks

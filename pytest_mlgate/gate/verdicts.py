@@ -13,6 +13,8 @@ from pytest_mlgate.results import EvalRun
 
 
 class Status(str, enum.Enum):
+    """A verdict's status: pass, warn (a drop the noise explains, a caveat) or fail."""
+
     PASS = "pass"
     WARN = "warn"
     FAIL = "fail"
@@ -51,6 +53,7 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
+        """Whether the verdict lets the run pass (pass or warn)."""
         return self.status is not Status.FAIL
 
     @property
@@ -72,10 +75,12 @@ class GateOutcome:
 
     @property
     def run_id(self) -> str:
+        """The run's id (its manifest's)."""
         return self.manifest.run_id
 
     @property
     def passed(self) -> bool:
+        """Whether every verdict passed (none failed)."""
         return all(v.passed for v in self.verdicts)
 
 

@@ -28,6 +28,7 @@ from pytest_mlgate.plugin.fixtures import (
     mlgate_model,
     mlgate_session,
 )
+from pytest_mlgate.plugin.guards import refusal_without_eval
 from pytest_mlgate.plugin.items import ThresholdsFile, select_eval_items
 from pytest_mlgate.plugin.recording import record, write_partial
 from pytest_mlgate.plugin.startup import (
@@ -36,6 +37,7 @@ from pytest_mlgate.plugin.startup import (
     config_path,
     eval_requested,
     gated_suite,
+    nothing_gated_here,
     under_xdist,
 )
 
@@ -64,9 +66,13 @@ def pytest_configure(config: pytest.Config) -> None:
         "(suite: the suite name(s) it belongs to; tasks: lm-eval tasks it reads via mlgate_eval)",
     )
     config.pluginmanager.register(builtin_backend, "mlgate-builtin-backend")
-    if config.getoption("mlgate_record") and not eval_requested(config):
-        raise pytest.UsageError("--mlgate-record records an eval run: add -m eval")
     path, named = config_path(config)
+    typed = config.invocation_params.args  # as typed: addopts and ini keys never refuse a run
+    cwd = config.invocation_params.dir
+    missing = named and not path.is_file()  # said below, more precisely than "add -m eval"
+    refusal = None if eval_requested(config) or missing else refusal_without_eval(typed, cwd, path)
+    if refusal is not None:
+        raise pytest.UsageError(refusal)
     if not named and not path.is_file():
         return  # no thresholds.toml: the plugin stays out of the way
     try:
@@ -144,8 +150,10 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     return result
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """Print the table of gated metrics (printing only: exit status comes from the items)."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and eval_requested(config):
+        terminalreporter.write_line(f"mlgate: {nothing_gated_here(config)}")
     gate = config.stash.get(GATE_KEY, None)
     if gate is None or not (gate.ran or gate.messages):
         return

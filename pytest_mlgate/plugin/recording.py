@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -51,6 +52,8 @@ def record(session: pytest.Session, gate: GateSession) -> None:
             "recorded without a branch name (detached checkout, unknown CI): no baseline "
             "lookup by branch will find it; set MLGATE_BRANCH"
         )
+    if gate.plan.card is not None:
+        _write_card(session, gate, gate.plan.card)
     if gate.plan.register is None:
         return
     if session.testsfailed or not gate.outcome().passed:
@@ -61,3 +64,19 @@ def record(session: pytest.Session, gate: GateSession) -> None:
     except MlgateError as exc:
         session.testsfailed += 1
         gate.messages.append(f"NOT registered as {gate.plan.register}: {exc}")
+
+
+def _write_card(session: pytest.Session, gate: GateSession, folder: Path) -> None:
+    """--mlgate-card after a recorded run: written only when it passed; a failure to write
+    fails the session (the user asked for the card)."""
+    if session.testsfailed or not gate.outcome().passed:
+        gate.messages.append(f"model card {folder} not written: the run did not pass")
+        return
+    from pytest_mlgate.run.card import check_checkpoint, write_card
+
+    try:
+        check_checkpoint(folder, gate.outcome())
+        gate.messages.append(write_card(folder, gate.outcome()))
+    except (MlgateError, OSError) as exc:
+        session.testsfailed += 1
+        gate.messages.append(f"model card NOT written: {exc}")

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from pytest_mlgate.run.session import GateSession
 
 from pytest_mlgate.config.load import (
-    DEFAULT_CONFIG_NAME,
     DEFAULT_SUITE,
     MetricThreshold,
     MlgateConfig,
@@ -27,6 +26,7 @@ from pytest_mlgate.config.load import (
 from pytest_mlgate.config.options import GateOptions
 from pytest_mlgate.errors import BackendError, ConfigError, PowerWarning, UsageProblem
 from pytest_mlgate.plugin.fixtures import CONFIG_KEY
+from pytest_mlgate.plugin.guards import named_paths, nothing_gated, search_config
 
 MARKER = "eval"
 
@@ -65,13 +65,18 @@ def gate_options(config: pytest.Config) -> GateOptions:
         report=str(config.getini("mlgate_report") if report is None else report),
         json=config.getoption("mlgate_json"),
         markdown=config.getoption("mlgate_markdown"),
+        metrics=config.getoption("mlgate_metrics"),
+        wandb=config.getoption("mlgate_wandb"),
         store=config.getoption("mlgate_store"),
         baseline=config.getoption("mlgate_baseline"),
         no_cache=bool(config.getoption("mlgate_no_cache")),
         record=bool(config.getoption("mlgate_record")),
         register=config.getoption("mlgate_register"),
+        register_stage=config.getoption("mlgate_register_stage"),
+        card=config.getoption("mlgate_card"),
         shard=config.getoption("mlgate_shard"),
         partial=config.getoption("mlgate_partial"),
+        sequential=config.getoption("mlgate_sequential"),
     )
 
 
@@ -87,19 +92,8 @@ def config_path(config: pytest.Config) -> tuple[Path, bool]:
 
 
 def find_config(start: Path, rootpath: Path) -> Path:
-    """The repo's thresholds.toml: from the invocation dir up to the repo root or rootdir.
-
-    Not the rootdir alone: pytest moves the rootdir to the common ancestor of every path-like
-    argument, option values included (``--mlgate-checkpoint /models/x``).
-    """
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        candidate = folder / DEFAULT_CONFIG_NAME
-        if candidate.is_file():
-            return candidate
-        if folder == rootpath or (folder / ".git").exists():
-            break
-    return rootpath / DEFAULT_CONFIG_NAME
+    """The repo's thresholds.toml (or where it would be): see :func:`guards.search_config`."""
+    return search_config(start, rootpath).path
 
 
 def eval_requested(config: pytest.Config) -> bool:
@@ -182,6 +176,7 @@ def start_gate(
     ``thresholds`` are the selected threshold items', ``marker_tasks`` what each selected
     ``@pytest.mark.eval`` test asks for."""
     interrupt_on_sigterm(config)
+    check_sequential(config, cfg, choice)
     from pytest_mlgate.run.plan import plan_gate
     from pytest_mlgate.run.resolve import resolve_gate
     from pytest_mlgate.run.session import GateSession
@@ -198,7 +193,7 @@ def start_gate(
     # them into an INTERNALERROR instead of a failed item.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        resolved = resolve_gate(plan)
+        resolved = resolve_gate(plan, store_plugins(config))
     pending = [(w.category, str(w.message)) for w in caught]
     pending += [(PowerWarning, message) for message in resolved.power_warnings]
     config.stash[PENDING_KEY] = pending
@@ -208,20 +203,18 @@ def start_gate(
         evaluator.backend().check(plan.tasks)
     reference = None
     if resolved.reference is not None:
-        from pytest_mlgate.backend import BackendSpec
         from pytest_mlgate.checkpoint import check_checkpoint
-        from pytest_mlgate.run.evaluator import Evaluator
+        from pytest_mlgate.run.evaluator import make_evaluator
 
         check_checkpoint(resolved.reference)
-        reference = Evaluator(
-            spec=BackendSpec(cfg.model, resolved.reference, cfg.include),
-            suite=choice.suite,
-            batch=tuple(dict.fromkeys(t.task for t in plan.thresholds)),
-            make_backend=lambda spec: make_backend(config, spec),
+        reference = make_evaluator(
+            cfg,
+            resolved.reference,
+            choice.suite,
+            tuple(dict.fromkeys(t.task for t in plan.thresholds)),
+            lambda spec: make_backend(config, spec),
             cache_folder=plan.cache,
             progress=terminal_progress(config),
-            pii_tasks=cfg.pii_tasks(),
-            redact=cfg.report.redact,
         )
     return GateSession(resolved, evaluator, reference)
 
@@ -230,28 +223,44 @@ def session_evaluator(config: pytest.Config, cfg: MlgateConfig, choice: SuiteCho
     """The session's evaluator, made once: at collection when subgroup items need the data's
     subgroups, else when the gate starts."""
     if EVALUATOR_KEY not in config.stash:
-        from pytest_mlgate.backend import BackendSpec
-        from pytest_mlgate.run.evaluator import Evaluator
+        from pytest_mlgate.run.evaluator import make_evaluator
         from pytest_mlgate.run.plan import cache_folder, parse_shard
         from pytest_mlgate.run.resolve import candidate_location
 
         options = gate_options(config)
         checkpoint = candidate_location(cfg, options)
         group, shard = ranks(config, parse_shard(options.shard))
-        config.stash[EVALUATOR_KEY] = Evaluator(
-            spec=BackendSpec(cfg.model, checkpoint, cfg.include),
-            suite=choice.suite,
-            batch=choice.suite.all_tasks,
-            make_backend=lambda spec: make_backend(config, spec),
+        config.stash[EVALUATOR_KEY] = make_evaluator(
+            cfg,
+            checkpoint,
+            choice.suite,
+            choice.suite.all_tasks,
+            lambda spec: make_backend(config, spec),
             cache_folder=cache_folder(cfg, options) if group is None or group.leader else None,
             on_evaluated=lambda run: config.hook.pytest_mlgate_evaluated(run=run, config=config),
             progress=terminal_progress(config),
-            pii_tasks=cfg.pii_tasks(),
-            redact=cfg.report.redact,
             shard=shard,
             group=group,
         )
     return config.stash[EVALUATOR_KEY]
+
+
+def check_sequential(config: pytest.Config, cfg: MlgateConfig, choice: SuiteChoice) -> None:
+    """Sequential gating asked for (suite or option): a usage error with ``--mlgate-shard``;
+    otherwise a note that this version still evaluates every document."""
+    from pytest_mlgate.config.options import sequential_looks
+
+    try:
+        looks = sequential_looks(choice.suite, cfg.gate, gate_options(config))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if looks is not None:
+        # The look-by-look evaluation (issue 23) is not in this version: say so rather than let
+        # `sequential = true` look as if it saved anything. The verdicts are the fixed-n ones.
+        config.stash.setdefault(NOTES_KEY, []).append(
+            f"[suites.{choice.suite.name}] sequential (looks {list(looks)}): this version "
+            "evaluates every document and gates at fixed n; stopping early is not implemented yet"
+        )
 
 
 def ranks(config: pytest.Config, shard: tuple[int, int] | None) -> tuple[Any, Any]:
@@ -325,9 +334,33 @@ def terminal_progress(config: pytest.Config) -> Progress | None:
     return show
 
 
+def store_plugins(config: pytest.Config) -> pytest.PytestPluginManager:
+    """pytest's plugin manager with the built-in stores registered (consulted last). Registered
+    only when the gate starts: the store package is not imported by a plain run."""
+    from pytest_mlgate.store import builtin as builtin_store
+
+    if not config.pluginmanager.is_registered(builtin_store):
+        config.pluginmanager.register(builtin_store, "mlgate-builtin-store")
+    return config.pluginmanager
+
+
 def make_backend(config: pytest.Config, spec: Any) -> Any:
     """The backend the first plugin of ``pytest_mlgate_make_backend`` returns."""
     made = config.hook.pytest_mlgate_make_backend(spec=spec, config=config)
     if made is None:
         raise BackendError("no plugin returned a backend from pytest_mlgate_make_backend")
     return made
+
+
+def nothing_gated_here(config: pytest.Config) -> str:
+    """What ``-m eval`` looked for and where, when it ran nothing (exit 5)."""
+    cfg = config.stash.get(CONFIG_KEY, None)
+    named = config.getoption("mlgate_config") or config.getini("mlgate_config")
+    search = None if named else search_config(config.invocation_params.dir, config.rootpath)
+    gated = gated_suite(config)
+    empty = None
+    if gated is not None and not gated[0].thresholds_for(gated[1].suite.all_tasks):
+        empty = (gated[1].suite.name, gated[1].suite.all_tasks)
+    given = config.args_source is pytest.Config.ArgsSource.ARGS
+    paths = named_paths(config.args, config.invocation_params.dir) if given else []
+    return nothing_gated(search, None if cfg is None else cfg.path, empty, paths)

@@ -4,7 +4,7 @@ The key covers the checkpoint's bytes (its fingerprint), the task sources (shipp
 templates and data, every file under ``[tasks] include``; lm-eval's built-in tasks through its
 version; the metric code they call), the subset (sample, seed), n-shot, the model settings
 (backend, dtype, device, batch size, model_args, chat template, system instruction, few-shot
-turns, gen_kwargs; the template's text is a defining file of the checkpoint, so in its
+turns, gen_kwargs, scoring path; the template's text is a defining file of the checkpoint, so in its
 fingerprint), the lm-eval / torch / transformers / pytest-mlgate versions, and the GPUs.
 It never keys on request text alone, as lm-eval's own ``use_cache`` does (which returns old
 answers after the weights change).
@@ -31,6 +31,7 @@ from pytest_mlgate.errors import RecordError
 from pytest_mlgate.results import EvalRun
 from pytest_mlgate.store.codec import decode_info, decode_run, encode_info, encode_run
 from pytest_mlgate.tasks import HELPERS, TASKS_DIR, shipped_task_names
+from pytest_mlgate.text.pii import DETECTOR_VERSION
 
 CACHE_FORMAT = 1
 FINGERPRINTS = "fingerprints.json"
@@ -70,7 +71,11 @@ def cache_key(
     model = spec.model
     material = {
         "format": CACHE_FORMAT,
-        "pii": {"rate": sorted(set(pii[0]) & set(request.tasks)), "redact": pii[1]},
+        "pii": {
+            "rate": sorted(set(pii[0]) & set(request.tasks)),
+            "redact": pii[1],
+            "detector": DETECTOR_VERSION,  # a run masked and rated by an older detector: a miss
+        },
         "checkpoint": fingerprint,
         "tasks": sorted(request.tasks),
         "sources": task_sources(request.tasks, spec.include),
@@ -89,6 +94,8 @@ def cache_key(
             "system_instruction": model.system_instruction,
             "fewshot_as_multiturn": model.multiturn,
             "gen_kwargs": dict(model.gen_kwargs),
+            # the path that scores log-likelihoods (only the hf backend has two)
+            "scoring": model.scoring if model.backend == "hf" else None,
         },
         "versions": manifest.package_versions(),
         "accelerators": manifest.accelerators(),

@@ -12,10 +12,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import cast
 
-from pytest_mlgate.backend import Backend, BackendSpec, EvalRequest, Progress
+from pytest_mlgate.backend import (
+    Backend,
+    BackendSpec,
+    Cacheable,
+    EvalRequest,
+    ListsSubgroups,
+    MeasuresLatency,
+    OwnClock,
+    Progress,
+    has_capability,
+)
 from pytest_mlgate.backend.parallel import Group
 from pytest_mlgate.checkpoint import fingerprint_checkpoint
-from pytest_mlgate.config.load import DeterminismConfig, LatencyConfig, SuiteConfig
+from pytest_mlgate.config.load import DeterminismConfig, LatencyConfig, MlgateConfig, SuiteConfig
 from pytest_mlgate.errors import BackendError, ConfigError, MlgateError
 from pytest_mlgate.results import Determinism, EvalRun, Latency, TaskResult
 from pytest_mlgate.run.cache import ResultCache, cache_key
@@ -45,7 +55,7 @@ class Evaluator:
 
     def __post_init__(self) -> None:
         # Only a backend that says its results depend on nothing but what the key covers.
-        if self.cache_folder is not None and getattr(self.backend(), "cacheable", False):
+        if self.cache_folder is not None and _caches(self.backend()):
             self._cache = ResultCache(self.cache_folder)
 
     @property
@@ -190,15 +200,17 @@ class Evaluator:
         """Single-request latency on ``tasks``' generative documents (never cached), timed by
         the backend's own clock when it has one (tests inject theirs)."""
         backend = self.backend()
-        measure = getattr(backend, "latency", None)
-        if measure is None:
+        if not (isinstance(backend, MeasuresLatency) and has_capability(backend, MeasuresLatency)):
             raise ConfigError(
                 f"[suites.{self.suite.name}] latency: {type(backend).__name__} cannot measure "
                 "latency (it has no latency(request, settings, clock) method)"
             )
-        clock = getattr(backend, "clock", None) or time.perf_counter
+        clock: Callable[[], float] = time.perf_counter
+        if isinstance(backend, OwnClock) and has_capability(backend, OwnClock):
+            clock = backend.clock
         started = time.perf_counter()
-        samples = measure(replace(self._request(tasks), progress=None), settings, clock)
+        request = replace(self._request(tasks), progress=None)
+        samples = backend.latency(request, settings, clock)
         spent = time.perf_counter() - started
         return Latency(tuple(samples), settings.max_new_tokens, hardware, spent)
 
@@ -235,14 +247,13 @@ class Evaluator:
         cached = self._cached_run(self._key(self._request(self.batch))) if self._cache else None
         if cached is not None and all(t in cached for t in wanted):
             return {t: cached[t].subgroup_sizes() for t in wanted}
-        lister = getattr(self.backend(), "subgroups", None)
-        if lister is None:
+        lister = self.backend()
+        if not (isinstance(lister, ListsSubgroups) and has_capability(lister, ListsSubgroups)):
             raise ConfigError(
                 f"subgroups = true needs a backend that lists subgroups before evaluating; "
                 f"{type(self.backend()).__name__} has no subgroups(request) method"
             )
-        counts: dict[str, dict[str, int]] = lister(self._request(wanted))
-        return counts
+        return lister.subgroups(self._request(wanted))
 
     def cached(self) -> bool:
         """Whether the first batch is answered by the cache (then no model, no lm-eval)."""
@@ -254,6 +265,45 @@ class Evaluator:
         if self._backend is not None:
             self._backend.close()
             self._backend = None
+
+
+def _caches(backend: Backend) -> bool:
+    """Whether ``backend`` says its results depend only on what the cache keys on."""
+    return (
+        isinstance(backend, Cacheable)
+        and has_capability(backend, Cacheable)
+        and backend.cacheable()
+    )
+
+
+def make_evaluator(
+    config: MlgateConfig,
+    checkpoint: str,
+    suite: SuiteConfig,
+    batch: tuple[str, ...],
+    make_backend: Callable[[BackendSpec], Backend],
+    *,
+    cache_folder: Path | None = None,
+    on_evaluated: Callable[[EvalRun], None] = lambda run: None,
+    progress: Progress | None = None,
+    shard: tuple[int, int] | None = None,
+    group: Group | None = None,
+) -> Evaluator:
+    """The one place an evaluator is made (the candidate's, the reference's, ``mlgate merge``'s):
+    the backend spec, the personal-data rules and the redaction always come from ``config``."""
+    return Evaluator(
+        spec=BackendSpec(config.model, checkpoint, config.include),
+        suite=suite,
+        batch=batch,
+        make_backend=make_backend,
+        cache_folder=cache_folder,
+        on_evaluated=on_evaluated,
+        progress=progress,
+        pii_tasks=config.pii_tasks(),
+        redact=config.report.redact,
+        shard=shard,
+        group=group,
+    )
 
 
 def _answers(task: TaskResult) -> dict[int, object]:

@@ -101,9 +101,22 @@ def join_runs(runs: Sequence[EvalRun]) -> EvalRun:
             )
     tasks = {name: join_task(name, [run[name] for run in runs]) for name in names}
     info = dataclasses.replace(
-        runs[0].info, throughput=combined(*(run.info.throughput for run in runs))
+        runs[0].info,
+        throughput=combined(*(run.info.throughput for run in runs)),
+        scoring={
+            name: path
+            for name in names
+            if (path := joined_scoring([r.info.scoring.get(name) for r in runs]))
+        },
     )
     return EvalRun(tasks, info)
+
+
+def joined_scoring(paths: Sequence[str | None]) -> str:
+    """The scoring path of a task over its shards: every path some shard used, ``+``-joined
+    in a fixed order ("" when no shard recorded one)."""
+    used = {part for path in paths if path for part in path.split("+")}
+    return "+".join(sorted(used, key=lambda part: (part != "shared-context", part)))
 
 
 def join(partials: Sequence[GateOutcome]) -> tuple[EvalRun, Manifest]:
@@ -116,10 +129,20 @@ def join(partials: Sequence[GateOutcome]) -> tuple[EvalRun, Manifest]:
         run_id=new_run_id(),
         timestamp=dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
         suite=dataclasses.replace(first.suite, shard=None),
-        tasks={name: task_info(task) for name, task in tasks.items()},
+        tasks={
+            name: task_info(
+                task, joined_scoring([_scoring(p.manifest, name) for p in partials]) or None
+            )
+            for name, task in tasks.items()
+        },
         throughput=combined(*(p.manifest.throughput for p in partials)),
     )
     return run, manifest
+
+
+def _scoring(manifest: Manifest, task: str) -> str | None:
+    info = manifest.tasks.get(task)
+    return None if info is None else info.scoring
 
 
 def join_task(name: str, parts: Sequence[TaskResult]) -> TaskResult:

@@ -1,5 +1,6 @@
-"""Writing a gated run's outputs: the HTML report, the JSON and the Markdown summary (the
-plugin at the end of a session, ``mlgate merge`` after joining shards)."""
+"""Writing a gated run's outputs: the HTML report, the JSON, the Markdown summary and the DVC
+metrics file, and the run logged to Weights & Biases (the plugin at the end of a session, on
+rank 0 only; ``mlgate merge`` after joining shards)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pytest_mlgate.run.session import GateSession
 
 
 def write_outputs(gate: GateSession) -> dict[str, Path]:
-    """Write the HTML, JSON and Markdown outputs asked for; the files written, by name."""
+    """Write the HTML, JSON, Markdown and metrics outputs asked for; the files written, by
+    name."""
     from pytest_mlgate.report.markdown import render_markdown, write_markdown
     from pytest_mlgate.report.matrix import ReportInput
 
@@ -49,8 +51,19 @@ def write_outputs(gate: GateSession) -> dict[str, Path]:
         notes=gate.resolved.notes,
     )
     write_markdown(text, outputs.markdown)
-    written = (outputs.html, outputs.json, outputs.markdown)
-    return {path.name: path for path in written if path is not None and path.is_file()}
+    if outputs.metrics is not None:
+        from pytest_mlgate.report.metrics_file import write_metrics
+
+        write_metrics(outputs.metrics, outcome)
+    written = (outputs.html, outputs.json, outputs.markdown, outputs.metrics)
+    files = {path.name: path for path in written if path is not None and path.is_file()}
+    if outputs.wandb is not None:
+        from pytest_mlgate.run.wandb_log import log_run
+        from pytest_mlgate.store.codec import dumps_outcome
+
+        record = dumps_outcome(outcome)
+        gate.messages.append(log_run(outputs.wandb, outcome, gate.baseline, files, record))
+    return files
 
 
 def _shown_path(path: Path, cwd: Path) -> str:

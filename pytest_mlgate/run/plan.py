@@ -29,6 +29,7 @@ from pytest_mlgate.config.load import (
     MlgateConfig,
     ReportConfig,
     SuiteConfig,
+    WandbConfig,
 )
 from pytest_mlgate.config.options import GateOptions
 from pytest_mlgate.errors import CheckpointError, ConfigError, GitError
@@ -78,6 +79,8 @@ class Outputs:
     html: Path | None
     json: Path | None
     markdown: Path | None
+    metrics: Path | None = None  #: the DVC metrics file
+    wandb: WandbConfig | None = None  #: the W&B project the run is logged to
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,9 @@ class GatePlan:
     cwd: Path
     #: a second checkpoint evaluated on the same documents (head to head); None: none
     reference: CheckpointSpec | None = None
-    register: str | None = None  #: --mlgate-register NAME@ALIAS
+    register: str | None = None  #: --mlgate-register NAME@ALIAS (or NAME with a stage)
+    register_stage: str | None = None  #: --mlgate-register-stage STAGE
+    card: Path | None = None  #: --mlgate-card DIR: the model card written after a passing record
     models: Path | None = None  #: where registered versions are downloaded to
 
     @property
@@ -188,6 +193,26 @@ def reference_checkpoint(config: MlgateConfig, options: GateOptions) -> Checkpoi
     return None
 
 
+def wandb_target(config: MlgateConfig, options: GateOptions) -> WandbConfig | None:
+    """``--mlgate-wandb PROJECT`` (with ``[report] wandb``'s entity and tags), else the key."""
+    configured = config.report.wandb
+    if options.wandb:
+        if configured is None:
+            return WandbConfig(options.wandb)
+        return dataclasses.replace(configured, project=options.wandb)
+    return configured
+
+
+def metrics_file(config: MlgateConfig, options: GateOptions) -> Path | None:
+    """``--mlgate-metrics`` (relative to where the command ran), else ``[report] metrics``
+    (relative to the config file)."""
+    if options.metrics:
+        return options.cwd / options.metrics
+    if config.report.metrics:
+        return config.path.parent / config.report.metrics
+    return None
+
+
 def models_folder(config: MlgateConfig, options: GateOptions) -> Path:
     """Where registered versions are downloaded to: the cache's models/ (also with the result
     cache off: a version never changes, a second download would be waste)."""
@@ -232,9 +257,13 @@ def plan_gate(
             html=options.cwd / options.report if options.report else None,
             json=options.cwd / options.json if options.json else None,
             markdown=options.cwd / options.markdown if options.markdown else None,
+            metrics=metrics_file(config, options),
+            wandb=wandb_target(config, options),
         ),
         cwd=options.cwd,
         reference=reference_checkpoint(config, options),
         register=options.register,
+        register_stage=options.register_stage,
+        card=options.cwd / options.card if options.card else None,
         models=models_folder(config, options),
     )

@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_mlgate.config.load import MlgateConfig
 from pytest_mlgate.config.options import GateOptions
@@ -25,6 +26,10 @@ from pytest_mlgate.gate.pairing import discordance
 from pytest_mlgate.gate.power import power_warnings
 from pytest_mlgate.gate.verdicts import Anchor, GateOutcome
 from pytest_mlgate.manifest import git_output
+
+if TYPE_CHECKING:
+    import pluggy
+
 from pytest_mlgate.run.plan import (
     BaselineSpec,
     CheckpointSpec,
@@ -87,11 +92,14 @@ def candidate_location(config: MlgateConfig, options: GateOptions) -> str:
         raise HistoryUnreachable(f"{exc}: {spec.location} cannot be fetched") from None
 
 
-def open_history(spec: StoreSpec, recording: bool = True) -> HistoryStore:
-    """The store; an MLflow store without a tracking URI is an error when recording (exit 4),
-    else an empty history: the run gates its thresholds only."""
+def open_history(
+    spec: StoreSpec, recording: bool = True, plugins: pluggy.PluginManager | None = None
+) -> HistoryStore:
+    """The store (made through ``plugins``' ``pytest_mlgate_make_store`` when given); an MLflow
+    store without a tracking URI is an error when recording (exit 4), else an empty history:
+    the run gates its thresholds only."""
     try:
-        return open_store(spec.location, spec.root, spec.experiment)
+        return open_store(spec.location, spec.root, spec.experiment, plugins)
     except NoTrackingUri as exc:
         if recording:
             raise
@@ -217,12 +225,12 @@ def check_writable(folder: Path) -> None:
         )
 
 
-def resolve_gate(plan: GatePlan) -> ResolvedGate:
+def resolve_gate(plan: GatePlan, plugins: pluggy.PluginManager | None = None) -> ResolvedGate:
     """Open the store, check it can take a record, fetch registered checkpoints, find the
     baseline (and anchor), measure its power. A history server that does not answer is exit 4,
     naming it: a gate without its baseline would pass what it cannot compare."""
     try:
-        return _resolve_gate(plan)
+        return _resolve_gate(plan, plugins)
     except StoreUnreachable as exc:
         raise HistoryUnreachable(
             f"{exc}. The baseline cannot be looked up; no eval was run (check the server, or "
@@ -233,21 +241,28 @@ def resolve_gate(plan: GatePlan) -> ResolvedGate:
 def check_register(plan: GatePlan, store: HistoryStore) -> None:
     """--mlgate-register needs a recorded run in an MLflow store."""
     if plan.register is None:
+        if plan.register_stage is not None:
+            raise ConfigError(
+                f"--mlgate-register-stage {plan.register_stage}: name the model with "
+                "--mlgate-register NAME"
+            )
         return
     from pytest_mlgate.store.mlflow import registry
 
-    registry.check_register_target(plan.register)
+    registry.check_register_target(plan.register, plan.register_stage)
     if not plan.record:
         raise ConfigError("--mlgate-register registers a recorded run: add --mlgate-record")
     registry.mlflow_store(store, f"--mlgate-register {plan.register}")
 
 
-def _resolve_gate(plan: GatePlan) -> ResolvedGate:
-    store = open_history(plan.history.store, plan.record)
+def _resolve_gate(plan: GatePlan, plugins: pluggy.PluginManager | None) -> ResolvedGate:
+    store = open_history(plan.history.store, plan.record, plugins)
     notes: list[str] = []
     if isinstance(store, EmptyStore):
         notes.append(f"{store.location}: gated on thresholds only (no baseline, anchor or record)")
     check_register(plan, store)
+    if plan.card is not None and not plan.record:
+        raise ConfigError("--mlgate-card writes a recorded run's card: add --mlgate-record")
     if plan.record and isinstance(store, FolderStore):
         check_writable(store.path)
     checkpoint = resolve_checkpoint(plan.candidate, store, plan.models)

@@ -25,8 +25,42 @@ from pytest_mlgate.run.resolve import ResolvedGate
 from pytest_mlgate.store import IndexEntry, new_run_id
 
 
+@dataclass(frozen=True)
+class Evaluated:
+    """What one gated run evaluated: the candidate's results, its determinism and latency
+    figures (or why each could not be measured) and the reference's results. Everything the
+    verdicts are decided from; nothing in it is decided."""
+
+    run: EvalRun
+    #: [gate] determinism: per suite task, its figures or why they were not measured
+    determinism: Mapping[str, Determinism | str] = field(default_factory=dict)
+    #: [suites.NAME] latency: the samples or why not measured; None: the suite does not ask
+    latency: Latency | str | None = None
+    reference: Reference | None = None  #: the reference's results, when one is configured
+    #: the candidate's evaluation failed: every verdict fails and the run is never recorded
+    failure: MlgateError | None = None
+    #: the reference's evaluation failed: every verdict fails; the candidate's run is whole
+    reference_failure: MlgateError | None = None
+
+    @property
+    def error(self) -> MlgateError | None:
+        """The error every verdict fails with, if any."""
+        return self.failure or self.reference_failure
+
+
 @dataclass
 class GateSession:
+    """One gated run as a pipeline of stages, each computed once, each from the ones before:
+
+    1. ``evaluated()``: the candidate, then determinism and latency while its model is loaded,
+       then the reference after it is released (one model in memory at a time);
+    2. ``manifest()``: what reproduces the run, with the determinism and latency figures;
+    3. ``verdicts()``: every gated metric decided together (one multiple-comparison correction);
+    4. ``outcome()``: the ``GateOutcome`` of the items that ran, which ``record()`` appends.
+
+    The plugin drives it from the pytest items; ``mlgate merge`` starts it at stage 2 with the
+    shards' joined results (``GateSession.of_evaluated``)."""
+
     resolved: ResolvedGate
     evaluator: Evaluator
     #: the reference checkpoint's, evaluated after the candidate (one model loaded at a time)
@@ -36,96 +70,142 @@ class GateSession:
     ran: dict[str, MetricThreshold] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)  #: printed in the terminal summary
     outputs_written: bool = False  #: the reports are written once (before recording, if any)
-    reference: Reference | None = None  #: the reference's results, once evaluated
-    #: [gate] determinism: per task, its figures (or why they could not be measured)
-    _determinism: dict[str, Determinism | str] | None = None
-    #: [suites.NAME] latency: the samples (or why they could not be measured); None: not yet
-    _latency: Latency | str | None = None
-    _verdicts: dict[MetricThreshold, Verdict] | None = None
-    _manifest: Manifest | None = None
+    _evaluated: Evaluated | None = None  #: stage 1
+    _manifest: Manifest | None = None  #: stage 2
+    _verdicts: dict[MetricThreshold, Verdict] | None = None  #: stage 3
     _loaded: dict[str, GateOutcome] = field(default_factory=dict)  #: history records read
+    _given: bool = False  #: stages 1 and 2 were given (``of_evaluated``), not computed here
+
+    @classmethod
+    def of_evaluated(
+        cls,
+        resolved: ResolvedGate,
+        evaluator: Evaluator,
+        evaluated: Evaluated,
+        manifest: Manifest,
+    ) -> GateSession:
+        """A session whose first two stages are done elsewhere (``mlgate merge``: the shards
+        evaluated, their manifests joined): it decides, reports and records like any other."""
+        return cls(
+            resolved,
+            evaluator,
+            run_id=manifest.run_id,
+            _evaluated=evaluated,
+            _manifest=manifest,
+            _given=True,
+        )
 
     @property
     def plan(self) -> GatePlan:
+        """The plan this session runs."""
         return self.resolved.plan
 
     @property
     def baseline(self) -> GateOutcome | None:
+        """The baseline record, when one was found."""
         return self.resolved.baseline
 
-    def verdicts(self) -> Mapping[MetricThreshold, Verdict]:
-        """Verdicts for every gated metric of the session, decided together (one evaluation,
-        one multiple-comparison correction)."""
-        if self._verdicts is None:
-            plan = self.plan
-            tasks = list(dict.fromkeys(t.task for t in plan.thresholds))
-            reference: Reference | None = None
+    @property
+    def reference(self) -> Reference | None:
+        """The reference's results, once evaluated."""
+        return None if self._evaluated is None else self._evaluated.reference
+
+    def evaluated(self) -> Evaluated:
+        """Stage 1, run once: the candidate on every gated task, its determinism and latency
+        (while its model is loaded), then the reference. An evaluation error stops the stages
+        that need it and is kept in ``failure``."""
+        if self._evaluated is None:
+            tasks = list(dict.fromkeys(t.task for t in self.plan.thresholds))
+            failure: MlgateError | None = None
             try:
                 self.evaluator.evaluate(tasks)
-                self.determinism()  # while the candidate's model is loaded
-                self.latency()
-                reference = self._reference(tasks)
             except MlgateError as exc:
+                failure = exc
+            determinism = self._measure_determinism()
+            latency = self._measure_latency()
+            reference, reference_failure = None, None
+            if failure is None and tasks and self.evaluator.partial is None:
+                try:
+                    reference = self._reference(tasks)
+                except MlgateError as exc:
+                    reference_failure = exc
+            self._evaluated = Evaluated(
+                self.evaluator.run, determinism, latency, reference, failure, reference_failure
+            )
+        return self._evaluated
+
+    def verdicts(self) -> Mapping[MetricThreshold, Verdict]:
+        """Stage 3: verdicts for every gated metric of the session, decided together (one
+        evaluation, one multiple-comparison correction)."""
+        if self._verdicts is None:
+            plan = self.plan
+            evaluated = self.evaluated()
+            exc = evaluated.error
+            if exc is not None:
                 self._verdicts = {
                     t: Verdict(t, Status.FAIL, f"{t.task} {t.metric}: evaluation failed: {exc}")
                     for t in plan.thresholds
                 }
-            else:
-                settings = plan.history.settings
-                compared = self.baseline is not None or self.resolved.anchor is not None
-                self._verdicts = gate_all(
-                    plan.thresholds,
-                    self.evaluator.run,
-                    self.baseline,
-                    settings,
-                    self.manifest() if compared else None,
-                    record_hint=plan.record_hint,
-                    anchor=self.resolved.anchor,
-                    history=self.trend_history() if settings.on_trend != "off" else (),
-                    reference=reference,
-                )
+                return self._verdicts
+            settings = plan.history.settings
+            compared = self.baseline is not None or self.resolved.anchor is not None
+            self._verdicts = gate_all(
+                plan.thresholds,
+                evaluated.run,
+                self.baseline,
+                settings,
+                self.manifest() if compared else None,
+                record_hint=plan.record_hint,
+                anchor=self.resolved.anchor,
+                history=self.trend_history() if settings.on_trend != "off" else (),
+                reference=evaluated.reference,
+            )
         return self._verdicts
 
-    def determinism(self) -> dict[str, Determinism | str]:
-        """``[gate] determinism``, measured once: per suite task, its figures or the error."""
-        if self._determinism is None:
-            settings = self.plan.history.settings.determinism
-            tasks = list(self.plan.suite.suite.all_tasks)
-            self._determinism = {}
-            if settings is not None and self.evaluator.group is not None:
-                why = "not measured under a multi-process launch: run it in one process"
-                self._determinism = dict.fromkeys(tasks, why)
-            elif settings is not None and self.evaluator.shard is None:
-                try:
-                    self.evaluator.evaluate(tasks)
-                    found = self.evaluator.determinism(tasks, settings)
-                except MlgateError as exc:
-                    self._determinism = dict.fromkeys(tasks, f"not measured: {exc}")
-                else:
-                    self._determinism = {figures.task: figures for figures in found}
-        return self._determinism
+    def determinism(self) -> Mapping[str, Determinism | str]:
+        """``[gate] determinism``: per suite task, its figures or why not measured."""
+        return self.evaluated().determinism
 
     def latency(self) -> Latency | str | None:
-        """``[suites.NAME] latency``, measured once (None: the suite does not measure it)."""
+        """``[suites.NAME] latency`` (None: the suite does not measure it)."""
+        return self.evaluated().latency
+
+    def _measure_determinism(self) -> dict[str, Determinism | str]:
+        """Stage 1's determinism: the suite's tasks re-evaluated at other batch sizes."""
+        settings = self.plan.history.settings.determinism
+        tasks = list(self.plan.suite.suite.all_tasks)
+        if settings is None:
+            return {}
+        if self.evaluator.group is not None:
+            why = "not measured under a multi-process launch: run it in one process"
+            return dict.fromkeys(tasks, why)
+        if self.evaluator.shard is not None:  # one shard's documents: the unsharded run measures
+            return {}
+        try:
+            self.evaluator.evaluate(tasks)
+            found = self.evaluator.determinism(tasks, settings)
+        except MlgateError as exc:
+            return dict.fromkeys(tasks, f"not measured: {exc}")
+        return {figures.task: figures for figures in found}
+
+    def _measure_latency(self) -> Latency | str | None:
+        """Stage 1's latency probe (None: the suite does not measure it, or this is a shard)."""
         settings = self.plan.suite.suite.latency
         if settings is None or self.evaluator.partial is not None:  # measured by the whole run
             return None
         if self.evaluator.group is not None:
             return "not measured under a multi-process launch: run it in one process"
-        if self._latency is None:
-            tasks = list(self.plan.suite.suite.all_tasks)
-            try:
-                run = self.evaluator.evaluate(tasks)
-                where = hardware(run.info.gpus)
-                self._latency = self.evaluator.latency(tasks, settings, where)
-            except MlgateError as exc:
-                self._latency = f"not measured: {exc}"
-            else:
-                self.messages.append(
-                    f"latency probe: {settings.warmup} + {settings.requests} single requests "
-                    f"(max_new_tokens {settings.max_new_tokens}) in {self._latency.seconds:.1f} s"
-                )
-        return self._latency
+        tasks = list(self.plan.suite.suite.all_tasks)
+        try:
+            run = self.evaluator.evaluate(tasks)
+            measured = self.evaluator.latency(tasks, settings, hardware(run.info.gpus))
+        except MlgateError as exc:
+            return f"not measured: {exc}"
+        self.messages.append(
+            f"latency probe: {settings.warmup} + {settings.requests} single requests "
+            f"(max_new_tokens {settings.max_new_tokens}) in {measured.seconds:.1f} s"
+        )
+        return measured
 
     def latency_verdicts(self) -> dict[str, LatencyVerdict] | str:
         """The ``[latency]`` items' verdicts, or why there is nothing to judge."""
@@ -165,8 +245,7 @@ class GateSession:
             cwd=self.plan.cwd,
             fingerprint=ref.fingerprint(),
         )
-        self.reference = Reference(GateOutcome(run, (), manifest), spec.location)
-        return self.reference
+        return Reference(GateOutcome(run, (), manifest), spec.location)
 
     def judge(self, item: str, threshold: MetricThreshold) -> Verdict:
         """The verdict of one threshold item, remembered as having run once it has one."""
@@ -174,42 +253,54 @@ class GateSession:
         self.ran[item] = threshold
         return verdict
 
+    def candidate_run(self) -> EvalRun:
+        """Everything the candidate evaluated: stage 1's results and any task an eval test
+        asked for after them (the evaluator's memo holds both); a session given its stages
+        holds what it was given."""
+        evaluated = self.evaluated()
+        return evaluated.run if self._given else self.evaluator.run
+
     def manifest(self) -> Manifest:
-        """The run manifest, built once (it fingerprints the weights and asks git)."""
+        """Stage 2: the run manifest, built once (it fingerprints the weights and asks git)."""
         if self._manifest is None:
             plan = self.plan
-            self._manifest = build_manifest(
+            evaluated = self.evaluated()
+            manifest = build_manifest(
                 run_id=self.run_id,
                 config=plan.config,
                 suite=plan.suite.suite,
                 checkpoint=self.resolved.checkpoint,
-                run=self.evaluator.run,
+                run=evaluated.run,
                 cwd=plan.cwd,
                 fingerprint=self.evaluator.fingerprint(),
                 shard=self.evaluator.partial,
             )
-            measured = tuple(d for d in self.determinism().values() if isinstance(d, Determinism))
-            latency = self.latency()
+            measured = tuple(
+                d for d in evaluated.determinism.values() if isinstance(d, Determinism)
+            )
+            latency = evaluated.latency
             self._manifest = replace(
-                self._manifest,
+                manifest,
                 determinism=measured,
                 latency=latency if isinstance(latency, Latency) else None,
             )
         return self._manifest
 
     def outcome(self) -> GateOutcome:
-        """This run as it stands: everything evaluated, the verdicts of the items that ran."""
+        """Stage 4: this run as it stands: everything evaluated, the verdicts of the items
+        that ran."""
         verdicts = self.verdicts() if self.ran else {}
+        manifest = self.manifest()
         return GateOutcome(
-            self.evaluator.run,
+            self.candidate_run(),
             tuple(verdicts[t] for t in self.ran.values()),
-            self.manifest(),
+            manifest,
         )
 
     def _recorded_run(self) -> EvalRun:
         """The run as recorded: example texts only for the first examples that flipped against
         the baseline (the report's drill-down), not for every document."""
-        run = self.evaluator.run
+        run = self.candidate_run()
         limit = self.plan.history.report.examples
         baseline = None if self.baseline is None else self.baseline.run
         keep = {
@@ -230,9 +321,9 @@ class GateSession:
         them) to the history; raise StoreError when there is nothing whole to record (an
         evaluation failed) or the store cannot be written, RecordSpooled when the store took
         it into its spool instead."""
-        if self.evaluator.failed:
+        if self.evaluator.failed or self.evaluated().failure is not None:
             raise StoreError("not recorded: an evaluation failed, the run is incomplete")
-        if not self.evaluator.run.tasks:
+        if not self.candidate_run().tasks:
             raise StoreError("not recorded: nothing was evaluated")
         outcome = self.outcome()
         self.resolved.store.append(replace(outcome, run=self._recorded_run()), attachments)
@@ -252,10 +343,7 @@ class GateSession:
         write_atomic(path, dumps_outcome(partial))
         said = f"partial run of shard {'/'.join(map(str, self.evaluator.partial or ()))} in {path}"
         if record:
-            append = getattr(self.resolved.store, "append_entry", None)
-            if append is None:
-                raise StoreError(f"{self.resolved.store.location} cannot keep partial runs")
-            append(partial, IndexEntry.of(partial, partial=True))
+            self.resolved.store.append_entry(partial, IndexEntry.of(partial, partial=True))
             said += f" and in {self.resolved.store.location} (partial: never a baseline)"
         return said
 
@@ -267,7 +355,10 @@ class GateSession:
         assert target is not None
         store = registry.mlflow_store(self.resolved.store, f"--mlgate-register {target}")
         outcome = self.outcome()
-        return registry.register(store, target, outcome, self.resolved.checkpoint, self.plan.cwd)
+        stage = registry.check_register_target(target, self.plan.register_stage)
+        return registry.register(
+            store, target, outcome, self.resolved.checkpoint, self.plan.cwd, stage
+        )
 
     def _load(self, entries: Iterable[IndexEntry]) -> list[GateOutcome]:
         """The readable records of ``entries``, each read once per session."""

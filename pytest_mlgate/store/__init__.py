@@ -6,22 +6,58 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_mlgate.errors import StoreError
 from pytest_mlgate.store.folder import FolderStore
 from pytest_mlgate.store.protocol import HistoryStore, IndexEntry, new_run_id
 
-__all__ = ["FolderStore", "HistoryStore", "IndexEntry", "is_mlflow", "new_run_id", "open_store"]
+if TYPE_CHECKING:
+    import pluggy
+
+__all__ = [
+    "FolderStore",
+    "HistoryStore",
+    "IndexEntry",
+    "builtin_store",
+    "is_mlflow",
+    "new_run_id",
+    "open_store",
+]
 
 
 def is_mlflow(location: str) -> bool:
+    """Whether ``location`` names an MLflow store (``mlflow`` or ``mlflow+URI``)."""
     return location == "mlflow" or location.startswith("mlflow+")
 
 
-def open_store(location: str, root: Path, experiment: str = "mlgate") -> HistoryStore:
-    """A store from ``[gate] store`` / ``--mlgate-store``: a folder path (relative to ``root``),
-    a ``file://`` URI, or an MLflow one (``experiment`` names its experiment; records that
-    cannot be uploaded wait in ``root/.mlgate-spool``)."""
+def open_store(
+    location: str,
+    root: Path,
+    experiment: str = "mlgate",
+    plugins: pluggy.PluginManager | None = None,
+) -> HistoryStore:
+    """The store ``[gate] store`` / ``--mlgate-store`` names. With ``plugins`` (pytest's plugin
+    manager, or the ``mlgate`` command's), through the ``pytest_mlgate_make_store`` hook: the
+    first plugin that returns a store wins, the built-in stores answer last. Without, the
+    built-in stores alone (:func:`builtin_store`)."""
+    if plugins is None:
+        return builtin_store(location, root, experiment)
+    made: HistoryStore | None = plugins.hook.pytest_mlgate_make_store(
+        uri=location, root=root, experiment=experiment
+    )
+    if made is None:
+        raise StoreError(
+            f"store {location!r}: no plugin returned a store from pytest_mlgate_make_store "
+            "(is pytest_mlgate.store.builtin registered?)"
+        )
+    return made
+
+
+def builtin_store(location: str, root: Path, experiment: str = "mlgate") -> HistoryStore:
+    """A built-in store: a folder path (relative to ``root``), a ``file://`` URI, or an MLflow
+    one (``experiment`` names its experiment; records that cannot be uploaded wait in
+    ``root/.mlgate-spool``)."""
     if is_mlflow(location):
         from pytest_mlgate.store.mlflow.store import SPOOL, MlflowStore, tracking_uri
 

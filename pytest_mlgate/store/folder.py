@@ -62,6 +62,9 @@ class _Index:
 
 
 class FolderStore:
+    """The default history store: ``runs/RUN_ID.json`` per run and an append-only ``index.jsonl``
+    (a folder in the repository, or a git branch of one: ``mlgate history publish``)."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.location = str(path)
@@ -162,13 +165,16 @@ class FolderStore:
 
     # -- queries -----------------------------------------------------------------------------
     def entries(self) -> list[IndexEntry]:
+        """Every readable run (partial runs left out), oldest first."""
         return [e for e in self._current().ordered if not e.partial]
 
     def get(self, run_id: str) -> IndexEntry | None:
+        """The index entry of run ``run_id``, or None (a partial run is None too)."""
         entry = self._current().by_id.get(run_id)
         return None if entry is None or entry.partial else entry
 
     def load(self, run_id: str) -> GateOutcome:
+        """Run ``run_id``'s record; StoreError if absent, RecordError (warned) if unreadable."""
         path = self._record_path(run_id)
         try:
             text = path.read_text(encoding="utf-8")
@@ -187,6 +193,7 @@ class FolderStore:
         return outcome
 
     def latest(self, branch: str, tasks: Iterable[str] = ()) -> GateOutcome | None:
+        """The newest readable run on ``branch`` that evaluated ``tasks``, else the newest there."""
         wanted = set(tasks)
         on_branch = self._current().by_branch.get(branch, [])[::-1]
         covering = [e for e in on_branch if e.covers(wanted)] if wanted else []
@@ -207,6 +214,7 @@ class FolderStore:
     def last(
         self, n: int, branch: str | None = None, before: str | None = None
     ) -> list[IndexEntry]:
+        """The last ``n`` runs (on ``branch``), recorded before run ``before`` when it is here."""
         index = self._current()
         runs = index.by_branch.get(branch, []) if branch is not None else self.entries()
         cut = index.by_id.get(before) if before is not None else None
@@ -221,6 +229,7 @@ class FolderStore:
         fingerprint: str | None = None,
         branch: str | None = None,
     ) -> list[IndexEntry]:
+        """The runs of a commit and/or a checkpoint fingerprint (on ``branch``), from the index."""
         index = self._current()
         if commit is not None:
             found = index.by_commit.get(commit, [])

@@ -55,6 +55,7 @@ class IndexEntry:
         return (recorded_at(self.timestamp), self.run_id)
 
     def covers(self, tasks: Iterable[str]) -> bool:
+        """Whether the run evaluated every one of ``tasks`` (unknown for an old entry: no)."""
         return self.tasks is not None and set(tasks) <= set(self.tasks)
 
     @classmethod
@@ -88,6 +89,10 @@ class HistoryStore(Protocol):
     def append(self, outcome: GateOutcome, attachments: Mapping[str, Path] | None = None) -> None:
         """Add one run (with its report files, ``attachments`` by name, where the store keeps
         them). Atomic: a reader sees all of it or none of it."""
+
+    def append_entry(self, outcome: GateOutcome, entry: IndexEntry) -> None:
+        """Add one run under an index entry the caller made (a shard's partial run:
+        ``IndexEntry.of(outcome, partial=True)``, never a baseline). Atomic like ``append``."""
 
     def entries(self) -> list[IndexEntry]:
         """Every readable run."""
@@ -127,6 +132,9 @@ class EmptyStore:
         self.location = f"no history ({why})"
 
     def append(self, outcome: GateOutcome, attachments: Mapping[str, Path] | None = None) -> None:
+        raise StoreError(f"cannot record: {self.location}")
+
+    def append_entry(self, outcome: GateOutcome, entry: IndexEntry) -> None:
         raise StoreError(f"cannot record: {self.location}")
 
     def entries(self) -> list[IndexEntry]:

@@ -86,7 +86,7 @@ SUITE = FlatCodec(
     num_fewshot=Wire(encode=plain, decode=_fewshot),
     shard=Wire(encode=lambda shard: list(shard), decode=_shard, sparse=True),
 )
-TASK = FlatCodec(TaskInfo, version=Wire(decode=_any_text))
+TASK = FlatCodec(TaskInfo, version=Wire(decode=_any_text), scoring=Wire(sparse=True))
 MODEL = FlatCodec(
     ModelInfo,
     batch_size=Wire(decode=_batch_size),

@@ -78,6 +78,14 @@ PROMPT = FlatCodec(PromptInfo, gen_kwargs=Wire(encode=dict, decode=_gen_kwargs))
 THROUGHPUT = FlatCodec(Throughput, kind=Wire(decode=required_text))
 
 
+def _scoring(value: object, what: str) -> dict[str, str]:
+    """Per task, the path that scored it (absent in records written before it existed)."""
+    found = json_object(value, what)
+    if not all(isinstance(v, str) for v in found.values()):
+        raise RecordError(f"{what}: expected a string per task")
+    return {str(k): str(v) for k, v in found.items()}
+
+
 def _encode_throughput(figures: tuple[Throughput, ...]) -> list[Json]:
     return [THROUGHPUT.encode(t) for t in figures]
 
@@ -99,6 +107,7 @@ RUN_INFO = FlatCodec(
     ),
     prompt=Wire(encode=PROMPT.encode, decode=_decode_prompt, sparse=True),
     throughput=Wire(encode=_encode_throughput, decode=list_of(THROUGHPUT), sparse=True),
+    scoring=Wire(encode=dict, decode=_scoring, sparse=True),
 )
 
 

@@ -1,0 +1,496 @@
+"""The group-sequential design: bounds, their error rate, the margin score test, what it saves."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+
+import numpy as np
+import pytest
+
+from pytest_mlgate import stats
+from pytest_mlgate.gate import sequential as seq
+
+
+def _brownian_crossings(fractions: list[float], bounds: tuple[float, ...], paths: int, seed: int):
+    """Cumulative share of simulated null paths that cross a bound by each look."""
+    rng = np.random.default_rng(seed)
+    steps = np.diff(np.asarray(fractions), prepend=0.0)
+    walk = np.cumsum(rng.standard_normal((paths, len(fractions))) * np.sqrt(steps), axis=1)
+    z = walk / np.sqrt(np.asarray(fractions))
+    crossed = np.maximum.accumulate(z >= np.asarray(bounds), axis=1)
+    return crossed.mean(axis=0)
+
+
+def test_lan_demets_obf_bounds_match_the_published_table() -> None:
+    # Four equally spaced looks, one-sided 0.025: 4.333, 2.963, 2.359, 2.014 (Jennison & Turnbull,
+    # gsDesign sfLDOF). Agreement to 1e-3 shows the recursive integration is exact, not approximate.
+    fractions = [0.25, 0.5, 0.75, 1.0]
+    bounds = seq.efficacy_bounds(fractions, [seq.obf_spent(t, 0.025) for t in fractions])
+    assert bounds == pytest.approx((4.3326, 2.9631, 2.3590, 2.0141), abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("looks", "alpha", "gamma"),
+    [
+        (seq.DEFAULT_LOOKS, 0.05, seq.DEFAULT_GAMMA),
+        ((0.2, 0.4, 0.6, 0.8, 1.0), 0.01, -2.0),
+        ((0.3, 1.0), 0.1, -4.0),
+    ],
+)
+def test_null_crossing_probability_equals_the_alpha_spent(looks, alpha, gamma) -> None:
+    design = seq.make_design(10_000, alpha, looks, gamma)
+    fractions = [look.fraction for look in design.looks]
+    bounds = tuple(look.fail_z for look in design.looks)
+    spent = [look.alpha_spent for look in design.looks]
+    # integration: exact to well under 1e-6
+    assert seq.crossing_probabilities(fractions, bounds) == pytest.approx(spent, abs=1e-6)
+    # an independent check by simulated Brownian paths: within 4.5 standard errors at every look
+    paths = 400_000
+    simulated = _brownian_crossings(fractions, bounds, paths, seed=2026)
+    for observed, expected in zip(simulated, spent, strict=True):
+        assert abs(observed - expected) < 4.5 * math.sqrt(expected * (1 - expected) / paths)
+    assert spent[-1] == alpha
+
+
+@pytest.mark.parametrize("gamma", [-4.0, -3.0, -2.0, 0.0, 1.0])
+def test_bounds_are_monotone_and_pass_early_lies_below_fail(gamma) -> None:
+    design = seq.make_design(2_000, 0.05, seq.DEFAULT_LOOKS, gamma)
+    fails = [look.fail_z for look in design.looks]
+    spent = [look.alpha_spent for look in design.looks]
+    assert all(a > b for a, b in itertools.pairwise(fails))
+    assert all(a < b for a, b in itertools.pairwise(spent))
+    # the last bound is never below the fixed-n critical value: spending can only cost
+    assert fails[-1] >= stats.normal_quantile(0.95)
+    for look in design.looks[:-1]:
+        assert look.pass_z is not None
+        assert look.pass_z < look.fail_z
+    assert design.looks[-1].pass_z is None
+
+
+def test_gamma_limits_behave_like_pocock_and_obrien_fleming() -> None:
+    fractions = list(seq.DEFAULT_LOOKS)
+
+    def hsd(gamma: float) -> tuple[float, ...]:
+        return seq.efficacy_bounds(fractions, [seq.hsd_spent(t, 0.05, gamma) for t in fractions])
+
+    pocock = seq.efficacy_bounds(fractions, [seq.pocock_spent(t, 0.05) for t in fractions])
+    obf = seq.efficacy_bounds(fractions, [seq.obf_spent(t, 0.05) for t in fractions])
+    assert hsd(1.0) == pytest.approx(pocock, abs=0.03)  # Hwang-Shih-DeCani's own comparison
+    assert hsd(-4.0)[-1] == pytest.approx(obf[-1], abs=0.01)
+    gammas = [-8.0, -6.0, -4.0, -3.0, -2.0, 0.0, 1.0, 2.0]
+    firsts = [hsd(g)[0] for g in gammas]
+    lasts = [hsd(g)[-1] for g in gammas]
+    # more negative gamma: less spent early (a higher first bound), more left for the last look
+    assert all(a > b for a, b in itertools.pairwise(firsts))
+    assert all(a < b for a, b in itertools.pairwise(lasts))
+    assert lasts[0] == pytest.approx(stats.normal_quantile(0.95), abs=0.005)
+
+
+def test_default_gamma_sits_between_the_two_families() -> None:
+    default = seq.make_design(2_000, 0.05)
+    obf_like = seq.make_design(2_000, 0.05, gamma=-4.0)
+    pocock_like = seq.make_design(2_000, 0.05, gamma=1.0)
+    for k in range(3):
+        assert pocock_like.looks[k].fail_z < default.looks[k].fail_z < obf_like.looks[k].fail_z
+
+
+def test_look_sizes_round_up_and_drop_empty_looks() -> None:
+    assert seq.look_sizes(2_000) == (200, 500, 1_000, 2_000)
+    assert seq.look_sizes(479) == (48, 120, 240, 479)
+    assert seq.look_sizes(3) == (1, 2, 3)  # 10 % and 25 % of 3 documents are both one document
+    assert seq.look_sizes(1) == (1,)
+
+
+@pytest.mark.parametrize(
+    ("looks", "message"),
+    [
+        ([], "empty"),
+        ([0.5, 0.25, 1.0], "not strictly increasing"),
+        ([0.25, 0.25, 1.0], "not strictly increasing"),
+        ([0.0, 1.0], "not a fraction in (0, 1]"),
+        ([0.5, 1.5], "not a fraction in (0, 1]"),
+        ([0.25, 0.5], "last look must be 1.0"),
+    ],
+)
+def test_bad_looks_say_what_is_wrong(looks, message) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        seq.validate_looks(looks)
+
+
+def test_margin_score_statistic_reduces_to_mcnemar_and_uses_the_restricted_mle() -> None:
+    b, c = np.arange(0, 40), np.arange(40, 0, -1)
+    z = seq.paired_margin_z(b, c, 500, 0.0, continuity=0.0)
+    assert z == pytest.approx((b - c) / np.sqrt(b + c))
+    # at margin d the nuisance (share of gains) maximises the likelihood under drop = d
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        n = int(rng.integers(50, 3_000))
+        losses, gains = int(rng.integers(0, n // 10)), int(rng.integers(0, n // 10))
+        d = float(rng.uniform(0.0, 0.05))
+        grid = np.linspace(1e-7, (1 - d) / 2 - 1e-7, 400_001)
+        loglik = (
+            losses * np.log(grid + d)
+            + gains * np.log(grid)
+            + (n - losses - gains) * np.log(1 - 2 * grid - d)
+        )
+        best = grid[np.argmax(loglik)]
+        expected = (losses - gains - n * d) / math.sqrt(n * (2 * best + d * (1 - d)))
+        got = float(seq.paired_margin_z(losses, gains, n, d, continuity=0.0))
+        assert got == pytest.approx(expected, rel=1e-3, abs=1e-3)
+
+
+def test_margin_score_statistic_is_the_gates_tango_test() -> None:
+    # the same statistic as the fixed-n rule's (stats.tango_score), before the continuity
+    # correction the sequential design adds
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        n = int(rng.integers(20, 5_000))
+        b, c = (int(x) for x in rng.integers(0, n // 8 + 1, size=2))
+        margin = float(rng.choice([0.0, 0.01, 0.02, 0.05]))
+        if b + c == 0:
+            continue
+        z = float(seq.paired_margin_z(b, c, n, margin, continuity=0.0))
+        p = stats.tango_score(b, c, n, margin)
+        if 1e-6 < p < 1 - 1e-6:  # beyond, inverting the p-value loses digits
+            assert z == pytest.approx(stats.normal_quantile(1 - p), abs=1e-6)
+
+
+def test_margin_score_statistic_orders_evidence() -> None:
+    n, margin = 1_000, 0.02
+    z = seq.paired_margin_z(np.arange(10, 80), 10, n, margin)
+    assert np.all(np.diff(z) > 0)  # one more right→wrong document: more evidence of a drop
+    assert float(seq.paired_margin_z(30, 10, n, margin)) == 0.0  # observed drop = margin
+    assert float(seq.paired_margin_z(0, 0, n, 0.0)) == 0.0  # nothing discordant: no evidence
+
+
+def test_decisions_at_a_look() -> None:
+    design = seq.make_design(2_000, 0.05)
+    first, last = design.looks[0], design.looks[-1]
+    assert first.decide(first.fail_z + 0.01) == "fail"
+    assert first.decide(0.0) == "continue"
+    assert first.decide(-2.0) == "pass"
+    assert last.decide(last.fail_z - 0.01) == "pass"
+    assert design.decide(4, last.fail_z) == "fail"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"alpha": 0.0}, "alpha"),
+        ({"alpha": 0.05, "gamma": -9.0}, "gamma"),
+        ({"alpha": 0.05, "futility_level": 0.4}, "futility_level"),
+    ],
+)
+def test_bad_design_parameters_are_refused(kwargs, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        seq.make_design(100, **kwargs)
+
+
+def test_simulation_meets_the_issue_targets_seeded_and_small() -> None:
+    # The benchmark's setting (benchmarks/bench_sequential.py) at 4,000 repetitions per row.
+    n, margin, alpha, reps = 2_000, 0.02, 0.05, 4_000
+    design = seq.make_design(n, alpha)
+    regression = seq.simulate(design, 0.10, margin, repetitions=reps, seed=11)
+    assert regression.fail_rate == 1.0
+    assert regression.mean_share <= 0.20
+    unchanged = seq.simulate(design, 0.0, margin, repetitions=reps, seed=12)
+    assert unchanged.fail_rate == 0.0
+    assert unchanged.mean_share <= 0.60
+    at_margin = seq.simulate(design, margin, margin, repetitions=reps, seed=13)
+    low, _ = stats.wilson_interval(round(at_margin.fail_rate * reps), reps)
+    assert low <= alpha  # consistent with <= alpha ...
+    naive_low, _ = stats.wilson_interval(round(at_margin.naive_fail_rate * reps), reps)
+    assert naive_low > alpha  # ... while peeking at the fixed-n level is clearly above it
+    mdd = seq.fixed_n_detectable_drop(n, margin, alpha)
+    assert mdd is not None
+    detect = seq.simulate(design, mdd, margin, repetitions=reps, seed=14)
+    assert detect.fixed_fail_rate == pytest.approx(0.8, abs=0.03)  # the exact power is what it says
+    assert detect.fail_rate >= detect.fixed_fail_rate - 0.03
+
+
+def test_no_detectable_drop_at_a_tiny_n_is_said_not_invented(capsys) -> None:
+    from pytest_mlgate.cli.main import main
+
+    assert seq.fixed_n_detectable_drop(5, 0.02, 0.05, flip_rate=0.21) is None
+    assert main(["power", "--n", "5", "--p", "0.7", "--margin", "0.02", "--sequential"]) == 0
+    out = capsys.readouterr().out
+    assert "no drop is detected with 80% power at n=5" in out
+    assert "fixed-n detectable drop" not in out
+
+
+def test_fixed_n_power_is_exact() -> None:
+    # at a true drop equal to the margin the fixed-n test's rejection rate is its size: <= alpha
+    assert seq.fixed_n_power(2_000, 0.02, 0.02, 0.05) <= 0.05
+    small = seq.fixed_n_power(50, 0.05, 0.0, 0.05)
+    draws = np.random.default_rng(3).multinomial(50, [0.065, 0.015, 0.92], size=200_000)
+    z = seq.paired_margin_z(draws[:, 0], draws[:, 1], 50, 0.0)
+    assert small == pytest.approx(float((z >= stats.normal_quantile(0.95)).mean()), abs=0.004)
+
+
+def test_power_sequential_prints_the_bounds_and_the_expected_share(capsys) -> None:
+    from pytest_mlgate.cli.main import main
+
+    args = ["power", "--n", "2000", "--p", "0.7", "--discordance", "0.03", "--margin", "0.02"]
+    assert main([*args, "--sequential"]) == 0
+    out = capsys.readouterr().out
+    design = seq.make_design(2_000, 0.05)
+    for look in design.looks:
+        assert f"{look.documents:>9,}" in out
+        assert f"{look.fail_z:.3f}" in out
+    shares = [
+        float(line.split(":")[1].split(",")[0]) for line in out.splitlines() if " pp): " in line
+    ]
+    assert len(shares) == 3  # no change, at the margin, at the detectable drop
+    assert shares[0] <= 0.60  # no change stops early (pass) most of the time
+    assert all(0 < share <= 1 for share in shares)
+    assert main([*args, "--sequential", "--looks", "0.5,1"]) == 0
+    two = capsys.readouterr().out
+    rows = [
+        line.split()
+        for line in two.splitlines()
+        if re.match(r"^\s+\d+\s+[\d,]+\s+\d\.\d{3}\s", line)
+    ]
+    assert [(row[0], row[1], row[2]) for row in rows] == [
+        ("1", "1,000", "0.500"),
+        ("2", "2,000", "1.000"),
+    ]
+    assert main(args) == 0
+    assert "sequential" not in capsys.readouterr().out
+
+
+def test_power_sequential_refuses_bad_looks(capsys) -> None:
+    from pytest_mlgate.cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["power", "--n", "100", "--p", "0.7", "--sequential", "--looks", "0.5,0.9"])
+    assert exited.value.code == 2
+    assert "last look must be 1.0" in capsys.readouterr().err
+
+
+# --- config, options and the plugin's usage errors ---------------------------------------------
+
+SEQ_GATE = """
+[model]
+checkpoint = "a"
+[suites.fast]
+tasks = ["mlgate_tr_mc"]
+{suite_extra}
+[gate]
+{gate_extra}
+[thresholds.mlgate_tr_mc]
+acc = {{ min = 0.1, max_drop = 0.02 }}
+"""
+
+
+def _config(tmp_path, suite_extra: str = "", gate_extra: str = ""):
+    from pytest_mlgate.config.load import load_config
+
+    path = tmp_path / "thresholds.toml"
+    path.write_text(SEQ_GATE.format(suite_extra=suite_extra, gate_extra=gate_extra))
+    return load_config(path)
+
+
+def test_sequential_config_forms(tmp_path) -> None:
+    assert _config(tmp_path).suites["fast"].sequential is None
+    assert _config(tmp_path, "sequential = false").suites["fast"].sequential is None
+    on = _config(tmp_path, "sequential = true").suites["fast"].sequential
+    assert on is not None
+    assert on.looks == seq.DEFAULT_LOOKS == (0.1, 0.25, 0.5, 1.0)
+    custom = _config(tmp_path, "sequential = { looks = [0.2, 0.6, 1] }").suites["fast"].sequential
+    assert custom is not None
+    assert custom.looks == (0.2, 0.6, 1.0)
+    assert _config(tmp_path).gate.record_sequential is False
+    assert _config(tmp_path, gate_extra="record_sequential = true").gate.record_sequential
+
+
+@pytest.mark.parametrize(
+    ("suite_extra", "gate_extra", "message"),
+    [
+        ('sequential = "yes"', "", 'sequential = "yes": expected true, false or a table'),
+        ("sequential = { looks = [0.5, 0.2, 1.0] }", "", "not strictly increasing"),
+        ("sequential = { looks = [0.25, 0.5] }", "", "the last look must be 1.0"),
+        ("sequential = { looks = [0, 1.0] }", "", "not a fraction in (0, 1]"),
+        ("sequential = { looks = [] }", "", "looks is empty"),
+        ('sequential = { looks = ["half", 1.0] }', "", "expected a list of numbers"),
+        ("sequential = { look = [0.5, 1.0] }", "", "unknown key 'look'. Did you mean 'looks'?"),
+        ("", 'record_sequential = "no"', 'record_sequential = "no": expected true or false'),
+    ],
+)
+def test_bad_sequential_config_names_file_table_and_key(
+    tmp_path, suite_extra, gate_extra, message
+) -> None:
+    from pytest_mlgate.config.load import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        _config(tmp_path, suite_extra, gate_extra)
+    text = str(caught.value)
+    assert str(tmp_path / "thresholds.toml") in text
+    assert message in text
+    assert ("[gate]" if gate_extra else "[suites.fast") in text
+
+
+def test_sequential_options_override_the_suite_and_recording_stays_whole(tmp_path) -> None:
+    import argparse
+
+    from pytest_mlgate.config.options import GateOptions, add_options, sequential_looks
+
+    parser = argparse.ArgumentParser()
+    add_options(parser.add_argument, "", ("sequential", "no_sequential"))
+    assert parser.parse_args([]).sequential is None
+    assert parser.parse_args(["--sequential"]).sequential is True
+    assert parser.parse_args(["--sequential", "--no-sequential"]).sequential is False  # last wins
+
+    off, on = _config(tmp_path), _config(tmp_path, "sequential = { looks = [0.5, 1.0] }")
+    recorder = _config(tmp_path, "sequential = true", "record_sequential = true")
+
+    def looks(cfg, **options):
+        return sequential_looks(cfg.suites["fast"], cfg.gate, GateOptions(cwd=tmp_path, **options))
+
+    assert looks(off) is None
+    assert looks(on) == (0.5, 1.0)
+    assert looks(off, sequential=True) == seq.DEFAULT_LOOKS
+    assert looks(on, sequential=False) is None
+    assert looks(on, record=True) is None  # a recorded baseline stays whole ...
+    assert looks(recorder, record=True) == seq.DEFAULT_LOOKS  # ... unless asked otherwise
+    assert looks(on, shard="1/2", sequential=False) is None
+    with pytest.raises(ValueError, match="the sharded full tier runs fixed-n"):
+        looks(on, shard="1/2")
+    with pytest.raises(ValueError, match=r"drop sequential from \[suites.fast\]"):
+        looks(off, shard="1/2", sequential=True)
+
+
+FAKE_BACKEND = """
+from pytest_mlgate.backend.fake import FakeBackend
+
+def pytest_mlgate_make_backend(spec):
+    return FakeBackend({"mlgate_tr_mc": {"acc": [1.0] * 90 + [0.0] * 30}})
+"""
+
+
+@pytest.mark.parametrize(
+    ("suite_extra", "args"),
+    [("sequential = true", ()), ("", ("--mlgate-sequential",))],
+)
+def test_sharded_sequential_run_is_a_usage_error(tmp_path, suite_extra, args) -> None:
+    from tests.gate_run import run_gate
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "config.json").write_text("{}")
+    (tmp_path / "conftest.py").write_text(FAKE_BACKEND)
+    _config(tmp_path, suite_extra)
+    done = run_gate(tmp_path, "--mlgate-shard=1/2", *args)
+    assert done.returncode == 4, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "the sharded full tier runs fixed-n" in done.stderr
+    assert "--mlgate-no-sequential" in done.stderr
+    fixed = run_gate(tmp_path, "--mlgate-shard=1/2", *args, "--mlgate-no-sequential")
+    assert fixed.returncode == 0, fixed.stdout[-2000:] + fixed.stderr[-2000:]
+
+
+def test_sequential_run_says_it_evaluated_every_document(tmp_path) -> None:
+    from tests.gate_run import run_gate
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "config.json").write_text("{}")
+    (tmp_path / "conftest.py").write_text(FAKE_BACKEND)
+    _config(tmp_path, "sequential = true")
+    done = run_gate(tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "evaluates every document and gates at fixed n" in done.stdout
+    plain = run_gate(tmp_path, "--mlgate-no-sequential")
+    assert "gates at fixed n" not in plain.stdout
+
+
+# --- the order looks take documents in ----------------------------------------------------------
+
+
+def test_every_look_is_a_stratified_sample_in_a_seeded_order() -> None:
+    import random
+
+    from pytest_mlgate.sampling import look_order, stratified_subset
+
+    for trial in range(40):
+        rnd = random.Random(trial)
+        labels = [f"s{k}" for k in range(rnd.randint(1, 12))] + [None]
+        strata = [rnd.choice(labels) for _ in range(rnd.randint(1, 600))]
+        order = look_order(strata, seed=7, salt="task")
+        assert sorted(order) == list(range(len(strata)))  # each document exactly once
+        sizes = {s: strata.count(s) for s in set(strata)}
+        seen = dict.fromkeys(sizes, 0)
+        for k, index in enumerate(order, 1):
+            seen[strata[index]] += 1
+            for s, size in sizes.items():  # every prefix proportional to within ~one document
+                assert abs(seen[s] - k * size / len(strata)) < 1.5
+    strata = ["a"] * 300 + ["b"] * 100
+    order = look_order(strata, 1234, "mlgate_tr_mc")
+    assert order == look_order(strata, 1234, "mlgate_tr_mc")  # deterministic
+    assert order != look_order(strata, 1235, "mlgate_tr_mc")  # the seed matters
+    assert order != look_order(strata, 1234, "other_task")  # and the task
+    # the first 10 % of the look order is the stratified sample of that size, same seed and task
+    assert sorted(order[:40]) == stratified_subset(strata, 40, 1234, "mlgate_tr_mc")
+    # with `sample`, the looks order only the sampled documents
+    chosen = stratified_subset(strata, 100, 1234, "mlgate_tr_mc")
+    assert sorted(look_order(strata, 1234, "mlgate_tr_mc", chosen)) == chosen
+
+
+def test_flip_models_and_their_limits() -> None:
+    assert seq.flip_shares(0.02) == pytest.approx((0.035, 0.015))  # 1.5 % each way plus the drop
+    assert seq.flip_shares(0.02, discordance=0.06) == pytest.approx((0.04, 0.02))  # 6 % in all
+    with pytest.raises(ValueError, match="not probabilities"):
+        seq.flip_shares(0.08, discordance=0.06)  # a net drop larger than all the flips
+    # every flip right→wrong (no wrong→right at all): exact power, no log(0)
+    assert seq.fixed_n_power(400, 0.06, 0.02, 0.05, discordance=0.06) > 0.99
+    # the two models agree where they describe the same documents
+    same = seq.fixed_n_power(1_000, 0.03, 0.02, 0.05, flip_rate=0.01)
+    assert seq.fixed_n_power(1_000, 0.03, 0.02, 0.05, discordance=0.05) == pytest.approx(same)
+
+
+# --- several items: Holm's procedure look by look -----------------------------------------------
+
+
+def _item_paths(
+    design: seq.SequentialDesign, drops: list[float], margin: float, reps: int, seed: int
+):
+    """Per repetition, per item, the margin statistic at each look (independent items)."""
+    paths = []
+    for offset, drop in enumerate(drops):
+        losses, gains, sizes = seq.draw_counts(design, *seq.flip_shares(drop), reps, seed + offset)
+        paths.append(seq.paired_margin_z(losses, gains, sizes[None, :], margin))
+    return np.stack(paths, axis=1)  # reps × items × looks
+
+
+def test_holm_sequential_keeps_the_run_level_rate_at_the_margin() -> None:
+    n, margin, alpha, reps, items = 2_000, 0.02, 0.05, 3_000, 4
+    design = seq.make_design(n, alpha)
+    z = _item_paths(design, [margin] * items, margin, reps, seed=31)
+    runs_failed = 0
+    for rep in range(reps):
+        decided = seq.holm_sequential(z[rep].tolist(), [n] * items, alpha)
+        runs_failed += any(d.decision == "fail" for d in decided)
+    low, _ = stats.wilson_interval(runs_failed, reps)
+    assert low <= alpha  # any item failing, all four exactly at the margin: <= alpha
+    # each item at the full alpha (no correction) fails the run far more often
+    alone = [
+        any(design.looks[k].decide(z[rep, i, k]) == "fail" for i in range(items) for k in range(4))
+        for rep in range(reps)
+    ]
+    alone_low, _ = stats.wilson_interval(sum(alone), reps)
+    assert alone_low > 2 * alpha
+
+
+def test_holm_sequential_recycles_a_failed_items_level() -> None:
+    n, alpha = 2_000, 0.05
+    two = seq.make_design(n, alpha / 2)
+    one = seq.make_design(n, alpha)
+    between = (one.looks[-1].fail_z + two.looks[-1].fail_z) / 2  # fails at alpha, not at alpha/2
+    clear = [0.0, 0.0, 0.0, 9.0]  # a clear regression at the last look
+    decided = seq.holm_sequential([clear, [0.0, 0.0, 0.0, between]], [n, n], alpha)
+    assert [(d.decision, d.look) for d in decided] == [("fail", 4), ("fail", 4)]
+    alone = seq.holm_sequential([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, between]], [n, n], alpha)
+    assert [d.decision for d in alone] == ["pass", "pass"]
+    # one item: the plain design; decided at the first look its statistic crosses a bound
+    early = seq.holm_sequential([[one.looks[0].fail_z + 0.1]], [n], alpha)
+    assert early == (seq.ItemDecision("fail", 1),)
+    passing = seq.holm_sequential([[0.0, -3.0]], [n], alpha)
+    assert passing == (seq.ItemDecision("pass", 2),)
