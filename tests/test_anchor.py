@@ -97,7 +97,11 @@ def test_a_slowly_eroding_chain_fails_against_the_anchor(
     transcript, statuses = [], []
     flips = 0
     for step in range(1, 11):
-        flips += (1 + step % 2) if eroding else 0  # one or two more examples lost per step
+        # Two or three more examples lost per step (about 0.5 pp): the drift passes the 2 pp
+        # margin by step 4 and is significantly beyond it by step 7. Before the margin was
+        # tested as a margin, one or two per step sufficed: a 2.3 pp drift failed because it
+        # was significantly above 0; now it warns until it is significantly above 2 pp.
+        flips += (2 + step % 2) if eroding else 0
         (repo / "replay.json").write_text(
             json.dumps({"store": str(repo / ".mlgate"), "run": anchor_run, "flips": flips})
         )

@@ -158,8 +158,8 @@ def test_gate_against_a_recorded_baseline(gate_repo: Path, tmp_path: Path) -> No
     [reason] = [ln for ln in regressed.stdout.splitlines() if ln.startswith("mlgate_tr_mc acc =")]
     assert reason.startswith(f"mlgate_tr_mc acc = {bad:.4f} vs baseline {good:.4f} (run ")
     assert f"delta {bad - good:+.4f} [95% CI -0." in reason
-    assert "(mcnemar-exact, n=479)" in reason
-    assert reason.endswith(f"significant drop of {good - bad:.4f} > max_drop 0.005")
+    assert "(tango-score, n=479)" in reason  # tested against the margin (before: mcnemar-exact)
+    assert f"significant drop of {good - bad:.4f} > max_drop 0.005: drop " in reason
 
     # A drop above max_drop that noise explains passes, with a warning giving p and the MDE:
     # the good run again with exactly three of its right answers wrong (max_drop 0: three
