@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -12,15 +14,21 @@ import pytest
 from pytest_mlgate import stats
 from pytest_mlgate.gate import sequential as seq
 
+if TYPE_CHECKING:
+    from pytest_mlgate.config.load import MlgateConfig
 
-def _brownian_crossings(fractions: list[float], bounds: tuple[float, ...], paths: int, seed: int):
+
+def _brownian_crossings(
+    fractions: list[float], bounds: tuple[float, ...], paths: int, seed: int
+) -> np.ndarray:
     """Cumulative share of simulated null paths that cross a bound by each look."""
     rng = np.random.default_rng(seed)
     steps = np.diff(np.asarray(fractions), prepend=0.0)
     walk = np.cumsum(rng.standard_normal((paths, len(fractions))) * np.sqrt(steps), axis=1)
     z = walk / np.sqrt(np.asarray(fractions))
     crossed = np.maximum.accumulate(z >= np.asarray(bounds), axis=1)
-    return crossed.mean(axis=0)
+    share: np.ndarray = crossed.mean(axis=0)
+    return share
 
 
 def test_lan_demets_obf_bounds_match_the_published_table() -> None:
@@ -39,7 +47,9 @@ def test_lan_demets_obf_bounds_match_the_published_table() -> None:
         ((0.3, 1.0), 0.1, -4.0),
     ],
 )
-def test_null_crossing_probability_equals_the_alpha_spent(looks, alpha, gamma) -> None:
+def test_null_crossing_probability_equals_the_alpha_spent(
+    looks: list[float], alpha: float, gamma: float
+) -> None:
     design = seq.make_design(10_000, alpha, looks, gamma)
     fractions = [look.fraction for look in design.looks]
     bounds = tuple(look.fail_z for look in design.looks)
@@ -55,7 +65,7 @@ def test_null_crossing_probability_equals_the_alpha_spent(looks, alpha, gamma) -
 
 
 @pytest.mark.parametrize("gamma", [-4.0, -3.0, -2.0, 0.0, 1.0])
-def test_bounds_are_monotone_and_pass_early_lies_below_fail(gamma) -> None:
+def test_bounds_are_monotone_and_pass_early_lies_below_fail(gamma: float) -> None:
     design = seq.make_design(2_000, 0.05, seq.DEFAULT_LOOKS, gamma)
     fails = [look.fail_z for look in design.looks]
     spent = [look.alpha_spent for look in design.looks]
@@ -114,7 +124,7 @@ def test_look_sizes_round_up_and_drop_empty_looks() -> None:
         ([0.25, 0.5], "last look must be 1.0"),
     ],
 )
-def test_bad_looks_say_what_is_wrong(looks, message) -> None:
+def test_bad_looks_say_what_is_wrong(looks: list[float], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         seq.validate_looks(looks)
 
@@ -183,7 +193,7 @@ def test_decisions_at_a_look() -> None:
         ({"alpha": 0.05, "futility_level": 0.4}, "futility_level"),
     ],
 )
-def test_bad_design_parameters_are_refused(kwargs, message) -> None:
+def test_bad_design_parameters_are_refused(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         seq.make_design(100, **kwargs)
 
@@ -210,7 +220,9 @@ def test_simulation_meets_the_issue_targets_seeded_and_small() -> None:
     assert detect.fail_rate >= detect.fixed_fail_rate - 0.03
 
 
-def test_no_detectable_drop_at_a_tiny_n_is_said_not_invented(capsys) -> None:
+def test_no_detectable_drop_at_a_tiny_n_is_said_not_invented(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from pytest_mlgate.cli.main import main
 
     assert seq.fixed_n_detectable_drop(5, 0.02, 0.05, flip_rate=0.21) is None
@@ -229,7 +241,9 @@ def test_fixed_n_power_is_exact() -> None:
     assert small == pytest.approx(float((z >= stats.normal_quantile(0.95)).mean()), abs=0.004)
 
 
-def test_power_sequential_prints_the_bounds_and_the_expected_share(capsys) -> None:
+def test_power_sequential_prints_the_bounds_and_the_expected_share(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from pytest_mlgate.cli.main import main
 
     args = ["power", "--n", "2000", "--p", "0.7", "--discordance", "0.03", "--margin", "0.02"]
@@ -260,7 +274,9 @@ def test_power_sequential_prints_the_bounds_and_the_expected_share(capsys) -> No
     assert "sequential" not in capsys.readouterr().out
 
 
-def test_power_sequential_refuses_bad_looks(capsys) -> None:
+def test_power_sequential_refuses_bad_looks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from pytest_mlgate.cli.main import main
 
     with pytest.raises(SystemExit) as exited:
@@ -284,7 +300,7 @@ acc = {{ min = 0.1, max_drop = 0.02 }}
 """
 
 
-def _config(tmp_path, suite_extra: str = "", gate_extra: str = ""):
+def _config(tmp_path: Path, suite_extra: str = "", gate_extra: str = "") -> MlgateConfig:
     from pytest_mlgate.config.load import load_config
 
     path = tmp_path / "thresholds.toml"
@@ -292,7 +308,7 @@ def _config(tmp_path, suite_extra: str = "", gate_extra: str = ""):
     return load_config(path)
 
 
-def test_sequential_config_forms(tmp_path) -> None:
+def test_sequential_config_forms(tmp_path: Path) -> None:
     assert _config(tmp_path).suites["fast"].sequential is None
     assert _config(tmp_path, "sequential = false").suites["fast"].sequential is None
     on = _config(tmp_path, "sequential = true").suites["fast"].sequential
@@ -319,7 +335,7 @@ def test_sequential_config_forms(tmp_path) -> None:
     ],
 )
 def test_bad_sequential_config_names_file_table_and_key(
-    tmp_path, suite_extra, gate_extra, message
+    tmp_path: Path, suite_extra: str, gate_extra: str, message: str
 ) -> None:
     from pytest_mlgate.config.load import ConfigError
 
@@ -331,7 +347,7 @@ def test_bad_sequential_config_names_file_table_and_key(
     assert ("[gate]" if gate_extra else "[suites.fast") in text
 
 
-def test_sequential_options_override_the_suite_and_recording_stays_whole(tmp_path) -> None:
+def test_sequential_options_override_the_suite_and_recording_stays_whole(tmp_path: Path) -> None:
     import argparse
 
     from pytest_mlgate.config.options import GateOptions, add_options, sequential_looks
@@ -345,7 +361,7 @@ def test_sequential_options_override_the_suite_and_recording_stays_whole(tmp_pat
     off, on = _config(tmp_path), _config(tmp_path, "sequential = { looks = [0.5, 1.0] }")
     recorder = _config(tmp_path, "sequential = true", "record_sequential = true")
 
-    def looks(cfg, **options):
+    def looks(cfg: MlgateConfig, **options: Any) -> tuple[float, ...] | None:
         return sequential_looks(cfg.suites["fast"], cfg.gate, GateOptions(cwd=tmp_path, **options))
 
     assert looks(off) is None
@@ -373,7 +389,9 @@ def pytest_mlgate_make_backend(spec):
     ("suite_extra", "args"),
     [("sequential = true", ()), ("", ("--mlgate-sequential",))],
 )
-def test_sharded_sequential_run_is_a_usage_error(tmp_path, suite_extra, args) -> None:
+def test_sharded_sequential_run_is_a_usage_error(
+    tmp_path: Path, suite_extra: str, args: tuple[str, ...]
+) -> None:
     from tests.gate_run import run_gate
 
     (tmp_path / "a").mkdir()
@@ -388,7 +406,7 @@ def test_sharded_sequential_run_is_a_usage_error(tmp_path, suite_extra, args) ->
     assert fixed.returncode == 0, fixed.stdout[-2000:] + fixed.stderr[-2000:]
 
 
-def test_sequential_run_says_it_evaluated_every_document(tmp_path) -> None:
+def test_sequential_run_says_it_evaluated_every_document(tmp_path: Path) -> None:
     from tests.gate_run import run_gate
 
     (tmp_path / "a").mkdir()
@@ -412,7 +430,7 @@ def test_every_look_is_a_stratified_sample_in_a_seeded_order() -> None:
 
     for trial in range(40):
         rnd = random.Random(trial)
-        labels = [f"s{k}" for k in range(rnd.randint(1, 12))] + [None]
+        labels: list[str | None] = [f"s{k}" for k in range(rnd.randint(1, 12))] + [None]
         strata = [rnd.choice(labels) for _ in range(rnd.randint(1, 600))]
         order = look_order(strata, seed=7, salt="task")
         assert sorted(order) == list(range(len(strata)))  # each document exactly once
@@ -422,16 +440,16 @@ def test_every_look_is_a_stratified_sample_in_a_seeded_order() -> None:
             seen[strata[index]] += 1
             for s, size in sizes.items():  # every prefix proportional to within ~one document
                 assert abs(seen[s] - k * size / len(strata)) < 1.5
-    strata = ["a"] * 300 + ["b"] * 100
-    order = look_order(strata, 1234, "mlgate_tr_mc")
-    assert order == look_order(strata, 1234, "mlgate_tr_mc")  # deterministic
-    assert order != look_order(strata, 1235, "mlgate_tr_mc")  # the seed matters
-    assert order != look_order(strata, 1234, "other_task")  # and the task
+    fixed: list[str | None] = [*(["a"] * 300), *(["b"] * 100)]
+    order = look_order(fixed, 1234, "mlgate_tr_mc")
+    assert order == look_order(fixed, 1234, "mlgate_tr_mc")  # deterministic
+    assert order != look_order(fixed, 1235, "mlgate_tr_mc")  # the seed matters
+    assert order != look_order(fixed, 1234, "other_task")  # and the task
     # the first 10 % of the look order is the stratified sample of that size, same seed and task
-    assert sorted(order[:40]) == stratified_subset(strata, 40, 1234, "mlgate_tr_mc")
+    assert sorted(order[:40]) == stratified_subset(fixed, 40, 1234, "mlgate_tr_mc")
     # with `sample`, the looks order only the sampled documents
-    chosen = stratified_subset(strata, 100, 1234, "mlgate_tr_mc")
-    assert sorted(look_order(strata, 1234, "mlgate_tr_mc", chosen)) == chosen
+    chosen = stratified_subset(fixed, 100, 1234, "mlgate_tr_mc")
+    assert sorted(look_order(fixed, 1234, "mlgate_tr_mc", chosen)) == chosen
 
 
 def test_flip_models_and_their_limits() -> None:
@@ -451,7 +469,7 @@ def test_flip_models_and_their_limits() -> None:
 
 def _item_paths(
     design: seq.SequentialDesign, drops: list[float], margin: float, reps: int, seed: int
-):
+) -> np.ndarray:
     """Per repetition, per item, the margin statistic at each look (independent items)."""
     paths = []
     for offset, drop in enumerate(drops):
