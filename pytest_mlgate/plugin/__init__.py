@@ -19,7 +19,6 @@ from pytest_mlgate import hookspec
 from pytest_mlgate.backend import builtin as builtin_backend
 from pytest_mlgate.config.load import DEFAULT_SUITE, load_config
 from pytest_mlgate.config.options import DEFAULT_REPORT, add_options
-from pytest_mlgate.config.preflight import check_thresholds
 from pytest_mlgate.errors import ConfigError, MlgateWarning
 from pytest_mlgate.plugin.fixtures import (
     CONFIG_KEY,
@@ -31,7 +30,6 @@ from pytest_mlgate.plugin.fixtures import (
 )
 from pytest_mlgate.plugin.guards import refusal_without_eval
 from pytest_mlgate.plugin.items import ThresholdsFile, select_eval_items
-from pytest_mlgate.plugin.recording import record, write_partial
 from pytest_mlgate.plugin.startup import (
     MARKER,
     NOTES_KEY,
@@ -79,6 +77,8 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         config.stash[CONFIG_KEY] = load_config(path)
         if eval_requested(config):  # before any evaluation: a wrong name would cost all of it
+            from pytest_mlgate.config.preflight import check_thresholds  # task YAMLs: eval only
+
             check_thresholds(config.stash[CONFIG_KEY])
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -146,6 +146,8 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         raise
     if gate is None or session.config.option.collectonly or not gate.evaluator.leader:
         return result  # a data parallel rank other than 0 writes nothing
+    from pytest_mlgate.plugin.recording import record, write_partial  # a gated run only
+
     if gate.evaluator.partial is not None:
         write_partial(session, gate)
     elif recording:

@@ -11,7 +11,6 @@ if TYPE_CHECKING:
     from pytest_mlgate.run.session import GateSession
 
 from pytest_mlgate.errors import MlgateError, RecordSpooled, StoreError
-from pytest_mlgate.manifest import missing_from_git_state
 from pytest_mlgate.plugin.startup import gate_options
 
 
@@ -48,6 +47,8 @@ def record(session: pytest.Session, gate: GateSession) -> None:
         gate.messages.append(f"run NOT recorded: {exc}")
         return
     gate.messages.append(f"recorded run {run_id} in {gate.resolved.store.location}")
+    from pytest_mlgate.manifest import missing_from_git_state  # a recording run only
+
     missing = missing_from_git_state(gate.manifest().git, gate.plan.cwd)
     if missing is not None:
         gate.messages.append(missing)
