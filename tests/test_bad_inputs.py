@@ -224,7 +224,10 @@ CASES = [
         [],
         "[1.0]",
         USAGE,
-        ["[gate] anchor", "expected models:/NAME@ALIAS or models:/NAME/VERSION"],
+        [
+            "[gate] anchor",
+            "expected models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/STAGE",
+        ],
     ),
     (
         "min-ratio-out-of-range",
