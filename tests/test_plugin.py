@@ -142,15 +142,14 @@ def test_full_suite_gates_more_tasks_and_runs_suite_tests(repo: pytest.Pytester)
     assert backend_log(repo)["requests"] == [["mlgate_tr_mc", "mlgate_tr_math", "extra_task"]]
 
 
-def test_missing_metric_fails_closed(repo: pytest.Pytester) -> None:
+def test_a_metric_the_task_does_not_define_is_a_usage_error_before_evaluating(
+    repo: pytest.Pytester,
+) -> None:
     gated = THRESHOLDS.replace("acc = {", "bleu = {{ min = 0.1 }}\nacc = {")
-
     repo.makefile(".toml", thresholds=gated.format(mc_min=0.5))
     result = repo.runpytest("-m", "eval")
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(
-        ["*missing from the results: metric 'bleu' is not in the results of 'mlgate_tr_mc'*"]
-    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*bleu*"])
 
 
 @pytest.mark.parametrize(
