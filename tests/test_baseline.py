@@ -9,18 +9,19 @@ from collections.abc import Sequence
 import pytest
 
 THRESHOLDS = """
+{tasks}
 [model]
 checkpoint = "ckpt"
 
 [suites.fast]
-tasks = ["mlgate_tr_mc"]
+tasks = ["{task}"]
 
 [gate]
 max_drop = {max_drop}
 correction = "{correction}"
 {extra}
 
-[thresholds.mlgate_tr_mc]
+[thresholds.{task}]
 {gated}
 """
 
@@ -35,7 +36,7 @@ from pytest_mlgate.results import RunInfo
 def pytest_mlgate_make_backend(spec):
     data = json.loads(Path("scores.json").read_text())
     info = RunInfo(**data.get("info", {"backend": "fake"}))
-    return FakeBackend({"mlgate_tr_mc": data["scores"]}, info)
+    return FakeBackend({data.get("task", "mlgate_tr_mc"): data["scores"]}, info)
 """
 
 BASE = [1.0] * 80 + [0.0] * 20  # 0.80 on 100 examples
@@ -65,18 +66,26 @@ class Repo:
         correction: str = "holm",
         extra: str = "",
         gated: str = "acc = { min = 0.1 }",
+        task: str = "mlgate_tr_mc",
+        tasks: str = "",
     ) -> None:
+        self.task = task
         self.pytester.makefile(
             ".toml",
             thresholds=THRESHOLDS.format(
-                max_drop=max_drop, correction=correction, extra=extra, gated=gated
+                max_drop=max_drop,
+                correction=correction,
+                extra=extra,
+                gated=gated,
+                task=task,
+                tasks=tasks,
             ),
         )
 
     def run(
         self, scores: dict[str, list[float]], *args: str, info: dict[str, object] | None = None
     ) -> pytest.RunResult:
-        data: dict[str, object] = {"scores": scores}
+        data: dict[str, object] = {"scores": scores, "task": self.task}
         if info is not None:
             data["info"] = info
         (self.pytester.path / "scores.json").write_text(json.dumps(data))
@@ -149,13 +158,17 @@ def test_an_improvement_passes(repo: Repo) -> None:
 def test_holm_keeps_many_borderline_metrics_from_multiplying_false_alarms(repo: Repo) -> None:
     metrics = [f"m{i}" for i in range(6)]
     gated = "\n".join(f"{m} = {{ max_drop = 0.0 }}" for m in metrics)
-    repo.configure(gated=gated)
+    listed = "".join(f"  - metric: {m}\n" for m in metrics)  # the preflight reads them here
+    (repo.pytester.path / "tasks").mkdir()
+    (repo.pytester.path / "tasks" / "six.yaml").write_text(f"task: six\nmetric_list:\n{listed}")
+    six = '[tasks]\ninclude = ["tasks"]'
+    repo.configure(gated=gated, task="six", tasks=six)
     repo.run({m: BASE for m in metrics}, "--mlgate-record")
     dropped = {m: flip(BASE, 6, 0) for m in metrics}  # each alone: p = 0.0156 < 0.05
     holm = repo.run(dropped)
     assert holm.ret == 0  # 6 x 0.0156 = 0.094 after Holm: warnings, not failures
     assert len([ln for ln in holm.stdout.lines if ln.endswith(" WARN")]) == 6
-    repo.configure(gated=gated, correction="none")
+    repo.configure(gated=gated, correction="none", task="six", tasks=six)
     uncorrected = repo.run(dropped)
     assert uncorrected.ret == 1
     uncorrected.assert_outcomes(failed=6)

@@ -165,7 +165,7 @@ def test_a_sampled_run_is_given_the_few_shot_examples_of_the_full_run(
     assert pr.returncode == 0, pr.stdout[-3000:]  # comparable: the prompts on the overlap agree
     document = json.loads((sampled / "pr.json").read_text())
     [acc] = [v for v in document["verdicts"] if v["metric"] == "acc"]
-    assert acc["test"] == "mcnemar-exact"
+    assert acc["test"] == "tango-score"  # paired, against the max_drop margin
     assert acc["paired_n"] == 60
     assert "rendered requests differ" not in acc["reason"]
 
