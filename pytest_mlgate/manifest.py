@@ -90,6 +90,7 @@ class ModelInfo:
     batch_size: int | str | None = None
     model_args: Mapping[str, JsonValue] = field(default_factory=dict)
     chat_template: bool = False
+    threads: int | None = None  #: torch's intra-op threads (None: not recorded)
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,7 @@ def build_manifest(
             device=info.device,
             gpus=info.gpus,
             batch_size=info.batch_size,
+            threads=info.threads,
             model_args=model_args,
             chat_template=prompt.chat_template is not None,
         ),

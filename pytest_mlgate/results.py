@@ -307,6 +307,7 @@ class RunInfo:
     throughput: tuple[Throughput, ...] = ()  #: per request type (empty: not measured)
     #: per task, the path that scored it (``[model] scoring``; empty: the backend does not say)
     scoring: Mapping[str, str] = field(default_factory=dict)
+    threads: int | None = None  #: torch's intra-op threads (None: the backend does not say)
 
     def merged(self, other: RunInfo) -> RunInfo:
         """The later batch's settings, with both batches' groups, throughput and scoring."""

@@ -70,6 +70,8 @@ def test_good_config_loads_into_frozen_dataclasses(tmp_path: Path) -> None:
         (("batch_size = 8", 'batch_size = "big"'), ["[model] batch_size", '"auto"']),
         (("batch_size = 8", 'dtype = "fp8"'), ['[model] dtype = "fp8"', "must be one of"]),
         (("batch_size = 8", "chekpoint = 'x'"), ["[model]", "'chekpoint'", "'checkpoint'"]),
+        (("batch_size = 8", "threads = 0"), ["[model] threads = 0", "a positive integer"]),
+        (("batch_size = 8", "threads = true"), ["[model] threads = true", "a positive integer"]),
         (
             ("acc = { min = 0.40, max_drop = 0.03 }", "acc = { mni = 0.40 }"),
             ["[thresholds.mlgate_tr_mc.acc]", "unknown key 'mni'", "Did you mean 'min'?"],

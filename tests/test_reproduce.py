@@ -215,3 +215,18 @@ def test_a_changed_data_row_is_named_with_both_hashes(recorded: tuple[Path, str]
     assert changed.returncode == 4, changed.stdout + changed.stderr
     assert f"task my_mc: data changed in 1 of 40 documents: doc {doc} (" in changed.stdout
     print(f"\n$ mlgate reproduce {run_id}  # one data row edited\n{changed.stdout}")
+
+
+def test_the_recorded_thread_count_is_restored(edited: tuple[Path, str, dict[str, Any]]) -> None:
+    """torch reduces float sums in thread-sized chunks: a rerun on another count can differ in
+    the last bits, so the record says how many threads ran and reproduce runs on as many."""
+    repo, run_id, record = edited
+    ran_on = record["manifest"]["model"]["threads"]
+    assert isinstance(ran_on, int)  # the record says how many
+    assert ran_on >= 1
+    record["manifest"]["model"]["threads"] = ran_on + 1  # as if recorded on a larger runner
+    save(repo, run_id, record)
+    done = mlgate(repo, "reproduce", run_id, "--json", "rep.json")
+    assert done.returncode in (0, 1), done.stdout + done.stderr  # bits may move, nothing else
+    assert json.loads((repo / "rep.json").read_text())["threads"] == ran_on + 1
+    assert "torch thread(s)" not in done.stdout  # it ran on the recorded count: no note

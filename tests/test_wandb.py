@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import shutil
 import struct
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.gate_run import run_gate
+from tests.gate_run import gate_env, run_gate
 from tests.mlflow_server import free_port
 
 wandb = pytest.importorskip("wandb")
@@ -211,3 +213,32 @@ def test_the_wandb_table_is_validated(tmp_path: Path) -> None:
         ("a",),
         30.0,
     )
+
+
+def test_shards_log_nothing_and_the_merged_run_is_logged_once(repo: Path) -> None:
+    """Under shards the partial runs are not runs of their own: only `mlgate merge` logs the
+    joined run (to the project --wandb names, over the config's)."""
+    env = offline(repo)
+    assert run_gate(repo, "--mlgate-record", env=env).returncode == 0  # baseline a
+    for old in (repo / "wandb").glob("offline-run-*"):
+        shutil.rmtree(old)
+    for k in (1, 2):
+        done = run_gate(repo, "--mlgate-checkpoint", "ckpt/b", f"--mlgate-shard={k}/2", env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "W&B" not in done.stdout
+    assert not list((repo / "wandb").glob("offline-run-*"))  # a shard logs nothing
+    partials = [str(repo / f"mlgate-shard-{k}-of-2.json") for k in (1, 2)]
+    merged = subprocess.run(
+        [sys.executable, "-m", "pytest_mlgate.cli.main", "merge", *partials,
+         "--wandb", "mlgate-merged", "--json", "m.json"],
+        cwd=repo, env=gate_env(env), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert merged.returncode == 1, merged.stdout + merged.stderr  # b's 12-point drop fails
+    assert "W&B: logged run" in merged.stdout
+    logged = read_run(repo)
+    document = json.loads((repo / "m.json").read_text())
+    assert logged["run"].display_name == document["manifest"]["run_id"]
+    assert logged["run"].project == "mlgate-merged"
+    assert logged["summary"]["mlgate_tr_mc/acc"] == pytest.approx(0.68)
+    assert logged["summary"]["mlgate/verdict"] == "fail"
+    assert len(logged["tables"]["flipped"]) == 12  # both shards' flipped examples, joined

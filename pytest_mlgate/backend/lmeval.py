@@ -68,6 +68,16 @@ def resolve_device(requested: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def use_threads(requested: int | None) -> int:
+    """Put torch on ``requested`` intra-op threads (None: leave torch's count) and return the
+    count it runs on, for the manifest (``mlgate reproduce`` restores it)."""
+    import torch
+
+    if requested is not None:
+        torch.set_num_threads(requested)
+    return int(torch.get_num_threads())
+
+
 def resolve_dtype(requested: str, device: str) -> Any:
     """``auto`` means bf16 on GPUs that support it, fp16 on older GPUs, fp32 on the CPU."""
     import torch
@@ -105,6 +115,7 @@ class LmEvalBackend:
         self.device: str | None = None
         self.dtype: str | None = None
         self.batch_size: int | str | None = None
+        self.threads: int | None = None  # torch's intra-op threads, as the model ran on them
         self.template: str | None = None  # the chat template text applied (None: none)
         self._prompt: PromptInfo | None = None
 
@@ -283,6 +294,7 @@ class LmEvalBackend:
         cfg = self.spec.model
         check_checkpoint(self.spec.checkpoint)
         self.device = resolve_device(cfg.device)
+        self.threads = use_threads(cfg.threads)
         if cfg.backend != "hf":
             return self._load_registered(cfg.backend)
         import transformers
@@ -454,6 +466,7 @@ class LmEvalBackend:
             batch_size=self.batch_size if override is None else override,
             gpus=_gpu_names(self.device),
             prompt=self._prompt,
+            threads=self.threads,
         )
 
     def close(self) -> None:

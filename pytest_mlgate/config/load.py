@@ -135,6 +135,9 @@ class ModelConfig:
     #: how the hf backend scores log-likelihood requests (SCORING_PATHS): a multiple-choice
     #: question's context once for all its choices, or lm-eval's one pass per choice
     scoring: str = "shared-context"
+    #: torch's intra-op threads for a CPU evaluation (None: torch's default, one per core);
+    #: float sums are reduced in thread-sized chunks, so the last bits of a score can depend on it
+    threads: int | None = None
 
     @property
     def multiturn(self) -> bool:
@@ -689,7 +692,17 @@ def _parse_model(table: _Table) -> ModelConfig:
         fewshot_as_multiturn=multiturn,
         gen_kwargs=_parse_gen_kwargs(table),
         scoring=table.string("scoring", d.scoring, SCORING_PATHS),
+        threads=_parse_threads(table),
     )
+
+
+def _parse_threads(table: _Table) -> int | None:
+    value = table.data.get("threads")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise table.error("threads", f"expected a positive integer, got {value!r}")
+    return value
 
 
 # lm-eval's vLLM model arguments checked here (the rest pass through to vllm.LLM unchanged).

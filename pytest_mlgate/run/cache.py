@@ -96,6 +96,7 @@ def cache_key(
             "gen_kwargs": dict(model.gen_kwargs),
             # the path that scores log-likelihoods (only the hf backend has two)
             "scoring": model.scoring if model.backend == "hf" else None,
+            "threads": model.threads,
         },
         "versions": manifest.package_versions(),
         "accelerators": manifest.accelerators(),

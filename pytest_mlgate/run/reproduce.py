@@ -64,6 +64,7 @@ class Reproduction:
     max_delta: float = 0.0  #: the largest |Δ| of a per-example score
     differences: tuple[DocumentDiff, ...] = ()
     tolerance: float = 0.0
+    threads: int | None = None  #: torch's intra-op threads the evaluation ran on
 
     @property
     def exit_code(self) -> int:
@@ -175,6 +176,15 @@ def scoring_notes(manifest: Manifest, run: EvalRun) -> list[str]:
     ]
 
 
+def thread_notes(manifest: Manifest, run: EvalRun) -> list[str]:
+    """The evaluation ran on another thread count than recorded (a backend that does not set
+    it): the last bits of a score may differ. A record that does not say is not noted."""
+    was, now = manifest.model.threads, run.info.threads
+    if was is None or now is None or was == now:
+        return []
+    return [f"ran on {now} torch thread(s), the run recorded {was}"]
+
+
 def compare_documents(
     recorded: EvalRun, now: EvalRun, tolerance: float = 0.0
 ) -> tuple[int, int, float, list[DocumentDiff]]:
@@ -224,7 +234,8 @@ def recorded_suite(
 
 
 def recorded_model(config: MlgateConfig, manifest: Manifest) -> MlgateConfig:
-    """``[model]`` with the recorded backend, dtype, batch size and model arguments."""
+    """``[model]`` with the recorded backend, dtype, batch size, thread count and model
+    arguments."""
     model = manifest.model
     batch = model.batch_size if isinstance(model.batch_size, int) else config.model.batch_size
     # the scoring path: shared-context where any task was scored on it (lm-eval's own path
@@ -243,6 +254,7 @@ def recorded_model(config: MlgateConfig, manifest: Manifest) -> MlgateConfig:
             backend=model.backend or config.model.backend,
             dtype=model.dtype or config.model.dtype,
             batch_size=batch,
+            threads=model.threads or config.model.threads,
             scoring=scoring,
             model_args=args,
             # the prompt as recorded (the template itself is recorded by its hash only: it
@@ -289,10 +301,11 @@ def reproduce(
     problems += task_problems(recorded, now)
     problems += prompt_problems(recorded.manifest, now)
     notes += scoring_notes(recorded.manifest, now)
+    notes += thread_notes(recorded.manifest, now)
     documents, identical, max_delta, diffs = compare_documents(recorded.run, now, tolerance)
     return Reproduction(
         recorded.run_id, tuple(problems), drift, tuple(notes), documents, identical, max_delta,
-        tuple(diffs), tolerance,
+        tuple(diffs), tolerance, now.info.threads,
     )  # fmt: skip
 
 

@@ -90,6 +90,7 @@ TASK = FlatCodec(TaskInfo, version=Wire(decode=_any_text), scoring=Wire(sparse=T
 MODEL = FlatCodec(
     ModelInfo,
     batch_size=Wire(decode=_batch_size),
+    threads=Wire(sparse=True),
     model_args=Wire(
         encode=lambda args: plain(dict(args)),
         decode=lambda value, what: dict(json_object(value, what)),

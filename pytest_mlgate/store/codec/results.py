@@ -108,6 +108,7 @@ RUN_INFO = FlatCodec(
     prompt=Wire(encode=PROMPT.encode, decode=_decode_prompt, sparse=True),
     throughput=Wire(encode=_encode_throughput, decode=list_of(THROUGHPUT), sparse=True),
     scoring=Wire(encode=dict, decode=_scoring, sparse=True),
+    threads=Wire(sparse=True),
 )
 
 
