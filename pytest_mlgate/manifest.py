@@ -79,6 +79,10 @@ class TaskInfo:
     #: the path that scored it: "shared-context", "lmeval" or both joined by "+" ([model]
     #: scoring; None: not recorded). Never makes runs incomparable: both agree within 1e-4.
     scoring: str | None = None
+    #: a sequential run: the task's documents in all (``n`` of them were evaluated)
+    planned: int | None = None
+    #: a sequential run: (look, looks) where the task's evaluation ended
+    look: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -308,6 +308,9 @@ class RunInfo:
     #: per task, the path that scored it (``[model] scoring``; empty: the backend does not say)
     scoring: Mapping[str, str] = field(default_factory=dict)
     threads: int | None = None  #: torch's intra-op threads (None: the backend does not say)
+    #: per task, the documents of the whole run when a request evaluated one look of them
+    #: (``EvalRequest.look``); empty: the backend evaluated every document it was asked for
+    planned: Mapping[str, int] = field(default_factory=dict)
 
     def merged(self, other: RunInfo) -> RunInfo:
         """The later batch's settings, with both batches' groups, throughput and scoring."""
@@ -316,6 +319,7 @@ class RunInfo:
             groups={**self.groups, **other.groups},
             scoring={**self.scoring, **other.scoring},
             throughput=combined(self.throughput, other.throughput),
+            planned={**self.planned, **other.planned},
         )
 
 

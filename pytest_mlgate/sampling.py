@@ -8,6 +8,7 @@ so a PR run and its baseline are compared on the same examples.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -83,3 +84,31 @@ def look_order(
         size = len(ranked)
         due.extend(((i + 0.5) / size, position, index) for i, index in enumerate(ranked))
     return [index for _, _, index in sorted(due)]
+
+
+def look_sizes(n_docs: int, looks: Sequence[float]) -> tuple[int, ...]:
+    """Documents evaluated by the end of each look of a sequential run: ``ceil(fraction * n)``,
+    looks that add no document dropped (a small task has fewer looks)."""
+    sizes: list[int] = []
+    for fraction in looks:
+        size = min(n_docs, max(1, math.ceil(fraction * n_docs - 1e-9)))
+        if not sizes or size > sizes[-1]:
+            sizes.append(size)
+    return tuple(sizes)
+
+
+def look_documents(
+    chosen: Sequence[int], strata: Sequence[str | None], seed: int, salt: str, look: int,
+    looks: Sequence[float],
+) -> list[int]:  # fmt: skip
+    """The documents look ``look`` (1-based) of a sequential run adds to the ones before it:
+    its slice of :func:`look_order` over ``chosen``, sorted (empty past a small task's last
+    look). Every backend that evaluates look by look deals them this way."""
+    if not chosen:
+        return []
+    order = look_order(strata, seed, salt, chosen)
+    sizes = look_sizes(len(order), looks)
+    if look > len(sizes):
+        return []
+    start = sizes[look - 2] if look > 1 else 0
+    return sorted(order[start : sizes[look - 1]])

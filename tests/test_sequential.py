@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 from pathlib import Path
@@ -406,18 +407,117 @@ def test_sharded_sequential_run_is_a_usage_error(
     assert fixed.returncode == 0, fixed.stdout[-2000:] + fixed.stderr[-2000:]
 
 
-def test_sequential_run_says_it_evaluated_every_document(tmp_path: Path) -> None:
+LOOKING_BACKEND = """
+import json
+from pathlib import Path
+
+from pytest_mlgate.backend.fake import FakeBackend
+
+
+class Ignoring(FakeBackend):
+    def evaluate(self, request):  # a backend that does not deal looks: every document
+        from dataclasses import replace
+
+        return super().evaluate(replace(request, look=None))
+
+
+def pytest_mlgate_make_backend(spec):
+    name = Path(spec.checkpoint).name
+    scores = json.loads(Path("scores.json").read_text())[name.removesuffix("-ignoring")]
+    kind = Ignoring if name.endswith("-ignoring") else FakeBackend
+    return kind({"mlgate_tr_mc": {"acc": scores}})
+"""
+
+
+def _looking_repo(tmp_path: Path, gate_extra: str = "") -> Path:
+    """A baseline of 2,000 documents at accuracy 0.70, and candidates: the same answers, a
+    10 pp regression, and the same through a backend that ignores looks."""
+    rng = np.random.default_rng(11)
+    base = (rng.random(2000) < 0.7).astype(float)
+    worse = base.copy()
+    worse[rng.choice(np.flatnonzero(base == 1.0), 200, replace=False)] = 0.0  # 10 pp
+    scores = {"base": base.tolist(), "same": base.tolist(), "worse": worse.tolist()}
+    (tmp_path / "scores.json").write_text(json.dumps(scores))
+    for name in ("base", "same", "worse", "same-ignoring"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps({"name": name}))
+    (tmp_path / "conftest.py").write_text(LOOKING_BACKEND)
+    _config(tmp_path, "sequential = true", gate_extra)
+    return tmp_path
+
+
+def _gate(repo: Path, checkpoint: str, *args: str) -> tuple[Any, dict[str, Any]]:
     from tests.gate_run import run_gate
 
-    (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "config.json").write_text("{}")
-    (tmp_path / "conftest.py").write_text(FAKE_BACKEND)
-    _config(tmp_path, "sequential = true")
-    done = run_gate(tmp_path)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "evaluates every document and gates at fixed n" in done.stdout
-    plain = run_gate(tmp_path, "--mlgate-no-sequential")
-    assert "gates at fixed n" not in plain.stdout
+    done = run_gate(repo, f"--mlgate-checkpoint={checkpoint}", "--mlgate-json=r.json", *args,
+                    env={"MLGATE_BRANCH": "main"})  # fmt: skip
+    return done, json.loads((repo / "r.json").read_text())
+
+
+def test_a_sequential_run_stops_at_the_first_look_that_decides(tmp_path: Path) -> None:
+    repo = _looking_repo(tmp_path)
+    recorded, base = _gate(repo, "base", "--mlgate-record")
+    assert recorded.returncode == 0, recorded.stdout[-3000:]
+    assert base["manifest"]["tasks"]["mlgate_tr_mc"]["n"] == 2000  # a baseline stays whole
+    assert "look" not in base["manifest"]["tasks"]["mlgate_tr_mc"]
+
+    worse, report = _gate(repo, "worse")
+    assert worse.returncode == 1, worse.stdout[-3000:]
+    [verdict] = report["verdicts"]
+    assert verdict["status"] == "fail"
+    assert verdict["n"] == 200
+    assert "decided after 200 of 2,000 documents (look 1 of 4: margin z =" in verdict["reason"]
+    task = report["manifest"]["tasks"]["mlgate_tr_mc"]
+    assert (task["n"], task["planned"], task["look"]) == (200, 2000, [1, 4])
+    assert "mlgate_tr_mc: decided after 200 of 2,000 documents (look 1 of 4, stopped early)" in (
+        worse.stdout
+    )
+
+    same, report = _gate(repo, "same")
+    assert same.returncode == 0, same.stdout[-3000:]
+    [verdict] = report["verdicts"]
+    assert verdict["status"] == "pass"
+    assert "failure ruled out" in verdict["reason"]
+    assert report["manifest"]["tasks"]["mlgate_tr_mc"]["n"] < 2000
+
+    fixed, report = _gate(repo, "worse", "--mlgate-no-sequential")
+    assert fixed.returncode == 1
+    assert report["verdicts"][0]["n"] == 2000
+    assert "decided after" not in report["verdicts"][0]["reason"]
+
+
+def test_a_backend_that_ignores_looks_is_gated_at_fixed_n_and_says_so(tmp_path: Path) -> None:
+    repo = _looking_repo(tmp_path)
+    assert _gate(repo, "base", "--mlgate-record")[0].returncode == 0
+    done, report = _gate(repo, "same-ignoring")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "Ignoring evaluated every document of mlgate_tr_mc at once" in done.stdout
+    assert "gated at fixed n" in done.stdout
+    assert report["verdicts"][0]["n"] == 2000
+
+
+def test_a_stopped_run_is_recorded_as_partial_and_never_becomes_the_baseline(
+    tmp_path: Path,
+) -> None:
+    repo = _looking_repo(tmp_path, "record_sequential = true")
+    assert _gate(repo, "base", "--mlgate-no-sequential", "--mlgate-record")[0].returncode == 0
+    stopped, _ = _gate(repo, "worse", "--mlgate-record")
+    assert stopped.returncode == 1
+    assert "recorded as a partial run, never a baseline or anchor" in stopped.stdout
+    index = [
+        json.loads(line) for line in (repo / ".mlgate" / "index.jsonl").read_text().splitlines()
+    ]
+    assert [entry.get("partial", False) for entry in index] == [False, True]
+    again, report = _gate(repo, "worse")
+    assert again.returncode == 1
+    assert report["verdicts"][0]["baseline_run"] == index[0]["run_id"]  # the whole one
+
+
+def test_no_baseline_or_items_it_cannot_stop_on_mean_fixed_n_said(tmp_path: Path) -> None:
+    repo = _looking_repo(tmp_path)
+    first, report = _gate(repo, "same")
+    assert "sequential: there is no baseline to compare with" in first.stdout
+    assert report["manifest"]["tasks"]["mlgate_tr_mc"]["n"] == 2000
 
 
 # --- the order looks take documents in ----------------------------------------------------------

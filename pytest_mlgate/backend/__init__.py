@@ -59,6 +59,10 @@ class EvalRequest:
     typo_rate: float = 0.05  # TASK@typo: the share of letters hit by a neighbouring key
     batch_size: int | None = None  # another batch size than the configured one (determinism)
     shard: tuple[int, int] | None = None  # (K, N): only shard K of N of every task's documents
+    #: (L, looks): a sequential run's look L (1-based) of the look fractions: only the documents
+    #: that look adds (``sampling.look_documents``), dealt before the shard; the backend then
+    #: says in ``RunInfo.planned`` how many documents each task holds in all
+    look: tuple[int, tuple[float, ...]] | None = None
     #: where to report progress (None: nowhere); never part of what is evaluated
     progress: Progress | None = field(default=None, compare=False, hash=False, repr=False)
 

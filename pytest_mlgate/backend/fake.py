@@ -61,7 +61,7 @@ class FakeBackend:
     def evaluate(self, request: EvalRequest) -> EvalRun:
         self.requests.append(request)
         self.check(request.tasks)
-        results = {}
+        results, planned = {}, {}
         scores = self.by_batch.get(request.batch_size or 0, self.scores)
         for task in request.tasks:
             result = fake_task_result(task, scores[task], self.tasks.get(task, FakeTask()))
@@ -69,11 +69,13 @@ class FakeBackend:
                 time.sleep(self.delay)
                 if request.progress is not None:
                     request.progress(task, done, result.n)
+            planned[task] = result.n
+            if request.look is not None:
+                result = _look_of(result, request.look, request.seed, task)
             results[task] = result if request.shard is None else _shard_of(result, request.shard)
         batch = request.batch_size
-        return EvalRun(
-            results, self.info if batch is None else replace(self.info, batch_size=batch)
-        )
+        info = self.info if batch is None else replace(self.info, batch_size=batch)
+        return EvalRun(results, info if request.look is None else replace(info, planned=planned))
 
     def latency(
         self, request: EvalRequest, settings: LatencyConfig, clock: Callable[[], float]
@@ -128,6 +130,18 @@ def fake_task_result(
         prompt_hashes=prompts,
         subgroups={d: g for d, g in kind.subgroups.items() if d < n},
     )
+
+
+def _look_of(
+    task: TaskResult, look: tuple[int, tuple[float, ...]], seed: int, name: str
+) -> TaskResult:
+    """The documents one look of a sequential run adds (dealt as the lm-eval backend deals
+    them), so a conftest backend built on this one gates look by look."""
+    from pytest_mlgate.sampling import look_documents
+
+    ids = list(range(task.n))
+    strata = [task.subgroups.get(i) for i in ids]
+    return task.restricted(set(look_documents(ids, strata, seed, clean_task(name), *look)))
 
 
 def _shard_of(task: TaskResult, part: tuple[int, int]) -> TaskResult:

@@ -36,7 +36,7 @@ from pytest_mlgate.checkpoint import check_checkpoint
 from pytest_mlgate.config.load import LatencyConfig, clean_task, suggest
 from pytest_mlgate.errors import BackendError, CheckpointError, UnknownTaskError
 from pytest_mlgate.results import EvalRun, PromptInfo, RunInfo, Throughput
-from pytest_mlgate.sampling import shard, stratified_subset
+from pytest_mlgate.sampling import look_documents, shard, stratified_subset
 from pytest_mlgate.tasks import materialize_tasks
 
 # model_args that belong to transformers' from_pretrained; the rest go to lm-eval's HFLM.
@@ -66,6 +66,11 @@ def resolve_device(requested: str) -> str:
     if requested != "auto":
         return requested
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _subsets(request: EvalRequest) -> bool:
+    """Whether ``request`` evaluates fewer than all of each task's documents."""
+    return bool(request.sample or request.shard or request.look)
 
 
 def use_threads(requested: int | None) -> int:
@@ -248,7 +253,8 @@ class LmEvalBackend:
 
     @classmethod
     def _subset(cls, leaves: Mapping[str, Any], request: EvalRequest) -> dict[str, list[int]]:
-        """Per task, the documents evaluated: the stratified sample (or all), then the shard."""
+        """Per task, the documents evaluated: the stratified sample (or all), then the look of
+        a sequential run, then the shard."""
         chosen = {}
         for name, task in leaves.items():
             strata = cls._strata(task)
@@ -258,6 +264,9 @@ class LmEvalBackend:
                 if request.sample
                 else list(range(len(strata)))
             )
+            if request.look is not None:
+                number, looks = request.look
+                docs = look_documents(docs, strata, request.seed, clean_task(name), number, looks)
             if request.shard is not None:
                 docs = shard(docs, strata, *request.shard)
             chosen[name] = docs
@@ -272,7 +281,7 @@ class LmEvalBackend:
         (the data alone: no model, so threshold items per subgroup exist before the eval)."""
         manager = self.task_manager(request.tasks)
         _, leaves = self._load_tasks(manager, request.tasks, request)
-        chosen = self._subset(leaves, request) if request.sample or request.shard else {}
+        chosen = self._subset(leaves, request) if _subsets(request) else {}
         counts: dict[str, dict[str, int]] = {}
         for name, task in leaves.items():
             docs = list(task.eval_docs)
@@ -416,7 +425,7 @@ class LmEvalBackend:
         cfg = self.spec.model
         objects, leaves = self._load_tasks(manager, request.tasks, request)
         num_fewshot = self._apply_fewshot(request, objects, leaves)
-        samples = self._subset(leaves, request) if request.sample or request.shard else None
+        samples = self._subset(leaves, request) if _subsets(request) else None
         for name, chosen in (samples or {}).items():
             replay_fewshot_draws(leaves[name], chosen)
         meter: dict[str, Throughput] = {}
@@ -454,7 +463,15 @@ class LmEvalBackend:
         run = run_from_lmeval(out, info, getattr(lm, "tok_encode", None))
         scored = scoring_of(lm)
         paths = {name: scored.get(name, LMEVAL) for name in run.tasks}
-        run = replace(run, info=replace(run.info, scoring=paths))
+        planned = (
+            {}
+            if request.look is None
+            else {
+                name: len(docs)
+                for name, docs in self._subset(leaves, replace(request, look=None)).items()
+            }
+        )
+        run = replace(run, info=replace(run.info, scoring=paths, planned=planned))
         return with_variant_hashes(run, request)
 
     def _info(self, request: EvalRequest | None = None) -> RunInfo:

@@ -17,6 +17,7 @@ from pytest_mlgate import stats
 from pytest_mlgate.config.load import GateConfig, MetricThreshold
 from pytest_mlgate.errors import MetricNotFound, TaskNotFound
 from pytest_mlgate.gate.bounds import Bounds, item_label, metric_direction
+from pytest_mlgate.gate.looks import SequentialStop
 from pytest_mlgate.gate.pairing import pair_examples, prompt_mismatches
 from pytest_mlgate.gate.verdicts import Caveat, Status
 from pytest_mlgate.manifest import Manifest, incomparable
@@ -139,6 +140,9 @@ class Pending:
     incomparable: tuple[
         str, ...
     ] = ()  #: why the runs differ, compared anyway (on_incomparable warn)
+    #: a sequential run's decision of this (baseline) comparison, made look by look: it
+    #: replaces the fixed-n test's, which on a stopped run's documents would be naive peeking
+    sequential: SequentialStop | None = None
 
     @property
     def family(self) -> str:
@@ -359,8 +363,12 @@ def decide(item: Pending, p_adj: float, settings: GateConfig) -> Decision:
     tested = (
         f"{change} {drop * 100:.1f} pp > margin {allowed * 100:.3g} pp, p = {stats.format_p(p_adj)}"
     )
+    seq = item.sequential
     if primary and item.bounds.broken is not None:
         status, tail = Status.FAIL, item.bounds.broken
+    elif seq is not None:
+        status, tail, noise = _sequential_status(seq, drop, allowed, f"{change} of {drop:.4f}")
+        tail = f"{tail} > {rule}" if status is not Status.PASS else f"within {rule}"
     elif drop > allowed and p_adj < settings.alpha:
         status, tail = Status.FAIL, f"significant {change} of {drop:.4f} > {rule}: {tested}"
     elif drop > allowed:
@@ -372,6 +380,8 @@ def decide(item: Pending, p_adj: float, settings: GateConfig) -> Decision:
         ) + ("" if math.isnan(mde) else f"; the minimum detectable drop at n={c.n} is {mde:.4f}")
     else:
         status, tail = Status.PASS, f"within {rule}"
+    if seq is not None:
+        tail += f"; {seq.text()}"
     if item.notes:
         tail += f" ({'; '.join(item.notes)})"
     text = f"{lead}{shown}: {tail}"
@@ -380,6 +390,19 @@ def decide(item: Pending, p_adj: float, settings: GateConfig) -> Decision:
     if primary and item.bounds.warning is not None and status is not Status.FAIL:
         status, text = Status.WARN, f"{text}; {item.bounds.warning}"
     return Decision(status, text, caveats, item, p_adj)
+
+
+def _sequential_status(
+    seq: SequentialStop, drop: float, allowed: float, what: str
+) -> tuple[Status, str, bool]:
+    """(status, reason head, noise) of a comparison decided look by look: a fail is a drop
+    significantly beyond the margin in the sequential design; a pass with an observed drop
+    beyond the margin warns, like the fixed-n test's not-significant drop."""
+    if seq.decision == "fail":
+        return Status.FAIL, f"significant {what}", False
+    if drop > allowed:
+        return Status.WARN, f"not significant in the sequential design: {what}", True
+    return Status.PASS, "", False
 
 
 def minimum_detectable(c: stats.Comparison, metric: MetricResult, alpha: float) -> float:

@@ -12,7 +12,7 @@ task are compared by the same rule (``gate.comparison``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -40,6 +40,7 @@ from pytest_mlgate.gate.comparison import (
     decide,
     pair,
 )
+from pytest_mlgate.gate.looks import SequentialStop
 from pytest_mlgate.gate.verdicts import (
     SEVERITY,
     Anchor,
@@ -189,11 +190,13 @@ class _Decision:
         anchor: Anchor | None,
         reference: Reference | None = None,
         comparisons: int = 1,
+        sequential: Mapping[MetricThreshold, SequentialStop] | None = None,
     ) -> None:
         self.run, self.baseline, self.settings = run, baseline, settings
         self.resamples = stats.resamples_for(comparisons, settings.alpha)
         self.manifest, self.record_hint, self.anchor = manifest, record_hint, anchor
         self.reference = reference
+        self.sequential = sequential or {}
         self.main: dict[MetricThreshold, Verdict] = {}
         self.extras: dict[MetricThreshold, list[_Extra]] = {}
         self.families: dict[str, list[tuple[MetricThreshold, float, Decide]]] = {}
@@ -265,7 +268,7 @@ class _Decision:
             caveats = bounds.verdict.caveats + _incomparable_caveat(
                 label, baseline.run_id, found.incomparable
             )
-            found = replace(found, caveats=caveats)
+            found = replace(found, caveats=caveats, sequential=self.sequential.get(threshold))
             decide_main: Decide = partial(self._decide_main, found)
             self._queue(found.family, threshold, found.comparison.p_value, decide_main)
         else:
@@ -377,15 +380,17 @@ def gate_all(
     anchor: Anchor | None = None,
     history: Sequence[GateOutcome] = (),
     reference: Reference | None = None,
+    sequential: Mapping[MetricThreshold, SequentialStop] | None = None,
 ) -> dict[MetricThreshold, Verdict]:
     """Verdicts for every gated metric of a run: absolute bounds, then the comparisons (with
     the baseline; with the anchor; with the reference; a variant also with its clean task),
     and the trend over ``history`` (the baseline branch's last runs, oldest first), corrected
-    together per ``[gate] error_rate``."""
+    together per ``[gate] error_rate``. ``sequential``: the baseline comparisons a sequential
+    run decided look by look (their decisions replace the fixed-n test's)."""
     kinds = 1 + (anchor is not None) + (reference is not None) + bool(history)
     comparisons = len(thresholds) * kinds + sum(t.max_gap is not None for t in thresholds)
     decision = _Decision(
-        run, baseline, settings, manifest, record_hint, anchor, reference, comparisons
+        run, baseline, settings, manifest, record_hint, anchor, reference, comparisons, sequential
     )
     for threshold in thresholds:
         decision.add(threshold)

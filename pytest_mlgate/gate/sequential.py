@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from pytest_mlgate import stats
+from pytest_mlgate import sampling, stats
 from pytest_mlgate.config.load import SEQUENTIAL_LOOKS, looks_problem
 
 Array = Any  # numpy arrays; numpy's own stubs are too loose to help here
@@ -93,15 +93,11 @@ def validate_looks(looks: Sequence[float]) -> tuple[float, ...]:
 
 
 def look_sizes(n_docs: int, looks: Sequence[float] = DEFAULT_LOOKS) -> tuple[int, ...]:
-    """Documents evaluated by each look: ``ceil(fraction * n)``, looks that add none dropped."""
+    """Documents evaluated by each look: ``ceil(fraction * n)``, looks that add none dropped
+    (as the backends deal them: :func:`pytest_mlgate.sampling.look_sizes`)."""
     if n_docs < 1:
         raise ValueError(f"a sequential design needs at least one document, got {n_docs}")
-    sizes: list[int] = []
-    for fraction in validate_looks(looks):
-        size = min(n_docs, max(1, math.ceil(fraction * n_docs - 1e-9)))
-        if not sizes or size > sizes[-1]:
-            sizes.append(size)
-    return tuple(sizes)
+    return sampling.look_sizes(n_docs, validate_looks(looks))
 
 
 def _simpson_weights(count: int, step: float) -> Array:
@@ -293,7 +289,7 @@ def make_design(
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_design(
+def cached_design(
     total: int, alpha: float, looks: tuple[float, ...], gamma: float
 ) -> SequentialDesign:
     # a run asks for the same few (n, level) designs at every look and in every simulation
@@ -494,6 +490,55 @@ class ItemDecision:
     look: int  # 1-based: the look it was decided at
 
 
+@dataclass
+class HolmLooks:
+    """Holm's procedure over a run's comparison items, one look at a time (Maurer & Bretz
+    2013's graphical procedure with Holm's graph): at each look every open item is tested at
+    its design for ``alpha / open items``; a failure hands its level on, so the others are
+    tested again at the same look; a pass keeps its share (the pass bound is non-binding).
+    With ``shared`` off (``correction = "none"``) every item is tested at ``alpha``."""
+
+    totals: Sequence[int]
+    alpha: float
+    looks: tuple[float, ...]
+    gamma: float = DEFAULT_GAMMA
+    shared: bool = True
+    decided: dict[int, ItemDecision] = field(default_factory=dict)
+    failed: int = 0
+
+    def level(self) -> float:
+        return self.alpha / max(len(self.totals) - self.failed, 1) if self.shared else self.alpha
+
+    def design(self, item: int) -> SequentialDesign:
+        return cached_design(self.totals[item], self.level(), self.looks, self.gamma)
+
+    def look(
+        self, k: int, z: Mapping[int, float], may_pass: Mapping[int, bool] | None = None
+    ) -> None:
+        """Look ``k`` (0-based) given the open items' statistics ``z``; ``may_pass[i]``
+        False keeps item i from passing at this look (a bound not yet settled)."""
+        retest = True
+        while retest:  # a failure raises the others' level: test them again at this look
+            retest = False
+            for i, value in z.items():
+                plan = self.design(i)
+                if i in self.decided or k >= len(plan.looks):
+                    continue
+                if plan.looks[k].decide(value) == "fail":
+                    self.decided[i] = ItemDecision("fail", k + 1)
+                    self.failed += 1
+                    if self.shared:
+                        retest = True
+                        break
+        for i, value in z.items():
+            plan = self.design(i)
+            last = k == len(plan.looks) - 1
+            allowed = last or may_pass is None or may_pass.get(i, True)
+            open_here = i not in self.decided and k < len(plan.looks) and allowed
+            if open_here and plan.looks[k].decide(value) == "pass":
+                self.decided[i] = ItemDecision("pass", k + 1)
+
+
 def holm_sequential(
     z_by_look: Sequence[Sequence[float]],
     totals: Sequence[int],
@@ -511,36 +556,8 @@ def holm_sequential(
     ``z_by_look[i][k]``: item i's margin score statistic at look k (``totals[i]`` documents in
     all); an item whose task stopped has no later entries.
     """
-    count = len(z_by_look)
-    fractions = tuple(looks)
-
-    def design(item: int, level: float) -> SequentialDesign:
-        return _cached_design(totals[item], level, fractions, gamma)
-
-    decided: dict[int, ItemDecision] = {}
-    failed = 0
-    look_count = max(len(design(i, alpha / count).looks) for i in range(count)) if count else 0
+    holm = HolmLooks(totals, alpha, tuple(looks), gamma)
+    look_count = max((len(holm.design(i).looks) for i in range(len(totals))), default=0)
     for k in range(look_count):
-        changed = True
-        while changed:  # a failure raises the others' level: test them again at this look
-            changed = False
-            level = alpha / max(count - failed, 1)  # Holm: alpha shared by the open items
-            for i in range(count):
-                plan = design(i, level)
-                if i in decided or k >= len(plan.looks):
-                    continue
-                if plan.looks[k].decide(z_by_look[i][k]) == "fail":
-                    decided[i] = ItemDecision("fail", k + 1)
-                    failed += 1
-                    changed = True
-                    break
-        level = alpha / max(count - failed, 1)
-        for i in range(count):
-            plan = design(i, level)
-            if (
-                i not in decided
-                and k < len(plan.looks)
-                and plan.looks[k].decide(z_by_look[i][k]) == "pass"
-            ):
-                decided[i] = ItemDecision("pass", k + 1)
-    return tuple(decided[i] for i in range(count))
+        holm.look(k, {i: path[k] for i, path in enumerate(z_by_look) if k < len(path)})
+    return tuple(holm.decided[i] for i in range(len(totals)))

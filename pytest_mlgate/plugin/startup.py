@@ -246,21 +246,14 @@ def session_evaluator(config: pytest.Config, cfg: MlgateConfig, choice: SuiteCho
 
 
 def check_sequential(config: pytest.Config, cfg: MlgateConfig, choice: SuiteChoice) -> None:
-    """Sequential gating asked for (suite or option): a usage error with ``--mlgate-shard``;
-    otherwise a note that this version still evaluates every document."""
+    """Sequential gating asked for (suite or option) with ``--mlgate-shard``: a usage error
+    at start-up, before anything is loaded."""
     from pytest_mlgate.config.options import sequential_looks
 
     try:
-        looks = sequential_looks(choice.suite, cfg.gate, gate_options(config))
+        sequential_looks(choice.suite, cfg.gate, gate_options(config))
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if looks is not None:
-        # The look-by-look evaluation (issue 23) is not in this version: say so rather than let
-        # `sequential = true` look as if it saved anything. The verdicts are the fixed-n ones.
-        config.stash.setdefault(NOTES_KEY, []).append(
-            f"[suites.{choice.suite.name}] sequential (looks {list(looks)}): this version "
-            "evaluates every document and gates at fixed n; stopping early is not implemented yet"
-        )
 
 
 def ranks(config: pytest.Config, shard: tuple[int, int] | None) -> tuple[Any, Any]:

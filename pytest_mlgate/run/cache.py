@@ -82,6 +82,7 @@ def cache_key(
         "sample": request.sample,
         "seed": request.seed,
         "shard": request.shard,
+        **({"look": request.look} if request.look is not None else {}),  # each look its own
         "typo_rate": request.typo_rate if any("@typo" in t for t in request.tasks) else None,
         "num_fewshot": request.num_fewshot,
         "model": {

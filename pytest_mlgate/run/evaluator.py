@@ -100,8 +100,27 @@ class Evaluator:
             self._evaluate_batch(batch)
         return self._run.subset(wanted)
 
+    def evaluate_look(self, tasks: Iterable[str], look: tuple[int, tuple[float, ...]]) -> EvalRun:
+        """One look of a sequential run: the documents look L adds to each of ``tasks`` (each
+        look cached on its own), joined with what the earlier looks evaluated. Returns the
+        look's own part; ``run`` holds everything so far. A backend that does not deal looks
+        (no ``RunInfo.planned``) evaluated every document: then every task is complete."""
+        from pytest_mlgate.run.merge import join_task
+
+        batch = [t for t in dict.fromkeys(tasks) if t not in self._failed]
+        part = self._evaluate_request(replace(self._request(batch), look=look), batch)
+        joined = {
+            name: join_task(name, [self._run[name], task]) if name in self._run else task
+            for name, task in part.tasks.items()
+        }
+        self._run = EvalRun({**self._run.tasks, **joined}, self._run.info.merged(part.info))
+        return part
+
     def _evaluate_batch(self, batch: list[str]) -> None:
-        request = self._request(batch)
+        run = self._evaluate_request(self._request(batch), batch)
+        self._run = self._run.merged(run)
+
+    def _evaluate_request(self, request: EvalRequest, batch: list[str]) -> EvalRun:
         try:
             run = self._together(request) if self.group is not None else self._alone(request)
         except MlgateError as exc:
@@ -113,7 +132,7 @@ class Evaluator:
             self._failed.update(dict.fromkeys(batch, failure))
             raise failure from exc
         self.on_evaluated(run)
-        self._run = self._run.merged(run)
+        return run
 
     def _alone(self, request: EvalRequest) -> EvalRun:
         """One process: from the cache, else evaluated (and cached)."""
@@ -226,7 +245,8 @@ class Evaluator:
 
     def _key(self, request: EvalRequest) -> str:
         shots = request.num_fewshot
-        memo = (request.tasks, repr(sorted(shots.items()) if isinstance(shots, Mapping) else shots))
+        shown = repr(sorted(shots.items()) if isinstance(shots, Mapping) else shots)
+        memo = (request.tasks, f"{shown} look {request.look}")
         if memo not in self._cache_keys:  # hashing the task sources reads their files
             self._cache_keys[memo] = cache_key(
                 self.spec, request, self.fingerprint(), (self.pii_tasks, self.redact)

@@ -31,7 +31,7 @@ from pytest_mlgate.config.load import (
     SuiteConfig,
     WandbConfig,
 )
-from pytest_mlgate.config.options import GateOptions
+from pytest_mlgate.config.options import GateOptions, sequential_looks
 from pytest_mlgate.errors import CheckpointError, ConfigError, GitError
 
 CHECKPOINT_ENV = "MLGATE_CHECKPOINT"
@@ -101,6 +101,8 @@ class GatePlan:
     register_stage: str | None = None  #: --mlgate-register-stage STAGE
     card: Path | None = None  #: --mlgate-card DIR: the model card written after a passing record
     models: Path | None = None  #: where registered versions are downloaded to
+    #: a sequential run's looks (fractions of the documents); None: every document at once
+    looks: tuple[float, ...] | None = None
 
     @property
     def checkpoints(self) -> tuple[CheckpointSpec, ...]:
@@ -244,6 +246,10 @@ def plan_gate(
         else config.thresholds_for(choice.suite.all_tasks)
     )
     tasks = (*choice.suite.all_tasks, *(t for named in marker_tasks for t in named))
+    try:
+        looks = sequential_looks(choice.suite, config.gate, options)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return GatePlan(
         config=config,
         suite=choice,
@@ -265,5 +271,6 @@ def plan_gate(
         register=options.register,
         register_stage=options.register_stage,
         card=options.cwd / options.card if options.card else None,
+        looks=looks,
         models=models_folder(config, options),
     )

@@ -15,11 +15,13 @@ from pytest_mlgate.config.load import MetricThreshold
 from pytest_mlgate.errors import BackendError, MlgateError, StoreError, StoreUnreachable
 from pytest_mlgate.gate.decision import gate_all
 from pytest_mlgate.gate.latency import LatencyVerdict, judge_latency
+from pytest_mlgate.gate.looks import why_not_sequential
 from pytest_mlgate.gate.pairing import task_flips
 from pytest_mlgate.gate.verdicts import GateOutcome, Reference, Status, Verdict
-from pytest_mlgate.manifest import Manifest, build_manifest, hardware
+from pytest_mlgate.manifest import Manifest, TaskInfo, build_manifest, hardware
 from pytest_mlgate.results import Determinism, EvalRun, Latency
 from pytest_mlgate.run.evaluator import Evaluator
+from pytest_mlgate.run.looks import Looked, evaluate_looks
 from pytest_mlgate.run.plan import GatePlan
 from pytest_mlgate.run.resolve import ResolvedGate
 from pytest_mlgate.store import IndexEntry, new_run_id
@@ -41,6 +43,8 @@ class Evaluated:
     failure: MlgateError | None = None
     #: the reference's evaluation failed: every verdict fails; the candidate's run is whole
     reference_failure: MlgateError | None = None
+    #: a sequential run's look loop: each item's decision, each task's end (None: fixed n)
+    looked: Looked | None = None
 
     @property
     def error(self) -> MlgateError | None:
@@ -117,7 +121,9 @@ class GateSession:
         if self._evaluated is None:
             tasks = list(dict.fromkeys(t.task for t in self.plan.thresholds))
             failure: MlgateError | None = None
+            looked = None
             try:
+                looked = self._evaluate_looks()
                 self.evaluator.evaluate(tasks)
             except MlgateError as exc:
                 failure = exc
@@ -130,9 +136,38 @@ class GateSession:
                 except MlgateError as exc:
                     reference_failure = exc
             self._evaluated = Evaluated(
-                self.evaluator.run, determinism, latency, reference, failure, reference_failure
+                self.evaluator.run,
+                determinism,
+                latency,
+                reference,
+                failure,
+                reference_failure,
+                looked,
             )
         return self._evaluated
+
+    def _evaluate_looks(self) -> Looked | None:
+        """A sequential run's look loop, before anything else is evaluated (None: the run
+        evaluates every document at once, and the reason is said when it was asked for)."""
+        looks, plan = self.plan.looks, self.plan
+        if looks is None or self.evaluator.partial is not None or not plan.thresholds:
+            return None
+        baseline = None if self.baseline is None else self.baseline.run
+        settings = plan.history.settings
+        why = why_not_sequential(
+            plan.thresholds,
+            baseline,
+            settings,
+            anchor=self.resolved.anchor is not None,
+            reference=plan.reference is not None,
+        )
+        if why is not None or baseline is None:
+            self.messages.append(f"sequential: {why}; every document evaluated, gated at fixed n")
+            return None
+        looked = evaluate_looks(self.evaluator, plan.thresholds, baseline, settings, looks)
+        self.messages.extend(looked.notes)
+        self.messages.extend(stop.text(task) for task, stop in looked.tasks.items())
+        return looked
 
     def verdicts(self) -> Mapping[MetricThreshold, Verdict]:
         """Stage 3: verdicts for every gated metric of the session, decided together (one
@@ -159,6 +194,7 @@ class GateSession:
                 anchor=self.resolved.anchor,
                 history=self.trend_history() if settings.on_trend != "off" else (),
                 reference=evaluated.reference,
+                sequential=None if evaluated.looked is None else evaluated.looked.stops,
             )
         return self._verdicts
 
@@ -281,6 +317,7 @@ class GateSession:
             latency = evaluated.latency
             self._manifest = replace(
                 manifest,
+                tasks=stopped_tasks(manifest, evaluated.looked),
                 determinism=measured,
                 latency=latency if isinstance(latency, Latency) else None,
             )
@@ -325,8 +362,16 @@ class GateSession:
             raise StoreError("not recorded: an evaluation failed, the run is incomplete")
         if not self.candidate_run().tasks:
             raise StoreError("not recorded: nothing was evaluated")
-        outcome = self.outcome()
-        self.resolved.store.append(replace(outcome, run=self._recorded_run()), attachments)
+        outcome = replace(self.outcome(), run=self._recorded_run())
+        looked = self.evaluated().looked
+        if looked is not None and looked.stopped_early:  # never a baseline or an anchor
+            self.resolved.store.append_entry(outcome, IndexEntry.of(outcome, partial=True))
+            self.messages.append(
+                f"run {self.run_id} stopped early (sequential): recorded as a partial run, "
+                "never a baseline or anchor"
+            )
+            return self.run_id
+        self.resolved.store.append(outcome, attachments)
         return self.run_id
 
     def write_partial(self, path: Path, record: bool) -> str:
@@ -396,3 +441,15 @@ class GateSession:
         self.evaluator.close()
         if self.reference_evaluator is not None:
             self.reference_evaluator.close()
+
+
+def stopped_tasks(manifest: Manifest, looked: Looked | None) -> dict[str, TaskInfo]:
+    """The manifest's tasks, with where a sequential run's look loop ended each."""
+    if looked is None:
+        return dict(manifest.tasks)
+    return {
+        name: replace(info, planned=stop.total, look=(stop.look, stop.looks))
+        if (stop := looked.tasks.get(name)) is not None
+        else info
+        for name, info in manifest.tasks.items()
+    }

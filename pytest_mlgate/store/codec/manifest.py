@@ -86,7 +86,13 @@ SUITE = FlatCodec(
     num_fewshot=Wire(encode=plain, decode=_fewshot),
     shard=Wire(encode=lambda shard: list(shard), decode=_shard, sparse=True),
 )
-TASK = FlatCodec(TaskInfo, version=Wire(decode=_any_text), scoring=Wire(sparse=True))
+TASK = FlatCodec(
+    TaskInfo,
+    version=Wire(decode=_any_text),
+    scoring=Wire(sparse=True),
+    planned=Wire(sparse=True),
+    look=Wire(encode=lambda look: list(look), decode=_shard, sparse=True),
+)
 MODEL = FlatCodec(
     ModelInfo,
     batch_size=Wire(decode=_batch_size),

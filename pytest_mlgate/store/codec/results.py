@@ -86,6 +86,13 @@ def _scoring(value: object, what: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in found.items()}
 
 
+def _planned(value: object, what: str) -> dict[str, int]:
+    found = json_object(value, what)
+    if not all(type(v) is int for v in found.values()):
+        raise RecordError(f"{what}: expected a document count per task")
+    return {str(k): int(v) for k, v in found.items()}
+
+
 def _encode_throughput(figures: tuple[Throughput, ...]) -> list[Json]:
     return [THROUGHPUT.encode(t) for t in figures]
 
@@ -109,6 +116,7 @@ RUN_INFO = FlatCodec(
     throughput=Wire(encode=_encode_throughput, decode=list_of(THROUGHPUT), sparse=True),
     scoring=Wire(encode=dict, decode=_scoring, sparse=True),
     threads=Wire(sparse=True),
+    planned=Wire(encode=dict, decode=_planned, sparse=True),
 )
 
 
