@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_mlgate.config.load import GateConfig, MetricThreshold
+from pytest_mlgate.config.schema import GateConfig, MetricThreshold
 from pytest_mlgate.gate.verdicts import GateOutcome, Status, Verdict
 from pytest_mlgate.manifest import GitState, Manifest, SuiteInfo
 from pytest_mlgate.report.html import render_html

@@ -23,7 +23,7 @@ from pytest_mlgate.backend.fake import FakeTask, fake_task_result
 from pytest_mlgate.results import EvalRun
 
 try:  # this release
-    from pytest_mlgate.config.load import GateConfig, MetricThreshold
+    from pytest_mlgate.config.schema import GateConfig, MetricThreshold
     from pytest_mlgate.gate.decision import gate_all
     from pytest_mlgate.gate.verdicts import Anchor, GateOutcome, Status
 except ImportError:  # the flat layout before it (commit 7582e61)

@@ -18,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from pytest_mlgate.checkpoint import CheckpointInfo, fingerprint_checkpoint, known_checkpoint
-from pytest_mlgate.config.load import MlgateConfig, ModelConfig, SuiteConfig
+from pytest_mlgate.config.schema import MlgateConfig, ModelConfig, SuiteConfig
 from pytest_mlgate.results import (
     Determinism,
     EvalRun,

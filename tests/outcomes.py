@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pytest_mlgate import stats
 from pytest_mlgate.checkpoint import CheckpointInfo
-from pytest_mlgate.config.load import MetricThreshold
+from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.gate.verdicts import GateOutcome, Status, Verdict
 from pytest_mlgate.manifest import GitState, Manifest, SuiteInfo
 from pytest_mlgate.results import EvalRun

@@ -13,7 +13,7 @@ import pytest
 
 from pytest_mlgate import stats
 from pytest_mlgate.backend.fake import fake_task_result
-from pytest_mlgate.config.load import GateConfig, MetricThreshold
+from pytest_mlgate.config.schema import GateConfig, MetricThreshold
 from pytest_mlgate.gate.decision import gate_all
 from pytest_mlgate.gate.verdicts import Anchor, Status
 from pytest_mlgate.results import EvalRun

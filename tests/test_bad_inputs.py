@@ -717,7 +717,7 @@ def test_after_a_truncated_last_index_line_the_next_record_starts_its_own(tmp_pa
 
 def test_the_power_warning_says_to_record_a_new_baseline_with_more_examples() -> None:
     from pytest_mlgate.backend.fake import fake_task_result
-    from pytest_mlgate.config.load import GateConfig, MetricThreshold
+    from pytest_mlgate.config.schema import GateConfig, MetricThreshold
     from pytest_mlgate.gate.power import power_warnings
     from pytest_mlgate.results import EvalRun
     from tests.outcomes import outcome

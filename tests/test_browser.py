@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_mlgate.config.load import GateConfig, MetricThreshold
+from pytest_mlgate.config.schema import GateConfig, MetricThreshold
 from pytest_mlgate.gate.decision import gate_all
 from pytest_mlgate.report.html import write_html
 from pytest_mlgate.report.matrix import ReportInput

@@ -12,7 +12,7 @@ from pytest_mlgate import manifest as manifest_module
 from pytest_mlgate.backend import BackendSpec, EvalRequest
 from pytest_mlgate.backend.fake import fake_task_result
 from pytest_mlgate.checkpoint import CheckpointInfo
-from pytest_mlgate.config.load import ModelConfig
+from pytest_mlgate.config.schema import ModelConfig
 from pytest_mlgate.results import EvalRun, RunInfo
 from pytest_mlgate.run.cache import ResultCache, cache_key
 

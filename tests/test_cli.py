@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_mlgate.cli.main import main
-from pytest_mlgate.config.load import MetricThreshold
+from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.gate.verdicts import GateOutcome, Status, Verdict
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 from pytest_mlgate.store import HistoryStore, open_store

@@ -11,7 +11,7 @@ import pytest
 
 from pytest_mlgate import stats
 from pytest_mlgate.backend.fake import fake_task_result
-from pytest_mlgate.config.load import MetricThreshold
+from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.errors import RecordError
 from pytest_mlgate.gate.verdicts import Caveat, GateOutcome, Status, Verdict
 from pytest_mlgate.results import EvalRun, RunInfo

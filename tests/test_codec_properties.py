@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pytest_mlgate import stats
-from pytest_mlgate.config.load import MetricThreshold
+from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.gate.verdicts import Caveat, Status, Verdict
 from pytest_mlgate.manifest import Manifest
 from pytest_mlgate.results import Latency, PromptInfo, RunInfo

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_mlgate.config.load import GateConfig, MetricThreshold
+from pytest_mlgate.config.schema import GateConfig, MetricThreshold
 from pytest_mlgate.gate.decision import gate_all
 from pytest_mlgate.gate.verdicts import Anchor, Caveat, GateOutcome, Reference, Status
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlgate.config.load import ConfigError, load_config
+from pytest_mlgate.config.load import load_config
+from pytest_mlgate.errors import ConfigError
 
 GOOD = """
 [model]

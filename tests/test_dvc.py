@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from pytest_mlgate.config.load import MetricThreshold
+from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.gate.verdicts import Status, Verdict
 from pytest_mlgate.report.metrics_file import escape_key, metrics_document, render_metrics
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult

@@ -19,7 +19,7 @@ from pytest_mlgate.backend import (
 )
 from pytest_mlgate.backend.fake import FakeBackend
 from pytest_mlgate.cli.main import main
-from pytest_mlgate.config.load import LatencyConfig
+from pytest_mlgate.config.schema import LatencyConfig
 
 CAPABILITIES: dict[type, str] = {
     Cacheable: "cacheable",

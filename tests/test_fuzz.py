@@ -12,7 +12,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_mlgate.config.load import ACCEPTED_KEYS, parse_config
+from pytest_mlgate.config.load import parse_config
+from pytest_mlgate.config.schema import ACCEPTED_KEYS
 from pytest_mlgate.errors import ConfigError, RecordError
 from pytest_mlgate.store.folder import FolderStore
 

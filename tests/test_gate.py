@@ -7,7 +7,7 @@ import math
 import pytest
 
 from pytest_mlgate.backend.fake import fake_task_result
-from pytest_mlgate.config.load import MetricThreshold
+from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.errors import MetricNotFound
 from pytest_mlgate.gate.bounds import check_threshold
 from pytest_mlgate.gate.verdicts import Status
@@ -78,7 +78,7 @@ def test_wilson_interval_for_binary_scores() -> None:
 
 # --- against a baseline: the failure modes an independent review found ---------------------
 
-from pytest_mlgate.config.load import GateConfig  # noqa: E402
+from pytest_mlgate.config.schema import GateConfig  # noqa: E402
 from pytest_mlgate.gate.decision import gate_all  # noqa: E402
 from pytest_mlgate.results import MetricResult, TaskResult  # noqa: E402
 from tests.outcomes import outcome  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 
 from pytest_mlgate.backend import BackendSpec, EvalRequest
 from pytest_mlgate.backend.lmeval import LmEvalBackend
-from pytest_mlgate.config.load import ModelConfig
+from pytest_mlgate.config.schema import ModelConfig
 
 pytestmark = [pytest.mark.gpu, pytest.mark.slow]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_mlgate.checkpoint import fingerprint_checkpoint
-from pytest_mlgate.config.load import ModelUri, parse_model_uri
+from pytest_mlgate.config.schema import ModelUri, parse_model_uri
 from pytest_mlgate.errors import ConfigError, ModelStageWarning
 from pytest_mlgate.store.mlflow import registry
 from pytest_mlgate.store.mlflow.store import MlflowStore

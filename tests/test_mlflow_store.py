@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pytest_mlgate import stats
 from pytest_mlgate.cli.main import main
-from pytest_mlgate.config.load import MetricThreshold
+from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.errors import NoTrackingUri, RecordSpooled, StoreError
 from pytest_mlgate.gate.verdicts import GateOutcome, Status, Verdict
 from pytest_mlgate.store import FolderStore, HistoryStore, open_store

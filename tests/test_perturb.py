@@ -12,7 +12,7 @@ import pytest
 
 from pytest_mlgate.backend import BackendSpec, EvalRequest
 from pytest_mlgate.backend.lmeval import LmEvalBackend
-from pytest_mlgate.config.load import ModelConfig
+from pytest_mlgate.config.schema import ModelConfig
 from pytest_mlgate.tasks import iter_docs
 from pytest_mlgate.text import turkish
 

@@ -344,7 +344,7 @@ def test_protect_scans_each_text_once_for_both_the_rate_and_the_redaction(
 
 def test_a_new_detector_version_is_a_result_cache_miss(monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_mlgate.backend import BackendSpec, EvalRequest
-    from pytest_mlgate.config.load import ModelConfig
+    from pytest_mlgate.config.schema import ModelConfig
     from pytest_mlgate.run import cache
 
     spec = BackendSpec(ModelConfig(dtype="float32", batch_size=8), "ckpt")

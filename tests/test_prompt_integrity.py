@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from pytest_mlgate.backend.fake import FakeTask, fake_task_result
-from pytest_mlgate.config.load import ConfigError, GateConfig, MetricThreshold, load_config
+from pytest_mlgate.config.load import load_config
+from pytest_mlgate.config.schema import GateConfig, MetricThreshold
 from pytest_mlgate.config.triggers import TriggerConfig, kind_of
+from pytest_mlgate.errors import ConfigError
 from pytest_mlgate.gate.bounds import check_threshold
 from pytest_mlgate.gate.decision import gate_all
 from pytest_mlgate.gate.verdicts import Caveat, Status

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from pytest_mlgate.config.load import GateConfig, MetricThreshold, ReportConfig
+from pytest_mlgate.config.schema import GateConfig, MetricThreshold, ReportConfig
 from pytest_mlgate.gate.decision import gate_all
 from pytest_mlgate.gate.verdicts import GateOutcome, Status, Verdict
 from pytest_mlgate.report.html import render_html

@@ -22,7 +22,8 @@ from pytest_mlgate.backend import BackendSpec, EvalRequest
 from pytest_mlgate.backend import lmeval_scoring as scoring
 from pytest_mlgate.backend.fake import fake_task_result
 from pytest_mlgate.backend.lmeval_scoring import Question, continuation_layout, model_context, plan
-from pytest_mlgate.config.load import ModelConfig, load_config
+from pytest_mlgate.config.load import load_config
+from pytest_mlgate.config.schema import ModelConfig
 from pytest_mlgate.errors import ConfigError
 from pytest_mlgate.results import EvalRun, RunInfo
 from pytest_mlgate.run.cache import cache_key

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_mlgate.backend import BackendSpec
 from pytest_mlgate.backend.lmeval import LmEvalBackend
-from pytest_mlgate.config.load import ModelConfig
+from pytest_mlgate.config.schema import ModelConfig
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pytest_mlgate"
 UNSAFE_MODULES = {"pickle", "marshal", "shelve", "dill", "cloudpickle"}

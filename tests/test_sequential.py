@@ -16,7 +16,7 @@ from pytest_mlgate import stats
 from pytest_mlgate.gate import sequential as seq
 
 if TYPE_CHECKING:
-    from pytest_mlgate.config.load import MlgateConfig
+    from pytest_mlgate.config.schema import MlgateConfig
 
 
 def _brownian_crossings(
@@ -338,7 +338,7 @@ def test_sequential_config_forms(tmp_path: Path) -> None:
 def test_bad_sequential_config_names_file_table_and_key(
     tmp_path: Path, suite_extra: str, gate_extra: str, message: str
 ) -> None:
-    from pytest_mlgate.config.load import ConfigError
+    from pytest_mlgate.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         _config(tmp_path, suite_extra, gate_extra)

@@ -14,7 +14,7 @@ import pytest
 
 from pytest_mlgate.backend import BackendSpec, EvalRequest
 from pytest_mlgate.backend.lmeval import LmEvalBackend
-from pytest_mlgate.config.load import ModelConfig
+from pytest_mlgate.config.schema import ModelConfig
 from pytest_mlgate.errors import BackendError
 from tests.gate_run import run_gate
 

@@ -124,7 +124,7 @@ def test_stated_power_is_the_simulated_power_of_the_test_run(n: int, margin: flo
 def test_every_planned_comparison_gets_its_power_and_subgroups_warn() -> None:
     """Whole task, anchor and each subgroup item get a minimum detectable drop; n = 80 per
     subgroup with max_drop 0.02 is far beyond twice the margin: a PowerWarning names it."""
-    from pytest_mlgate.config.load import GateConfig, MetricThreshold
+    from pytest_mlgate.config.schema import GateConfig, MetricThreshold
     from pytest_mlgate.gate.power import plan_power, power_warnings
 
     model = sim.Model(np.random.default_rng(2))

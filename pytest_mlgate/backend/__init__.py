@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from pytest_mlgate.config.load import ModelConfig
+from pytest_mlgate.config.schema import ModelConfig
 
 if TYPE_CHECKING:  # a plain `pytest` run imports this module: the results are not needed then
     from pytest_mlgate.backend.lmeval_prompts import RenderedRequest
-    from pytest_mlgate.config.load import LatencyConfig
+    from pytest_mlgate.config.schema import LatencyConfig
     from pytest_mlgate.results import EvalRun
 
 __all__ = [

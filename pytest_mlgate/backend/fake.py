@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from pytest_mlgate.backend import EvalRequest
-from pytest_mlgate.config.load import LatencyConfig, clean_task
+from pytest_mlgate.config.schema import LatencyConfig, clean_task
 from pytest_mlgate.errors import UnknownTaskError
 from pytest_mlgate.results import EvalRun, MetricResult, RunInfo, TaskResult
 

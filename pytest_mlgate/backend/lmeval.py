@@ -33,7 +33,7 @@ from pytest_mlgate.backend.lmeval_results import run_from_lmeval, subgroup_of
 from pytest_mlgate.backend.lmeval_scoring import LMEVAL, hflm_class, scoring_of
 from pytest_mlgate.backend.progress import counted, quiet_task_building
 from pytest_mlgate.checkpoint import check_checkpoint
-from pytest_mlgate.config.load import LatencyConfig, clean_task, suggest
+from pytest_mlgate.config.schema import LatencyConfig, clean_task, suggest
 from pytest_mlgate.errors import BackendError, CheckpointError, UnknownTaskError
 from pytest_mlgate.results import EvalRun, PromptInfo, RunInfo, Throughput
 from pytest_mlgate.sampling import look_documents, shard, stratified_subset

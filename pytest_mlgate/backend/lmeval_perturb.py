@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from pytest_mlgate.backend import EvalRequest
-from pytest_mlgate.config.load import VARIANT_MARK
+from pytest_mlgate.config.schema import VARIANT_MARK
 from pytest_mlgate.results import EvalRun
 from pytest_mlgate.text.turkish import perturb
 

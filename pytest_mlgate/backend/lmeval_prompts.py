@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_mlgate.config.load import ModelConfig
+from pytest_mlgate.config.schema import ModelConfig
 from pytest_mlgate.errors import CheckpointError
 from pytest_mlgate.results import PromptInfo
 

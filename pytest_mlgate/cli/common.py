@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME, MlgateConfig, load_config
+from pytest_mlgate.config.load import load_config
 from pytest_mlgate.config.options import GateOptions, add_options
+from pytest_mlgate.config.schema import DEFAULT_CONFIG_NAME, MlgateConfig
 from pytest_mlgate.run.plan import HistoryPlan
 from pytest_mlgate.store import HistoryStore
 

@@ -10,7 +10,7 @@ from pytest_mlgate.cli.common import USAGE_ERROR, Commands, command, history_pla
 
 def run(args: argparse.Namespace) -> int:
     """RUN_B against RUN_A, exactly as the gate would compare a run with its baseline."""
-    from pytest_mlgate.config.load import MetricThreshold
+    from pytest_mlgate.config.schema import MetricThreshold
     from pytest_mlgate.gate.decision import gate_all
     from pytest_mlgate.gate.verdicts import Status
     from pytest_mlgate.report.terminal import verdict_table

@@ -15,8 +15,8 @@ from pytest_mlgate.cli.common import (
     plugins,
     store_options,
 )
-from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME
 from pytest_mlgate.config.options import add_options
+from pytest_mlgate.config.schema import DEFAULT_CONFIG_NAME
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.run.plan import HistoryPlan
 from pytest_mlgate.store import HistoryStore

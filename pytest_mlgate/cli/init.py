@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pytest_mlgate.cli.common import USAGE_ERROR, Commands, command, positive
 from pytest_mlgate.cli.pins import warn_unpinned
-from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME
+from pytest_mlgate.config.schema import DEFAULT_CONFIG_NAME
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from pytest_mlgate.cli.common import Commands, command
-from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME, load_config
+from pytest_mlgate.config.load import load_config
 from pytest_mlgate.config.options import GateOptions, add_options
+from pytest_mlgate.config.schema import DEFAULT_CONFIG_NAME
 
 
 def run(args: argparse.Namespace) -> int:

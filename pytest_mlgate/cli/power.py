@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pytest_mlgate.cli.common import Commands, command, unit_interval
-from pytest_mlgate.config.load import SEQUENTIAL_LOOKS
+from pytest_mlgate.config.schema import SEQUENTIAL_LOOKS
 
 
 def positive_count(text: str) -> int:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_mlgate.cli.common import Commands, command, plugins
-from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME, DEFAULT_SUITE, load_config
+from pytest_mlgate.config.load import load_config
 from pytest_mlgate.config.options import GateOptions, add_options
+from pytest_mlgate.config.schema import DEFAULT_CONFIG_NAME, DEFAULT_SUITE
 from pytest_mlgate.errors import BackendError, UsageProblem
 
 if TYPE_CHECKING:

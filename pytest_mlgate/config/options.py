@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME, DEFAULT_SUITE, GateConfig, SuiteConfig
+from pytest_mlgate.config.schema import DEFAULT_CONFIG_NAME, DEFAULT_SUITE, GateConfig, SuiteConfig
 
 DEFAULT_REPORT = "mlgate-report.html"
 
@@ -195,7 +195,7 @@ def sequential_looks(
     (``--mlgate-record``) evaluates every document unless ``[gate] record_sequential = true``,
     so baselines stay whole. ``ValueError`` (a usage error) for a sequential sharded run.
     """
-    from pytest_mlgate.config.load import SequentialConfig
+    from pytest_mlgate.config.schema import SequentialConfig
 
     wanted = options.sequential if options.sequential is not None else suite.sequential is not None
     if not wanted:

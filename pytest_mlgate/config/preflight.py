@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_mlgate.config.load import MetricThreshold, MlgateConfig, clean_task, suggest
+from pytest_mlgate.config.schema import MetricThreshold, MlgateConfig, clean_task, suggest
 from pytest_mlgate.errors import ConfigError
 from pytest_mlgate.tasks import TASKS_DIR, TEMPLATE_NAME
 

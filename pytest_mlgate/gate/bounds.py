@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, replace
 
 from pytest_mlgate import stats
-from pytest_mlgate.config.load import VARIANT_MARK, GateConfig, MetricThreshold
+from pytest_mlgate.config.schema import VARIANT_MARK, GateConfig, MetricThreshold
 from pytest_mlgate.errors import MetricNotFound, TaskNotFound
 from pytest_mlgate.gate.verdicts import Caveat, Status, Verdict
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult

@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass, field, replace
 
 from pytest_mlgate import stats
-from pytest_mlgate.config.load import GateConfig, MetricThreshold
+from pytest_mlgate.config.schema import GateConfig, MetricThreshold
 from pytest_mlgate.errors import MetricNotFound, TaskNotFound
 from pytest_mlgate.gate.bounds import Bounds, item_label, metric_direction
 from pytest_mlgate.gate.looks import SequentialStop

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from pytest_mlgate import stats
-from pytest_mlgate.config.load import GateConfig, MetricThreshold, clean_task
+from pytest_mlgate.config.schema import GateConfig, MetricThreshold, clean_task
 from pytest_mlgate.errors import MetricNotFound, TaskNotFound
 from pytest_mlgate.gate.bounds import (
     Bounds,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from pytest_mlgate import stats
-from pytest_mlgate.config.load import GateConfig, LatencyBound
+from pytest_mlgate.config.schema import GateConfig, LatencyBound
 from pytest_mlgate.gate.verdicts import SEVERITY, Status
 from pytest_mlgate.results import Latency
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pytest_mlgate import stats
-from pytest_mlgate.config.load import GateConfig, MetricThreshold, clean_task
+from pytest_mlgate.config.schema import GateConfig, MetricThreshold, clean_task
 from pytest_mlgate.errors import MetricNotFound, TaskNotFound
 from pytest_mlgate.gate.bounds import metric_direction
 from pytest_mlgate.gate.pairing import paired_docs

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pytest_mlgate.config.load import MetricThreshold
+from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.errors import MetricNotFound
 from pytest_mlgate.results import DOC_HASH_CHARS, EvalRun, MetricResult, TaskResult
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pytest_mlgate import stats
-from pytest_mlgate.config.load import GateConfig, MetricThreshold
+from pytest_mlgate.config.schema import GateConfig, MetricThreshold
 from pytest_mlgate.errors import MetricNotFound, TaskNotFound
 from pytest_mlgate.gate.bounds import item_label
 from pytest_mlgate.gate.comparison import drift_margin

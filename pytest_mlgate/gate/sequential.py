@@ -38,7 +38,7 @@ from typing import Any, Literal
 import numpy as np
 
 from pytest_mlgate import sampling, stats
-from pytest_mlgate.config.load import SEQUENTIAL_LOOKS, looks_problem
+from pytest_mlgate.config.schema import SEQUENTIAL_LOOKS, looks_problem
 
 Array = Any  # numpy arrays; numpy's own stubs are too loose to help here
 

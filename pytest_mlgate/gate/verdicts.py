@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass
 
 from pytest_mlgate import stats
-from pytest_mlgate.config.load import MetricThreshold
+from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.manifest import Manifest
 from pytest_mlgate.results import EvalRun
 

@@ -17,8 +17,9 @@ from _pytest.pathlib import bestrelpath
 
 from pytest_mlgate import hookspec
 from pytest_mlgate.backend import builtin as builtin_backend
-from pytest_mlgate.config.load import DEFAULT_SUITE, load_config
+from pytest_mlgate.config.load import load_config
 from pytest_mlgate.config.options import DEFAULT_REPORT, add_options
+from pytest_mlgate.config.schema import DEFAULT_SUITE
 from pytest_mlgate.errors import ConfigError, MlgateWarning
 from pytest_mlgate.plugin.fixtures import (
     CONFIG_KEY,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_mlgate.config.load import MlgateConfig
+from pytest_mlgate.config.schema import MlgateConfig
 from pytest_mlgate.errors import MlgateError
 
 if TYPE_CHECKING:  # the session machinery (numpy, the store) loads only for -m eval

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_mlgate.config.load import DEFAULT_CONFIG_NAME
 from pytest_mlgate.config.options import OPTIONS, flag
+from pytest_mlgate.config.schema import DEFAULT_CONFIG_NAME
 
 #: every --mlgate-NAME option: each one acts only on a run that gates (`-m eval`)
 EVAL_ONLY_FLAGS = frozenset(flag(name, "mlgate-") for name in OPTIONS)

@@ -12,7 +12,7 @@ import pytest
 if TYPE_CHECKING:
     from pytest_mlgate.gate.verdicts import Verdict
 
-from pytest_mlgate.config.load import MetricThreshold
+from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.errors import (
     AnchorSkippedWarning,
     ChanceWarning,

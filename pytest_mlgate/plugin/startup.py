@@ -18,12 +18,8 @@ if TYPE_CHECKING:
     from pytest_mlgate.run.plan import SuiteChoice
     from pytest_mlgate.run.session import GateSession
 
-from pytest_mlgate.config.load import (
-    DEFAULT_SUITE,
-    MetricThreshold,
-    MlgateConfig,
-)
 from pytest_mlgate.config.options import GateOptions
+from pytest_mlgate.config.schema import DEFAULT_SUITE, MetricThreshold, MlgateConfig
 from pytest_mlgate.errors import BackendError, ConfigError, PowerWarning, UsageProblem
 from pytest_mlgate.plugin.fixtures import CONFIG_KEY
 from pytest_mlgate.plugin.guards import named_paths, nothing_gated, search_config

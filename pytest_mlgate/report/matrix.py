@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_mlgate import stats
-from pytest_mlgate.config.load import GateConfig, MetricThreshold, ReportConfig, clean_task
+from pytest_mlgate.config.schema import GateConfig, MetricThreshold, ReportConfig, clean_task
 from pytest_mlgate.errors import MetricNotFound, MlgateError, StoreError
 from pytest_mlgate.gate.bounds import disparity
 from pytest_mlgate.gate.comparison import BASELINE, comparison_margin

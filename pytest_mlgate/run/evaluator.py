@@ -25,7 +25,7 @@ from pytest_mlgate.backend import (
 )
 from pytest_mlgate.backend.parallel import Group
 from pytest_mlgate.checkpoint import fingerprint_checkpoint
-from pytest_mlgate.config.load import DeterminismConfig, LatencyConfig, MlgateConfig, SuiteConfig
+from pytest_mlgate.config.schema import DeterminismConfig, LatencyConfig, MlgateConfig, SuiteConfig
 from pytest_mlgate.errors import BackendError, ConfigError, MlgateError
 from pytest_mlgate.results import Determinism, EvalRun, Latency, TaskResult
 from pytest_mlgate.run.cache import ResultCache, cache_key

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pytest_mlgate.config.load import GateConfig, MetricThreshold
+from pytest_mlgate.config.schema import GateConfig, MetricThreshold
 from pytest_mlgate.gate.comparison import allowed_drop
 from pytest_mlgate.gate.looks import Observed, SequentialStop, bounds_state, observe
 from pytest_mlgate.gate.sequential import DEFAULT_GAMMA, HolmLooks, ItemDecision

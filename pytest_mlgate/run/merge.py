@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pytest_mlgate.backend import EvalRequest
-from pytest_mlgate.config.load import MetricThreshold, MlgateConfig, SuiteConfig
+from pytest_mlgate.config.schema import MetricThreshold, MlgateConfig, SuiteConfig
 from pytest_mlgate.errors import ConfigError, RecordError
 from pytest_mlgate.gate.verdicts import GateOutcome
 from pytest_mlgate.manifest import Manifest, task_info

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_mlgate.config import triggers
-from pytest_mlgate.config.load import (
+from pytest_mlgate.config.options import GateOptions, sequential_looks
+from pytest_mlgate.config.schema import (
     GateConfig,
     MetricThreshold,
     MlgateConfig,
@@ -31,7 +32,6 @@ from pytest_mlgate.config.load import (
     SuiteConfig,
     WandbConfig,
 )
-from pytest_mlgate.config.options import GateOptions, sequential_looks
 from pytest_mlgate.errors import CheckpointError, ConfigError, GitError
 
 CHECKPOINT_ENV = "MLGATE_CHECKPOINT"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from pytest_mlgate.backend import BackendSpec
 from pytest_mlgate.checkpoint import fingerprint_checkpoint
-from pytest_mlgate.config.load import MlgateConfig, SuiteConfig
+from pytest_mlgate.config.schema import MlgateConfig, SuiteConfig
 from pytest_mlgate.gate.verdicts import GateOutcome
 from pytest_mlgate.manifest import Manifest, Versions, package_versions, task_info
 from pytest_mlgate.results import DOC_HASH_CHARS, EvalRun

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_mlgate.config.load import MlgateConfig
 from pytest_mlgate.config.options import GateOptions
+from pytest_mlgate.config.schema import MlgateConfig
 from pytest_mlgate.errors import (
     BaselineNotFound,
     ConfigError,

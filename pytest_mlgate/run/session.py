@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pytest_mlgate.config.load import MetricThreshold
+from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.errors import BackendError, MlgateError, StoreError, StoreUnreachable
 from pytest_mlgate.gate.decision import gate_all
 from pytest_mlgate.gate.latency import LatencyVerdict, judge_latency

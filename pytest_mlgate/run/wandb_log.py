@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_mlgate.config.load import WandbConfig
+from pytest_mlgate.config.schema import WandbConfig
 from pytest_mlgate.errors import WandbWarning
 from pytest_mlgate.gate.verdicts import GateOutcome, Verdict
 from pytest_mlgate.report.metrics_file import VERDICT_CODES, metric_name

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_mlgate import stats
-from pytest_mlgate.config.load import MetricThreshold
+from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.errors import RecordError
 from pytest_mlgate.gate.verdicts import Caveat, Status, Verdict
 from pytest_mlgate.store.codec.fields import (

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.checkpoint import defining_files, fingerprint_checkpoint
-from pytest_mlgate.config.load import MODEL_STAGES, model_stage, parse_model_uri
+from pytest_mlgate.config.schema import MODEL_STAGES, model_stage, parse_model_uri
 from pytest_mlgate.errors import (
     BaselineNotFound,
     CheckpointError,
