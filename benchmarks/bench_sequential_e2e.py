@@ -25,7 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from benchmarks.__main__ import GATE_COMMAND, big_task
 from pytest_mlgate.cli.demo import build_checkpoints, offline_env
@@ -68,7 +70,7 @@ def nudged(good: Path, target: Path, scale: float, seed: int = 7) -> Path:
     return target
 
 
-def gate(repo: Path, checkpoint: Path, *args: str) -> tuple[float, dict[str, object], str]:
+def gate(repo: Path, checkpoint: Path, *args: str) -> tuple[float, dict[str, Any], str]:
     """(wall seconds, the JSON report, stdout) of one gate run on ``checkpoint``."""
     command = [*GATE_COMMAND, f"--mlgate-checkpoint={checkpoint}", "--mlgate-json=r.json", *args]
     start = time.perf_counter()
@@ -80,18 +82,18 @@ def gate(repo: Path, checkpoint: Path, *args: str) -> tuple[float, dict[str, obj
     return took, json.loads((repo / "r.json").read_text()), done.stdout
 
 
-def evaluated(report: dict[str, object]) -> str:
-    task = report["manifest"]["tasks"]["mlgate_tr_mc_x10"]  # type: ignore[index]
+def evaluated(report: dict[str, Any]) -> str:
+    task = report["manifest"]["tasks"]["mlgate_tr_mc_x10"]
     look = task.get("look")
     where = f", look {look[0]} of {look[1]}" if look else ""
     return f"{task['n']:,} docs{where}"
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--noise", type=float, default=0.05, help="the nudged weights' noise")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         built = build_checkpoints(work / "ckpt")
@@ -118,14 +120,14 @@ def main() -> None:
                 fixed_times.append(fixed_took)
             seq_s, fixed_s = statistics.median(seq_times), statistics.median(fixed_times)
             eval_ratio = (seq_s - overhead) / (fixed_s - overhead)
-            [verdict] = report["verdicts"]  # type: ignore[index]
-            [whole] = fixed["verdicts"]  # type: ignore[index]
+            [verdict] = report["verdicts"]
+            [whole] = fixed["verdicts"]
             print(
                 f"{name:10} {seq_s:8.2f} {fixed_s:9.2f} {seq_s / fixed_s:6.3f} {eval_ratio:6.3f}"
                 f"  {evaluated(report)}: {verdict['status']} (fixed n: {whole['status']}, "
                 f"delta {whole['delta']:+.4f}, p {whole['p_value']:.3g})"
             )
-            task = report["manifest"]["tasks"]["mlgate_tr_mc_x10"]  # type: ignore[index]
+            task = report["manifest"]["tasks"]["mlgate_tr_mc_x10"]
             if task["n"] == whole["n"] and task.get("look"):
                 looks = task["look"][1]
                 print(f"  per-look overhead: {(seq_s - fixed_s) / (looks - 1):.2f} s")
