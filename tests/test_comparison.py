@@ -124,9 +124,11 @@ def test_the_chance_guard_warning_survives_the_baseline_comparison() -> None:
 
 
 def test_an_incomparable_change_resets_the_trend() -> None:
-    """Five runs at 0.70, then (another dtype) six at 0.66: a one-off level shift, not a trend
-    (before: Mann-Kendall over all eleven, p = 0.004, a TrendWarning). Runs made like this one
-    still trend."""
+    """Four float32 runs, then (another dtype) one more and this run, each losing two more
+    examples: among comparable runs the CUSUM passes h at this run (five changes of McNemar's
+    z = 2 / sqrt(2) each); across the dtype change only the two bfloat16 runs enter it, and it
+    does not alarm. (Before, Mann-Kendall: a one-off level shift at the change read as a trend,
+    p = 0.004.)"""
     import dataclasses
 
     from pytest_mlgate.manifest import ModelInfo
@@ -138,17 +140,18 @@ def test_an_incomparable_change_resets_the_trend() -> None:
             made, manifest=dataclasses.replace(made.manifest, model=ModelInfo(dtype=dtype))
         )
 
-    history = [at(f"r{i}", 70, "float32")[1] for i in range(5)]
-    history += [at(f"s{i}", 66 + (i % 2), "bfloat16")[1] for i in range(6)]
-    now, now_outcome = at("now", 66, "bfloat16")
+    history = [at(f"r{i}", 80 - 2 * i, "float32")[1] for i in range(4)]
+    history.append(at("s0", 72, "bfloat16")[1])
+    now, now_outcome = at("now", 70, "bfloat16")
     item = MetricThreshold("t", "acc")
     manifest = now_outcome.manifest
     [v] = gate_all([item], now, None, GateConfig(), manifest, history=history).values()
     assert v.trend is not None
-    assert v.trend[2] == 7  # the six runs since the change and this one
+    assert v.trend[2] == 2  # the run since the change and this one
     assert v.status is Status.PASS
     same = [dataclasses.replace(h, manifest=manifest) for h in history]
     [v] = gate_all([item], now, None, GateConfig(), manifest, history=same).values()
     assert v.trend is not None
-    assert v.trend[2] == 12
-    assert v.status is Status.WARN  # the same shift among comparable runs does read as a trend
+    assert v.trend[2] == 6
+    assert v.status is Status.WARN  # the same decline among comparable runs alarms
+    assert "downward trend: CUSUM 4.6 > h 4.4 over the last 6 of 6 comparable runs" in v.reason

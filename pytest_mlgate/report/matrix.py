@@ -6,8 +6,8 @@ HTML and Markdown renderers and ``mlgate report`` share it.
 Trend rule (stated in the report): the Mann-Kendall test for a monotone trend over the values
 of the row's columns, oriented so that "up" is better: "down" when the one-sided test for a
 decline has p < alpha, "up" likewise for a rise, "flat" otherwise, "few" under four values. A
-gated row shows the gate's own test (the baseline branch's last runs and this one, corrected
-across the run's metrics).
+gated row shows the gate's own trend instead: "down" when its CUSUM over the baseline branch's
+comparable runs and this one alarmed at this run (``gate.trend``), "flat" otherwise.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pytest_mlgate.errors import MetricNotFound, MlgateError, StoreError
 from pytest_mlgate.gate.bounds import disparity
 from pytest_mlgate.gate.comparison import BASELINE, comparison_margin
 from pytest_mlgate.gate.pairing import Flips, paired_docs, task_flips
-from pytest_mlgate.gate.verdicts import Anchor, GateOutcome, Reference, Verdict
+from pytest_mlgate.gate.verdicts import Anchor, GateOutcome, Reference, Verdict, trend_alarm
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 from pytest_mlgate.store import HistoryStore
 
@@ -432,8 +432,8 @@ def _trend(
 ) -> tuple[str, float | None]:
     """(up / flat / down / few, the p-value of the direction shown)."""
     if verdict is not None and verdict.trend is not None and verdict.threshold.subgroup is None:
-        p = verdict.trend[1]
-        return ("down" if p < alpha else "flat", p)
+        alarmed, p = trend_alarm(verdict.trend, alpha)
+        return ("down" if alarmed else "flat", p)
     known = [v * oriented for v in values if v is not None]
     if len(known) < TREND_MIN_VALUES:
         return ("few", None)
