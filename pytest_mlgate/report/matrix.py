@@ -111,6 +111,7 @@ class Row:
     n: int | None = None
     disparity: float | None = None  # best minus worst subgroup in this run (gated rows)
     trend_p: float | None = None  # the trend test's one-sided p-value
+    trend_cusum: tuple[float, float] | None = None  # a gated row's trend: (CUSUM, its h)
 
     @property
     def name(self) -> str:
@@ -259,6 +260,7 @@ class _Builder:
             n=current_metric.n if not subgroup else None,
             disparity=spread,
             trend_p=trend_p,
+            trend_cusum=_cusum(verdict),
         )
 
     def _margin(
@@ -425,6 +427,14 @@ def _number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(number) else number
+
+
+def _cusum(verdict: Verdict | None) -> tuple[float, float] | None:
+    """A gated row's CUSUM and threshold (None: no trend, or a record from before the CUSUM)."""
+    if verdict is None or verdict.trend is None or verdict.threshold.subgroup is not None:
+        return None
+    statistic, threshold, _ = verdict.trend
+    return (statistic, threshold) if threshold > 1.0 else None
 
 
 def _trend(
