@@ -68,7 +68,7 @@ class Verdict:
 
 def trend_alarm(trend: tuple[float, float, int], alpha: float) -> tuple[bool, float | None]:
     """Whether a verdict's trend alarmed, and the p-value it was decided by (None for the CUSUM,
-    which has none). h is above 1 at every ARL the config accepts (h = 1.6 at ARL 20), a p-value
+    which has none). h is above 1 at every ARL the config accepts (h = 1.46 at ARL 20), a p-value
     never is: that tells an old record's Mann-Kendall figures from the CUSUM's."""
     statistic, threshold, _ = trend
     if threshold > 1.0:
