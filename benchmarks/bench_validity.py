@@ -12,6 +12,7 @@ module paths when the new ones are absent (``PYTHONPATH=/work/wt-base``).
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -299,6 +300,24 @@ def trend_false_alarms(
     )
 
 
+def trend_prs(reps: int, method: str, prs: int = 20, seed: int = 10) -> Rate:
+    """No erosion: 30 recorded runs, then ``prs`` pull requests, each one run on from the last
+    recorded one and gated against the same 30 (a PR's run is not recorded): any alarm."""
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(reps):
+        walk = Wandering(rng)
+        runs = [run_of(walk.step()) for _ in range(TREND_HISTORY)]
+        values = [r["t"].metric("acc").value for r in runs]
+        for _ in range(prs):
+            pr = run_of(copy.copy(walk).step())
+            if _trend_alarms([*values, pr["t"].metric("acc").value], [*runs, pr], method):
+                hits += 1
+                break
+    name = f"trend: any false alarm over {prs} PRs against one 30-run history ({method})"
+    return Rate(name, reps, hits)
+
+
 def trend_delay(
     reps: int, method: str, erosion: float = 0.01, most: int = 40, seed: int = 8
 ) -> Mean:
@@ -357,6 +376,7 @@ def trend_scenarios(reps: int, method: str) -> list[Callable[[], Rate | Mean]]:
     rows: list[Callable[[], Rate | Mean]] = [
         lambda: trend_false_alarms(light, method),
         lambda: trend_false_alarms(light, method, redrawn=True),
+        lambda: trend_prs(light, method),
         lambda: trend_delay(light, method),
     ]
     if method != "mann-kendall" and hasattr(stats, "cusum_threshold"):  # the CUSUM's own row
