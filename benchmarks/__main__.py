@@ -10,7 +10,11 @@
 6. the MLflow store (embedded sqlite): the baseline lookup among 10,000 runs, recording one run,
    and ``import mlflow`` on its own;
 7. on a task 10x the demo's size: `pytest -m eval` against the `lm_eval` CLI, and two shards at
-   once (one thread each) plus `mlgate merge` against one unsharded run (two threads).
+   once (one thread each) plus `mlgate merge` against one unsharded run (two threads);
+8. the log-likelihood loop: shared-context scoring against lm-eval's (``bench_scoring``, rows
+   1-3; its row 4, the gate against the CLI, with ``python -m benchmarks.bench_scoring``);
+9. the sequential gate simulated in-process (``bench_sequential``), and end to end with lm-eval
+   on the 10x task (``bench_sequential_e2e``).
 
 Timed commands alternate (A, B, A, B, ...) so load on the machine hits both alike; medians.
 Absolute times on shared machines are noise: the ratios are the result.
@@ -252,6 +256,15 @@ def main() -> None:
         ("6d. import mlflow (once per session)", "import_s", "-"),
     ):
         print(f"{name:50} {mlflow[key]:8.2f} {'':8} {'':7}  {target}")
+    # these build on this module's helpers: imported here, once it is loaded
+    from benchmarks import bench_scoring, bench_sequential, bench_sequential_e2e
+
+    print("\n8. the log-likelihood loop, shared-context / lm-eval's (bench_scoring --skip-gate):")
+    bench_scoring.main(["--skip-gate", "--repeat", str(args.repeat)])
+    print("\n9a. the sequential gate, simulated (bench_sequential):")
+    bench_sequential.main([])
+    print("\n9b. the sequential gate end to end on the 10x task (bench_sequential_e2e):")
+    bench_sequential_e2e.main(["--repeat", str(args.repeat)])
 
 
 if __name__ == "__main__":

@@ -350,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--gate-repeat", type=int, default=1, help="runs of each row-4 command")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-gate", action="store_true", help="rows 1-3 only")
+    parser.add_argument("--gate-only", action="store_true", help="row 4 only")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads, both sides and the CLI's"
     )
@@ -370,7 +371,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{args.device}, batch size 32; "
             f"{args.questions} questions per row, medians of {args.repeat}"
         )
-        rows = loop_rows(checkpoint, args.device, args.questions, args.repeat)
+        rows = (
+            []
+            if args.gate_only
+            else loop_rows(checkpoint, args.device, args.questions, args.repeat)
+        )
         print(
             f"{'comparison':50} {'shared':>7} {'lm-eval':>7} {'ratio':>6}  {'target':8} "
             f"{'peak MB':>15} {'max |Δ|':>8} {'tokens fed':>13} {'shared':>6}"

@@ -1,0 +1,141 @@
+"""The sequential gate end to end with lm-eval: ``python -m benchmarks.bench_sequential_e2e``.
+
+On the task ten times the demo's (benchmark row 7a: 4,790 questions), against the good demo
+checkpoint's recorded (whole) baseline, each candidate is gated with ``sequential = true`` and
+with ``--mlgate-no-sequential``, alternated, result cache off:
+
+- the regressed demo checkpoint (a bad fine-tune);
+- a "nudged" checkpoint: the good one with seeded noise on its weights, so that a few percent of
+  its answers change (its fixed-n delta is printed).
+
+Printed: whole-process wall time sequential / fixed, the time spent evaluating (the process's
+wall time less that of a run the result cache answers, which loads no model and runs no
+lm-eval), the documents each run evaluated and where it stopped, and the per-look overhead
+where a sequential run went through every look: (its time - the fixed run's) / (looks - 1).
+Absolute times on shared machines are noise: the ratios are the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.__main__ import GATE_COMMAND, big_task
+from pytest_mlgate.cli.demo import build_checkpoints, offline_env
+
+CONFIG = """
+[model]
+checkpoint = "{checkpoint}"
+dtype = "float32"
+batch_size = 32
+device = "cpu"
+
+[tasks]
+include = ["tasks"]
+
+[suites.fast]
+tasks = ["mlgate_tr_mc_x10"]
+sequential = true
+
+[gate]
+cache = "cache"
+
+[thresholds.mlgate_tr_mc_x10]
+acc = {{ min = 0.1, max_drop = 0.02 }}
+"""
+
+
+def nudged(good: Path, target: Path, scale: float, seed: int = 7) -> Path:
+    """``good`` with N(0, (scale * the tensor's std)^2) noise added to every weight matrix."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(good, target)
+    generator = torch.Generator().manual_seed(seed)
+    weights = load_file(str(good / "model.safetensors"))
+    for name, tensor in weights.items():
+        if tensor.ndim == 2 and tensor.is_floating_point():
+            noise = torch.randn(tensor.shape, generator=generator, dtype=tensor.dtype)
+            weights[name] = tensor + noise * tensor.std() * scale
+    save_file(weights, str(target / "model.safetensors"), metadata={"format": "pt"})
+    return target
+
+
+def gate(repo: Path, checkpoint: Path, *args: str) -> tuple[float, dict[str, Any], str]:
+    """(wall seconds, the JSON report, stdout) of one gate run on ``checkpoint``."""
+    command = [*GATE_COMMAND, f"--mlgate-checkpoint={checkpoint}", "--mlgate-json=r.json", *args]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=repo, env={**offline_env(), "MLGATE_BRANCH": "main"},
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    took = time.perf_counter() - start
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"gate failed ({done.returncode}):\n{done.stdout[-3000:]}")
+    return took, json.loads((repo / "r.json").read_text()), done.stdout
+
+
+def evaluated(report: dict[str, Any]) -> str:
+    task = report["manifest"]["tasks"]["mlgate_tr_mc_x10"]
+    look = task.get("look")
+    where = f", look {look[0]} of {look[1]}" if look else ""
+    return f"{task['n']:,} docs{where}"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--noise", type=float, default=0.05, help="the nudged weights' noise")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        built = build_checkpoints(work / "ckpt")
+        candidates = {
+            "regressed": built["regressed"],
+            "nudged": nudged(built["good"], work / "ckpt" / "nudged", args.noise),
+        }
+        repo = work / "repo"
+        repo.mkdir()
+        big_task(repo / "tasks")
+        (repo / "thresholds.toml").write_text(CONFIG.format(checkpoint=built["good"]))
+        gate(repo, built["good"], "--mlgate-record", "--mlgate-no-cache")
+        overhead = statistics.median(gate(repo, built["good"])[0] for _ in range(args.repeat))
+        print(f"cached run (no model, no lm-eval): {overhead:.2f} s")
+        print(f"{'candidate':10} {'seq (s)':>8} {'fixed (s)':>9} {'wall':>6} {'eval':>6}  seq run")
+        for name, checkpoint in candidates.items():
+            seq_times, fixed_times = [], []
+            for _ in range(args.repeat):
+                took, report, stdout = gate(repo, checkpoint, "--mlgate-no-cache")
+                seq_times.append(took)
+                fixed_took, fixed, _ = gate(
+                    repo, checkpoint, "--mlgate-no-cache", "--mlgate-no-sequential"
+                )
+                fixed_times.append(fixed_took)
+            seq_s, fixed_s = statistics.median(seq_times), statistics.median(fixed_times)
+            eval_ratio = (seq_s - overhead) / (fixed_s - overhead)
+            [verdict] = report["verdicts"]
+            [whole] = fixed["verdicts"]
+            print(
+                f"{name:10} {seq_s:8.2f} {fixed_s:9.2f} {seq_s / fixed_s:6.3f} {eval_ratio:6.3f}"
+                f"  {evaluated(report)}: {verdict['status']} (fixed n: {whole['status']}, "
+                f"delta {whole['delta']:+.4f}, p {whole['p_value']:.3g})"
+            )
+            task = report["manifest"]["tasks"]["mlgate_tr_mc_x10"]
+            if task["n"] == whole["n"] and task.get("look"):
+                looks = task["look"][1]
+                print(f"  per-look overhead: {(seq_s - fixed_s) / (looks - 1):.2f} s")
+            if name == "regressed":
+                summary = [ln for ln in stdout.splitlines() if "mlgate" in ln or "FAIL" in ln]
+                print("  transcript:\n    " + "\n    ".join(summary[-8:]))
+    print(f"(python {sys.version.split()[0]}, {args.repeat} alternated repeats, medians)")
+
+
+if __name__ == "__main__":
+    main()
