@@ -1,5 +1,6 @@
 """Gate validity by simulation: false failures per run, margins, anchors, subgroups, continuous
-tests, stated vs simulated power. ``python -m benchmarks.bench_validity [--reps N]``.
+tests, stated vs simulated power, trend alarms over consecutive recordings.
+``python -m benchmarks.bench_validity [--reps N] [--only trend]``.
 
 Runs in-process: the fake backend's task results (``fake_task_result``) gated by ``gate_all``,
 seeded. Per-example accuracies are drawn once per example around 0.70 (a Beta(1.4, 0.6)); each
@@ -11,6 +12,8 @@ module paths when the new ones are absent (``PYTHONPATH=/work/wt-base``).
 from __future__ import annotations
 
 import argparse
+import copy
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -97,6 +100,33 @@ def run_of(scores: Sequence[float], variant: Sequence[float] | None = None) -> E
 
 def recorded(run_id: str, run: EvalRun) -> GateOutcome:
     return GateOutcome(run, (), Manifest(run_id=run_id, timestamp="2026-12-01T00:00:00+00:00"))
+
+
+@dataclass(frozen=True)
+class Mean:
+    """An observed mean (runs to an alarm) with its 95% normal interval."""
+
+    name: str
+    repetitions: int
+    total: float
+    squares: float
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.repetitions
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        mean = self.mean
+        spread = math.sqrt(max(self.squares / self.repetitions - mean * mean, 0.0))
+        half = 1.96 * spread / math.sqrt(self.repetitions)
+        return mean - half, mean + half
+
+    def row(self) -> str:
+        low, high = self.interval
+        return (
+            f"| {self.name} | {self.repetitions} | {self.mean:.1f} runs | [{low:.1f}, {high:.1f}] |"
+        )
 
 
 def failed(verdicts: dict[MetricThreshold, Any]) -> bool:
@@ -208,6 +238,152 @@ def stated_power(reps: int, seed: int = 6) -> Rate:
     return Rate(what, reps, hits)
 
 
+TREND_N, TREND_SHARE, TREND_HISTORY = 479, 0.05, 30
+
+
+class Wandering:
+    """The issue's trend scenario: n = 479 examples, each run changing the answer on about 5 %
+    of them, as many gained as lost in expectation (``erosion``: that many more lost than
+    gained per run). A random walk of the answers: each change independent of the last, the
+    hardest in-control case for a CUSUM on changes (re-drawing one fixed quality, as ``Model``
+    does, gives negatively correlated changes and fewer alarms)."""
+
+    def __init__(self, rng: np.random.Generator, level: float = 0.70) -> None:
+        self.rng = rng
+        self.right = rng.random(TREND_N) < level
+
+    def step(self, erosion: float = 0.0) -> list[float]:
+        right = int(self.right.sum())
+        lost = (TREND_SHARE + erosion) * TREND_N / 2 / max(right, 1)
+        gained = (TREND_SHARE - erosion) * TREND_N / 2 / max(TREND_N - right, 1)
+        draw = self.rng.random(TREND_N)
+        self.right = np.where(self.right, draw >= lost, draw < gained)
+        return [float(x) for x in self.right]
+
+
+def _trend_alarms(values: Sequence[float], runs: Sequence[EvalRun], method: str) -> bool:
+    """Whether the trend alarms at the last run, given the window of runs (oldest first)."""
+    if method == "mann-kendall":  # the rule before: Mann-Kendall per run at alpha 0.05
+        return len(values) >= 4 and stats.mann_kendall_down(values)[1] < 0.05
+    item = MetricThreshold("t", "acc")
+    history = [recorded(f"h{i}", run) for i, run in enumerate(runs[:-1])]
+    config = settings(on_trend="fail")
+    return failed(gate_all([item], runs[-1], None, config, history=history))
+
+
+def trend_false_alarms(
+    reps: int, method: str, recordings: int = 20, seed: int = 7, redrawn: bool = False
+) -> Rate:
+    """No erosion: 30 recorded runs, then ``recordings`` more, each gated against the last 30
+    (the window slides as each is recorded): the share of sequences with any alarm. The runs
+    wander (``Wandering``), or with ``redrawn`` are fresh draws of one fixed quality
+    (``Model``, n = 400: the issue's first measurement)."""
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(reps):
+        step = Model(rng).draw if redrawn else Wandering(rng).step
+        runs = [run_of(step()) for _ in range(TREND_HISTORY)]
+        values = [r["t"].metric("acc").value for r in runs]
+        for _ in range(recordings):
+            runs.append(run_of(step()))
+            values.append(runs[-1]["t"].metric("acc").value)
+            window = TREND_HISTORY + 1
+            if _trend_alarms(values[-window:], runs[-window:], method):
+                hits += 1
+                break
+    scenario = "fixed quality redrawn, n = 400" if redrawn else f"wandering, n = {TREND_N}"
+    return Rate(
+        f"trend: any false alarm over {recordings} recordings, window sliding, {scenario} "
+        f"({method})",
+        reps,
+        hits,
+    )
+
+
+def trend_prs(reps: int, method: str, prs: int = 20, seed: int = 10) -> Rate:
+    """No erosion: 30 recorded runs, then ``prs`` pull requests, each one run on from the last
+    recorded one and gated against the same 30 (a PR's run is not recorded): any alarm."""
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(reps):
+        walk = Wandering(rng)
+        runs = [run_of(walk.step()) for _ in range(TREND_HISTORY)]
+        values = [r["t"].metric("acc").value for r in runs]
+        for _ in range(prs):
+            pr = run_of(copy.copy(walk).step())
+            if _trend_alarms([*values, pr["t"].metric("acc").value], [*runs, pr], method):
+                hits += 1
+                break
+    name = f"trend: any false alarm over {prs} PRs against one 30-run history ({method})"
+    return Rate(name, reps, hits)
+
+
+def trend_delay(
+    reps: int, method: str, erosion: float = 0.01, most: int = 40, seed: int = 8
+) -> Mean:
+    """30 flat recorded runs, then a 1 pp per run erosion: the runs from the first eroded run to
+    the first alarm, inclusive (``most`` when none by then: counted as ``most``)."""
+    rng = np.random.default_rng(seed)
+    total = squares = 0.0
+    for _ in range(reps):
+        walk = Wandering(rng)
+        runs = [run_of(walk.step()) for _ in range(TREND_HISTORY)]
+        values = [r["t"].metric("acc").value for r in runs]
+        delay = most
+        for step in range(1, most + 1):
+            runs.append(run_of(walk.step(erosion)))
+            values.append(runs[-1]["t"].metric("acc").value)
+            window = TREND_HISTORY + 1
+            if _trend_alarms(values[-window:], runs[-window:], method):
+                delay = step
+                break
+        total, squares = total + delay, squares + delay * delay
+    name = f"trend: runs to detect a {erosion * 100:g} pp/run erosion, n = {TREND_N} ({method})"
+    return Mean(name, reps, total, squares)
+
+
+def trend_arl(reps: int, arl: float = 500.0, seed: int = 9) -> Mean:
+    """The CUSUM's in-control run length simulated (no window, run until it alarms, capped at
+    20 x ARL), from the same McNemar z the gate computes, vs the stated ARL."""
+    rng = np.random.default_rng(seed)
+    h = stats.cusum_threshold(arl)
+    right = rng.binomial(TREND_N, 0.70, size=reps)
+    s = np.zeros(reps)
+    length = np.zeros(reps)
+    alive = np.ones(reps, dtype=bool)
+    for t in range(1, int(20 * arl) + 1):
+        lost = rng.binomial(right, np.minimum(TREND_SHARE * TREND_N / 2 / np.maximum(right, 1), 1))
+        gained = rng.binomial(
+            TREND_N - right,
+            np.minimum(TREND_SHARE * TREND_N / 2 / np.maximum(TREND_N - right, 1), 1),
+        )
+        right = right - lost + gained
+        changed = lost + gained
+        z = np.where(changed > 0, (lost - gained) / np.sqrt(np.maximum(changed, 1)), 0.0)
+        s = np.maximum(0.0, s + z - stats.CUSUM_K)
+        ends = alive & (s > h)
+        length[ends] = t
+        alive &= ~ends
+        if not alive.any():
+            break
+    length[alive] = 20 * arl
+    name = f"trend: in-control run length to a false alarm (stated ARL {arl:g}, h = {h:.2f})"
+    return Mean(name, reps, float(length.sum()), float((length * length).sum()))
+
+
+def trend_scenarios(reps: int, method: str) -> list[Callable[[], Rate | Mean]]:
+    light = max(reps // 4, 20)  # each repetition gates 20-40 runs over a 30-run history
+    rows: list[Callable[[], Rate | Mean]] = [
+        lambda: trend_false_alarms(light, method),
+        lambda: trend_false_alarms(light, method, redrawn=True),
+        lambda: trend_prs(light, method),
+        lambda: trend_delay(light, method),
+    ]
+    if method != "mann-kendall" and hasattr(stats, "cusum_threshold"):  # the CUSUM's own row
+        rows.append(lambda: trend_arl(reps))
+    return rows
+
+
 def scenarios(reps: int) -> list[Callable[[], Rate]]:
     return [
         lambda: null_every_family(reps, realistic=False),
@@ -216,6 +392,7 @@ def scenarios(reps: int) -> list[Callable[[], Rate]]:
         lambda: true_drop(reps, 0.01),
         lambda: true_drop(reps, 0.02),
         lambda: anchor_steps(reps // 2, 0.0),
+        lambda: anchor_steps(reps // 4, 0.0, steps=20),
         lambda: anchor_steps(reps // 2, 0.01),
         lambda: subgroup_power(reps),
         *[lambda n=n: continuous_size(reps * 2, n) for n in (1, 3, 5, 10, 30)],
@@ -226,10 +403,21 @@ def scenarios(reps: int) -> list[Callable[[], Rate]]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=1000)
+    parser.add_argument("--only", choices=("all", "trend"), default="all")
+    parser.add_argument(
+        "--trend",
+        choices=("gate", "mann-kendall"),
+        default="gate",
+        help="the trend rows through this release's gate, or the rule before (Mann-Kendall)",
+    )
     args = parser.parse_args(argv)
     print("| row | repetitions | rate | 95% interval |")
     print("| --- | --- | --- | --- |")
-    for scenario in scenarios(args.reps):
+    rows: list[Callable[[], Rate | Mean]] = []
+    if args.only == "all":
+        rows += scenarios(args.reps)
+    rows += trend_scenarios(args.reps, args.trend)
+    for scenario in rows:
         started = time.perf_counter()
         rate = scenario()
         print(rate.row(), f"<!-- {time.perf_counter() - started:.0f} s -->", flush=True)

@@ -63,8 +63,8 @@ class ChanceWarning(MlgateWarning):
 
 
 class TrendWarning(MlgateWarning):
-    """The metric has been falling over the recorded runs (a Mann-Kendall test): each step may
-    be within its margin while the path is not."""
+    """The metric has been falling over the recorded comparable runs (the trend's CUSUM passed
+    its threshold at this run): each step may be within its margin while the path is not."""
 
 
 class AnchorSkippedWarning(MlgateWarning):

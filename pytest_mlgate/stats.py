@@ -545,6 +545,86 @@ def mann_kendall_down(values: Sequence[float]) -> tuple[float, float]:
     return (float(s), normal_cdf(z))
 
 
+#: The CUSUM's reference value, in standard errors of a run-to-run change: half the shift it
+#: detects fastest. One standard error per run is the issue's erosion: 1 pp per run at n = 479
+#: with 5 % of the examples changing answers between runs is 0.98 of one.
+CUSUM_K = 0.5
+
+
+@dataclass(frozen=True)
+class Cusum:
+    """Page's one-sided CUSUM over a series of standardized run-to-run changes (positive:
+    worse), restarted at zero after each alarm so that one change point gives one alarm."""
+
+    statistic: float  #: after the last change (the value that alarmed, before its restart)
+    alarmed: bool  #: whether the last change took it past the threshold
+    runs: int  #: the runs it accumulated over: since it last stood at zero, the last included
+    alarms: int  #: alarms earlier in the series (each restarted it)
+
+
+def cusum_down(changes: Sequence[float], h: float, k: float = CUSUM_K) -> Cusum:
+    """S_t = max(0, S_{t-1} + z_t - k), alarm when S_t > h, then S_t = 0 again.
+
+    ``changes`` are z_t, each run's change from the previous comparable run in standard errors,
+    oriented so that a drop is positive. A CUSUM rather than a test per window: its average run
+    length between false alarms is a property of (k, h) alone (``cusum_arl``), so the chance of
+    a false alarm over many consecutive runs is stated, where a per-run test at alpha raises one
+    alarm in about 1/alpha runs per window it re-reads."""
+    s, start, alarms, alarmed = 0.0, 0, 0, False
+    for t, z in enumerate(changes, start=1):
+        if alarmed:  # the previous change alarmed: start over from the run it alarmed at
+            s, start, alarms = 0.0, t - 1, alarms + 1
+        s = max(0.0, s + z - k)
+        alarmed = s > h
+        if s == 0.0:
+            start = t
+    return Cusum(s, alarmed, len(changes) - start + 1, alarms)
+
+
+def _normal_cdf_array(x: Array) -> Array:
+    dist = NormalDist()
+    flat = np.asarray(x, dtype=np.float64).ravel()
+    return np.array([dist.cdf(float(v)) for v in flat]).reshape(np.shape(x))
+
+
+def cusum_arl(h: float, k: float = CUSUM_K, shift: float = 0.0, states: int = 200) -> float:
+    """The average run length of ``cusum_down`` from a start at zero when the changes are
+    independent N(shift, 1): ``shift = 0`` is the in-control ARL (runs to a false alarm),
+    ``shift > 0`` the delay to detect a drop of ``shift`` standard errors per run.
+
+    Brook and Evans' Markov chain: [0, h] cut into ``states`` cells of width w = 2h/(2·states
+    − 1), cell 0 holding the mass at zero; ARL = (I − R)⁻¹·1 at cell 0, R the transitions among
+    the cells that have not alarmed. 200 cells agree with simulation to well under 1 %."""
+    w = 2.0 * h / (2 * states - 1)
+    offsets = np.arange(-(states - 1), states, dtype=np.float64)  # j - i, every pair of cells
+    upper = _normal_cdf_array((offsets + 0.5) * w + k - shift)
+    lower = _normal_cdf_array((offsets - 0.5) * w + k - shift)
+    index = np.arange(states)
+    steps = index[None, :] - index[:, None] + states - 1  # row i, column j -> offset j - i
+    moves = upper[steps] - lower[steps]
+    moves[:, 0] = upper[steps[:, 0]]  # everything at or below the first cell lands at zero
+    lengths = np.linalg.solve(np.eye(states) - moves, np.ones(states))
+    return float(lengths[0])
+
+
+_THRESHOLDS: dict[tuple[float, float], float] = {}
+
+
+def cusum_threshold(arl: float, k: float = CUSUM_K) -> float:
+    """The decision threshold h whose in-control ARL (``cusum_arl``) is ``arl`` runs, to 1e-4
+    (bisection; ARL grows with h). Cached: a run asks once per distinct ARL."""
+    key = (float(arl), float(k))
+    if key not in _THRESHOLDS:
+        low, high = 0.0, 4.0
+        while cusum_arl(high, k) < arl:
+            low, high = high, high * 2
+        while high - low > 1e-4:
+            mid = (low + high) / 2
+            low, high = (mid, high) if cusum_arl(mid, k) < arl else (low, mid)
+        _THRESHOLDS[key] = high
+    return _THRESHOLDS[key]
+
+
 def quantile_ratio(
     base: Sequence[float],
     new: Sequence[float],

@@ -223,5 +223,6 @@ def test_anchor_baseline_and_this_run_stay_in_view_with_30_columns(
         for s in ("th.anchor", "th.baseline", "th.current")
     ]
     assert [b["x"] for b in pinned if b] == sorted(b["x"] for b in pinned if b)  # side by side
-    assert "↘ down (p=" in wide.locator("#matrix tbody tr.main").first.inner_text()
+    # the gate's CUSUM alarmed (h for two metrics at ARL 500 each run: 5.1); before: "(p=…)"
+    assert "↘ down (CUSUM " in wide.locator("#matrix tbody tr.main").first.inner_text()
     wide.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from pytest_mlgate import stats
 from pytest_mlgate.config.schema import GateConfig, MetricThreshold
 from pytest_mlgate.gate.decision import gate_all
 from pytest_mlgate.gate.verdicts import Anchor, Caveat, GateOutcome, Reference, Status
@@ -124,9 +127,11 @@ def test_the_chance_guard_warning_survives_the_baseline_comparison() -> None:
 
 
 def test_an_incomparable_change_resets_the_trend() -> None:
-    """Five runs at 0.70, then (another dtype) six at 0.66: a one-off level shift, not a trend
-    (before: Mann-Kendall over all eleven, p = 0.004, a TrendWarning). Runs made like this one
-    still trend."""
+    """Four float32 runs, then (another dtype) one more and this run, each losing two more
+    examples: among comparable runs the CUSUM passes h at this run (five changes of McNemar's
+    z = 2 / sqrt(2) each); across the dtype change only the two bfloat16 runs enter it, and it
+    does not alarm. (Before, Mann-Kendall: a one-off level shift at the change read as a trend,
+    p = 0.004.)"""
     import dataclasses
 
     from pytest_mlgate.manifest import ModelInfo
@@ -138,17 +143,95 @@ def test_an_incomparable_change_resets_the_trend() -> None:
             made, manifest=dataclasses.replace(made.manifest, model=ModelInfo(dtype=dtype))
         )
 
-    history = [at(f"r{i}", 70, "float32")[1] for i in range(5)]
-    history += [at(f"s{i}", 66 + (i % 2), "bfloat16")[1] for i in range(6)]
-    now, now_outcome = at("now", 66, "bfloat16")
+    history = [at(f"r{i}", 80 - 2 * i, "float32")[1] for i in range(4)]
+    history.append(at("s0", 72, "bfloat16")[1])
+    now, now_outcome = at("now", 70, "bfloat16")
     item = MetricThreshold("t", "acc")
     manifest = now_outcome.manifest
     [v] = gate_all([item], now, None, GateConfig(), manifest, history=history).values()
     assert v.trend is not None
-    assert v.trend[2] == 7  # the six runs since the change and this one
+    assert v.trend[2] == 2  # the run since the change and this one
     assert v.status is Status.PASS
     same = [dataclasses.replace(h, manifest=manifest) for h in history]
     [v] = gate_all([item], now, None, GateConfig(), manifest, history=same).values()
     assert v.trend is not None
-    assert v.trend[2] == 12
-    assert v.status is Status.WARN  # the same shift among comparable runs does read as a trend
+    assert v.trend[2] == 6
+    assert v.status is Status.WARN  # the same decline among comparable runs alarms
+    assert "downward trend: CUSUM 4.6 > h 4.4 over the last 6 of 6 comparable runs" in v.reason
+
+
+def _declining(steps: int = 6, lost: int = 2) -> tuple[list[GateOutcome], EvalRun]:
+    """``steps`` recorded runs and this one, each losing ``lost`` more examples (McNemar's
+    z = sqrt(lost) per change: five changes of 2 pass h = 4.4)."""
+    runs = [EvalRun({"t": task("t", scores(90, lost * i))}) for i in range(steps + 1)]
+    return [outcome(f"r{i}", r) for i, r in enumerate(runs[:-1])], runs[-1]
+
+
+@pytest.mark.parametrize(
+    ("on_trend", "status"), [("off", Status.PASS), ("warn", Status.WARN), ("fail", Status.FAIL)]
+)
+def test_on_trend_off_warn_fail(on_trend: str, status: Status) -> None:
+    """off: no trend computed; warn: a TrendWarning caveat, the run passes; fail: the run
+    fails, the text in its reason."""
+    history, now = _declining(5)
+    item = MetricThreshold("t", "acc")
+    [v] = gate_all([item], now, None, GateConfig(on_trend=on_trend), history=history).values()
+    assert v.status is status
+    trend_caveats = [m for kind, m in v.caveats if kind is Caveat.TREND]
+    if on_trend == "off":
+        assert v.trend is None
+        assert not trend_caveats
+        return
+    assert v.trend is not None
+    statistic, h, runs = v.trend
+    assert statistic > h
+    assert runs == 6
+    assert "downward trend: CUSUM 4.6 > h 4.4 over the last 6 of 6 comparable runs" in v.reason
+    assert "in-control average run length 500 runs between false alarms" in v.reason
+    assert bool(trend_caveats) is (on_trend == "warn")
+
+
+def test_the_trend_stays_outside_the_holm_family_and_its_arl_covers_the_run() -> None:
+    """A baseline comparison's adjusted p is the same with or without a trend over the
+    history; with two trended metrics and error_rate = "run" each CUSUM runs at twice the ARL
+    (a higher h), so the run as a whole keeps one false alarm per trend_arl runs on average."""
+    history, now = _declining(5)
+    base = history[-1]
+    one = MetricThreshold("t", "acc")
+    settings = GateConfig(max_drop=0.0)
+    [plain] = gate_all([one], now, base, settings).values()
+    [trended] = gate_all([one], now, base, settings, history=history).values()
+    assert trended.p_adjusted == plain.p_adjusted
+    assert trended.trend is not None
+    two = {"t": now["t"], "u": now["t"]}
+    runs = [EvalRun({"t": h.run["t"], "u": h.run["t"]}) for h in history]
+    both = [outcome(f"b{i}", r) for i, r in enumerate(runs)]
+    items = [one, MetricThreshold("u", "acc")]
+    verdicts = gate_all(items, EvalRun(two), None, GateConfig(), history=both)
+    h_two = {v.trend[1] for v in verdicts.values() if v.trend is not None}
+    assert h_two == {stats.cusum_threshold(1000)}
+    assert trended.trend[1] == stats.cusum_threshold(500)
+    family = gate_all(items, EvalRun(two), None, GateConfig(error_rate="family"), history=both)
+    assert {v.trend[1] for v in family.values() if v.trend} == {trended.trend[1]}
+
+
+def test_a_change_without_scores_or_stderr_restarts_the_series() -> None:
+    """Standardized from the paired scores; from the standard errors when a run has no scores;
+    a run with neither cannot be standardized, and the series starts again after it."""
+    from pytest_mlgate.gate.trend import trend_series
+
+    item = MetricThreshold("t", "acc")
+    history, now = _declining(3)
+    runs = [h.run for h in history] + [now]
+    assert trend_series(item, runs, True).changes == pytest.approx([2**0.5] * 3)
+
+    def without_scores(run: EvalRun, stderr: float | None) -> EvalRun:
+        metric = run["t"].metrics["acc,none"]
+        bare = replace(metric, scores=(), doc_ids=(), stderr=stderr)
+        return EvalRun({"t": TaskResult("t", {"acc,none": bare}, N)})
+
+    unscored = [without_scores(r, 0.03) for r in runs]
+    assert trend_series(item, unscored, True).changes == pytest.approx([0.02 / 0.03 / 2**0.5] * 3)
+    series = trend_series(item, [runs[0], without_scores(runs[1], None), *runs[2:]], True)
+    assert series.changes == pytest.approx([2**0.5])  # only the change after the bare run
+    assert series.runs == 2

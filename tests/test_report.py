@@ -114,6 +114,28 @@ def test_a_declining_history_trends_down_with_its_p_value() -> None:
     assert "↘ down (p=" in html
 
 
+def test_a_gated_row_shows_the_gates_cusum_alarm() -> None:
+    """A gated metric whose history declines two examples a run: the gate's CUSUM alarms at
+    this run, and the row says so with its figures, not with a p-value."""
+    declining = [
+        record(f"run-{d}", d, [1.0] * (90 - 2 * d) + [0.0] * (10 + 2 * d), GROUPS)
+        for d in range(1, 6)
+    ]
+    now_scores = [1.0] * 78 + [0.0] * 22
+    threshold = MetricThreshold("mc", "acc", min=0.5)
+    run = task_run(now_scores, GROUPS)
+    verdicts = gate_all([threshold], run, None, GateConfig(), history=declining)
+    now = outcome("run-now", run, timestamp="2026-11-24T10:00:00+00:00", suite="fast",
+                  checkpoint="ckpt", verdicts=list(verdicts.values()))  # fmt: skip
+    data = ReportInput(now, declining[-1], declining)
+    [main, *_] = build_matrix(data).rows
+    assert main.trend == "down"
+    assert main.trend_p is None
+    assert main.trend_cusum is not None
+    assert main.trend_cusum[0] > main.trend_cusum[1]
+    assert "↘ down (CUSUM 4.6, h 4.4)" in render_html(data)
+
+
 def test_history_window_keeps_the_baseline_column() -> None:
     data = report_input(GOOD, history_days=10)
     data = dataclasses.replace(data, report=ReportConfig(history=3, examples=5))

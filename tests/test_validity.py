@@ -141,3 +141,64 @@ def test_every_planned_comparison_gets_its_power_and_subgroups_warn() -> None:
     assert any(
         m.startswith("t acc[g0] vs baseline: n=80: the minimum detectable drop") for m in messages
     )
+
+
+def test_a_flat_noisy_history_rarely_raises_a_trend_alarm() -> None:
+    """No erosion, 20 consecutive recordings against a sliding 30-run history (n = 479, 5 % of
+    the answers changing each run): the CUSUM alarms in a few % of sequences (ARL 500: about
+    4 %); the per-run Mann-Kendall rule before it in most of them."""
+    rate = sim.trend_false_alarms(40, "gate")
+    before = sim.trend_false_alarms(40, "mann-kendall")
+    print(rate.row(), before.row(), sep="\n")
+    assert at_most(rate, 0.05)
+    assert rate.rate <= 0.1
+    assert before.interval[0] > 0.2
+
+
+def test_an_erosion_is_flagged_once_not_on_every_later_run() -> None:
+    """Two runs losing 3 pp each (one change point), then 23 flat runs, each gated against the
+    last 30: one alarm, at the second eroded run; the CUSUM restarts after it, so the runs after
+    it do not alarm again. Mann-Kendall per run (the rule before) alarmed on most of the runs
+    that followed, for as long as the drop stayed in its window."""
+    from pytest_mlgate.config.schema import GateConfig, MetricThreshold
+    from pytest_mlgate.gate.decision import gate_all
+    from pytest_mlgate.gate.verdicts import Caveat
+
+    walk = sim.Wandering(np.random.default_rng(1))
+    runs = [sim.run_of(walk.step()) for _ in range(sim.TREND_HISTORY)]
+    alarms, before = [], []
+    for step in range(1, 26):
+        runs.append(sim.run_of(walk.step(0.03 if step <= 2 else 0.0)))
+        history = [sim.recorded(f"h{i}", r) for i, r in enumerate(runs[-31:-1])]
+        item = MetricThreshold("t", "acc")
+        [v] = gate_all([item], runs[-1], None, GateConfig(), history=history).values()
+        if any(kind is Caveat.TREND for kind, _ in v.caveats):
+            alarms.append(step)
+        values = [r["t"].metric("acc").value for r in runs[-31:]]
+        if stats.mann_kendall_down(values)[1] < 0.05:
+            before.append(step)
+    assert alarms == [2]
+    assert len(before) >= 10
+
+
+def test_the_stated_average_run_length_is_the_cusums() -> None:
+    """h from the Markov-chain ARL: the textbook one-sided figures (k = 0.5: h = 4 gives 336
+    runs, h = 5 gives 930; a 1-SE shift is found in 8.4 and 10.4 runs), and the simulated
+    in-control run length with the gate's McNemar z is at least the stated 500 runs."""
+    assert stats.cusum_arl(4.0) == pytest.approx(336, rel=0.01)
+    assert stats.cusum_arl(5.0) == pytest.approx(930, rel=0.01)
+    assert stats.cusum_arl(4.0, shift=1.0) == pytest.approx(8.38, rel=0.01)
+    assert stats.cusum_arl(5.0, shift=1.0) == pytest.approx(10.38, rel=0.01)
+    h = stats.cusum_threshold(500)
+    assert stats.cusum_arl(h) == pytest.approx(500, rel=1e-3)
+    simulated = sim.trend_arl(300)
+    print(simulated.row())
+    assert simulated.interval[1] >= 500
+
+
+def test_cusum_restarts_after_an_alarm_and_counts_its_span() -> None:
+    found = stats.cusum_down([0.0, 3.0, 3.0, 0.0], h=4.0)
+    assert (found.alarmed, found.alarms, found.statistic) == (False, 1, 0.0)
+    found = stats.cusum_down([-1.0, 2.5, 2.5], h=3.5)
+    assert (found.alarmed, found.alarms, found.statistic) == (True, 0, 4.0)
+    assert found.runs == 3  # the run it stood at zero at, and the two that raised it

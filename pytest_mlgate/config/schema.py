@@ -271,7 +271,12 @@ class GateConfig:
     on_trend: str = setting(
         "warn",
         Choice(TREND_POLICIES),
-        "a significant downward trend over the history: warn, fail or off",
+        "a downward trend over the history (a CUSUM alarm): warn, fail or off",
+    )
+    trend_arl: int = setting(
+        500,
+        Integer(low=20),
+        "the trend alarm's average run length between false alarms, in runs",
     )
     determinism: DeterminismConfig | None = None  # None: not checked
     record_sequential: bool = False  # a --mlgate-record run may stop early too (else: whole)

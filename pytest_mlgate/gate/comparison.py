@@ -25,7 +25,7 @@ from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 
 # The comparison families (DESIGN §10): with ``[gate] correction`` each is corrected on its own.
 OVERALL, SUBGROUPS, GAPS = "overall metrics vs the baseline", "subgroups vs the baseline", "gaps"
-ANCHORED, TRENDS, REFERENCED = "vs the anchor", "trends", "vs the reference"
+ANCHORED, REFERENCED = "vs the anchor", "vs the reference"
 
 
 @dataclass(frozen=True)

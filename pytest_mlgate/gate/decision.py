@@ -1,5 +1,5 @@
 """Every comparison of a run queued by family, corrected, decided by the one rule, and folded into
-one verdict per gated metric; the trend over the history; power warnings. No pytest, no I/O.
+one verdict per gated metric; the trend's CUSUM over the history; power warnings. No pytest, no I/O.
 
 The rule (DESIGN §4, §10): a metric fails when it breaks an absolute bound (``min`` / ``max``), or
 when it dropped against the baseline by more than its margin (``max_drop``) AND the one-sided
@@ -32,7 +32,6 @@ from pytest_mlgate.gate.comparison import (
     BASELINE,
     GAP,
     REFERENCE,
-    TRENDS,
     Against,
     Decision,
     Pending,
@@ -41,6 +40,7 @@ from pytest_mlgate.gate.comparison import (
     pair,
 )
 from pytest_mlgate.gate.looks import SequentialStop
+from pytest_mlgate.gate.trend import TrendSeries, stated_arl, trend_series
 from pytest_mlgate.gate.verdicts import (
     SEVERITY,
     Anchor,
@@ -200,6 +200,7 @@ class _Decision:
         self.main: dict[MetricThreshold, Verdict] = {}
         self.extras: dict[MetricThreshold, list[_Extra]] = {}
         self.families: dict[str, list[tuple[MetricThreshold, float, Decide]]] = {}
+        self.trends: list[TrendSeries] = []
 
     def _keep(self, threshold: MetricThreshold, result: Verdict | _Extra | None) -> None:
         if isinstance(result, Verdict):
@@ -285,32 +286,38 @@ class _Decision:
         return _as_extra(decide(item, p_adj, self.settings))
 
     def add_trend(self, threshold: MetricThreshold, history: Sequence[GateOutcome]) -> None:
-        """A Mann-Kendall test for a downward trend over the history and this run."""
+        """The metric's run-to-run changes over the comparable history and this run, for the
+        trend's CUSUM (``gate.trend``), decided once every metric's series is known."""
         if self.settings.on_trend == "off" or threshold.subgroup is not None:
             return
-        history = self._comparable_tail(history, threshold.task)
-        values = [_value_of(r.run, threshold) for r in history] + [_value_of(self.run, threshold)]
-        known = [v for v in values if v is not None]
         metric = _metric_of(self.run, threshold)
-        if len(known) < 4 or metric is None:
+        if metric is None or _value_of(self.run, threshold) is None:
             return
-        down = metric_direction(threshold, metric) is not False
-        s, p = stats.mann_kendall_down(known if down else [-v for v in known])
-        self._queue(
-            TRENDS, threshold, p, partial(_decide_trend, (s, p, len(known)), settings=self.settings)
-        )
+        runs = [r.run for r in self._comparable_tail(history, threshold.task)] + [self.run]
+        higher = metric_direction(threshold, metric) is not False
+        series = trend_series(threshold, runs, higher)
+        if series.changes:
+            self.trends.append(series)
 
     def corrected_together(self) -> list[list[tuple[MetricThreshold, float, Decide]]]:
         """The groups corrected together: with ``error_rate = "run"`` every comparison that can
-        fail the run is one group (trend alarms too when ``on_trend = "fail"``), so the chance
-        that any of them fails under no change is at most alpha; with ``"family"`` each family
-        is its own group (at most alpha per family in use)."""
+        fail the run is one group, so the chance that any of them fails under no change is at
+        most alpha; with ``"family"`` each family is its own group (at most alpha per family in
+        use). The trend is not in either: a CUSUM alarm is not a p-value. It is governed by its
+        average run length between false alarms instead (``gate.trend.stated_arl``), over the
+        run's metrics together with ``"run"``; with ``on_trend = "fail"`` a run's chance of a
+        false failure is then at most alpha plus about 1/trend_arl."""
         if self.settings.error_rate == "family":
             return list(self.families.values())
-        trends_fail = self.settings.on_trend == "fail"
-        run = [q for f, qs in self.families.items() if f != TRENDS or trends_fail for q in qs]
-        warnings_only = [] if trends_fail else self.families.get(TRENDS, [])
-        return [group for group in (run, warnings_only) if group]
+        run = [q for qs in self.families.values() for q in qs]
+        return [run] if run else []
+
+    def decide_trends(self) -> None:
+        arl = stated_arl(self.settings, len(self.trends))
+        h = stats.cusum_threshold(arl)
+        for series in self.trends:
+            found = stats.cusum_down(series.changes, h)
+            self._keep(series.threshold, _decide_trend(found, h, series.runs, self.settings))
 
     def _comparable_tail(self, history: Sequence[GateOutcome], task: str) -> Sequence[GateOutcome]:
         """The recorded runs since the last one made differently from this run (another task
@@ -328,17 +335,20 @@ class _Decision:
             adjusted = stats.adjust([p for _, p, _ in queued], self.settings.correction)
             for (threshold, _, then), p_adj in zip(queued, adjusted, strict=True):
                 self._keep(threshold, then(p_adj))
+        self.decide_trends()
         return {t: _with_extras(self.main[t], self.extras.get(t, [])) for t in thresholds}
 
 
-def _decide_trend(test: tuple[float, float, int], p_adj: float, *, settings: GateConfig) -> _Extra:
-    s, _, runs = test
-    trend = (s, p_adj, runs)
-    if p_adj >= settings.alpha:
+def _decide_trend(found: stats.Cusum, h: float, runs: int, settings: GateConfig) -> _Extra:
+    """An alarm when the CUSUM passes h at this run (once per change point: it restarts after
+    each alarm); the verdict keeps (CUSUM, h, comparable runs) either way."""
+    trend = (found.statistic, h, runs)
+    if not found.alarmed:
         return _Extra(Status.PASS, "", trend=trend)
     text = (
-        f"downward trend over the last {runs} runs (Mann-Kendall S={s:g}, "
-        f"p={stats.format_p(p_adj)}); compare with an anchor ([gate] anchor) to see how far"
+        f"downward trend: CUSUM {found.statistic:.1f} > h {h:.1f} over the last {found.runs} "
+        f"of {runs} comparable runs (in-control average run length {settings.trend_arl} runs "
+        "between false alarms); compare with an anchor ([gate] anchor) to see how far"
     )
     status = Status.FAIL if settings.on_trend == "fail" else Status.WARN
     caveats = () if status is Status.FAIL else ((Caveat.TREND, text),)
@@ -384,10 +394,11 @@ def gate_all(
 ) -> dict[MetricThreshold, Verdict]:
     """Verdicts for every gated metric of a run: absolute bounds, then the comparisons (with
     the baseline; with the anchor; with the reference; a variant also with its clean task),
-    and the trend over ``history`` (the baseline branch's last runs, oldest first), corrected
-    together per ``[gate] error_rate``. ``sequential``: the baseline comparisons a sequential
-    run decided look by look (their decisions replace the fixed-n test's)."""
-    kinds = 1 + (anchor is not None) + (reference is not None) + bool(history)
+    corrected together per ``[gate] error_rate``; and the trend's CUSUM over ``history`` (the
+    baseline branch's last runs, oldest first) at its stated average run length.
+    ``sequential``: the baseline comparisons a sequential run decided look by look (their
+    decisions replace the fixed-n test's)."""
+    kinds = 1 + (anchor is not None) + (reference is not None)  # the trend is no test: no p
     comparisons = len(thresholds) * kinds + sum(t.max_gap is not None for t in thresholds)
     decision = _Decision(
         run, baseline, settings, manifest, record_hint, anchor, reference, comparisons, sequential

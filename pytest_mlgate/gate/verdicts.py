@@ -46,7 +46,9 @@ class Verdict:
     notes: tuple[str, ...] = ()
     #: warnings the verdict carries: (kind, message)
     caveats: tuple[tuple[Caveat, str], ...] = ()
-    #: the Mann-Kendall test over the recorded history and this run: (S, p, runs)
+    #: the trend's CUSUM over the comparable history and this run: (CUSUM, its threshold h,
+    #: comparable runs); it alarmed when CUSUM > h. Records written before the CUSUM hold
+    #: Mann-Kendall's (S, p, runs) here: told apart by h > 1 >= p (``trend_alarm``)
     trend: tuple[float, float, int] | None = None
     #: the head-to-head comparison with the reference checkpoint and its adjusted p
     reference: tuple[stats.Comparison, float] | None = None
@@ -62,6 +64,16 @@ class Verdict:
         if self.p_adjusted is not None:
             return self.p_adjusted
         return None if self.comparison is None else self.comparison.p_value
+
+
+def trend_alarm(trend: tuple[float, float, int], alpha: float) -> tuple[bool, float | None]:
+    """Whether a verdict's trend alarmed, and the p-value it was decided by (None for the CUSUM,
+    which has none). h is above 1 at every ARL the config accepts (h = 1.46 at ARL 20), a p-value
+    never is: that tells an old record's Mann-Kendall figures from the CUSUM's."""
+    statistic, threshold, _ = trend
+    if threshold > 1.0:
+        return statistic > threshold, None
+    return threshold < alpha, threshold
 
 
 @dataclass(frozen=True)

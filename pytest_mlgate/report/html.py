@@ -153,6 +153,15 @@ HEADLINES = {
 }
 
 
+def _trend_figure(row: Row) -> str:
+    """What the trend was decided by: the gate's CUSUM against its h, or the report's own
+    Mann-Kendall p-value on an ungated row."""
+    if row.trend_cusum is not None:
+        statistic, threshold = row.trend_cusum
+        return f" (CUSUM {statistic:.1f}, h {threshold:.1f})"
+    return "" if row.trend_p is None else f" (p={format_p(row.trend_p)})"
+
+
 def _row_view(row: Row, classes: Sequence[str]) -> dict[str, Any]:
     return {
         "name": row.name,
@@ -161,8 +170,7 @@ def _row_view(row: Row, classes: Sequence[str]) -> dict[str, Any]:
         "subgroup": row.subgroup,
         "gated": row.gated,
         "trend": row.trend,
-        "trend_label": TREND[row.trend]
-        + ("" if row.trend_p is None else f" (p={format_p(row.trend_p)})"),
+        "trend_label": TREND[row.trend] + _trend_figure(row),
         "alert": row.alert,
         "margin": row.margin,
         "n": row.n,

@@ -6,8 +6,8 @@ HTML and Markdown renderers and ``mlgate report`` share it.
 Trend rule (stated in the report): the Mann-Kendall test for a monotone trend over the values
 of the row's columns, oriented so that "up" is better: "down" when the one-sided test for a
 decline has p < alpha, "up" likewise for a rise, "flat" otherwise, "few" under four values. A
-gated row shows the gate's own test (the baseline branch's last runs and this one, corrected
-across the run's metrics).
+gated row shows the gate's own trend instead: "down" when its CUSUM over the baseline branch's
+comparable runs and this one alarmed at this run (``gate.trend``), "flat" otherwise.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pytest_mlgate.errors import MetricNotFound, MlgateError, StoreError
 from pytest_mlgate.gate.bounds import disparity
 from pytest_mlgate.gate.comparison import BASELINE, comparison_margin
 from pytest_mlgate.gate.pairing import Flips, paired_docs, task_flips
-from pytest_mlgate.gate.verdicts import Anchor, GateOutcome, Reference, Verdict
+from pytest_mlgate.gate.verdicts import Anchor, GateOutcome, Reference, Verdict, trend_alarm
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 from pytest_mlgate.store import HistoryStore
 
@@ -111,6 +111,7 @@ class Row:
     n: int | None = None
     disparity: float | None = None  # best minus worst subgroup in this run (gated rows)
     trend_p: float | None = None  # the trend test's one-sided p-value
+    trend_cusum: tuple[float, float] | None = None  # a gated row's trend: (CUSUM, its h)
 
     @property
     def name(self) -> str:
@@ -259,6 +260,7 @@ class _Builder:
             n=current_metric.n if not subgroup else None,
             disparity=spread,
             trend_p=trend_p,
+            trend_cusum=_cusum(verdict),
         )
 
     def _margin(
@@ -427,13 +429,21 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+def _cusum(verdict: Verdict | None) -> tuple[float, float] | None:
+    """A gated row's CUSUM and threshold (None: no trend, or a record from before the CUSUM)."""
+    if verdict is None or verdict.trend is None or verdict.threshold.subgroup is not None:
+        return None
+    statistic, threshold, _ = verdict.trend
+    return (statistic, threshold) if threshold > 1.0 else None
+
+
 def _trend(
     values: Sequence[float | None], oriented: float, verdict: Verdict | None, alpha: float
 ) -> tuple[str, float | None]:
     """(up / flat / down / few, the p-value of the direction shown)."""
     if verdict is not None and verdict.trend is not None and verdict.threshold.subgroup is None:
-        p = verdict.trend[1]
-        return ("down" if p < alpha else "flat", p)
+        alarmed, p = trend_alarm(verdict.trend, alpha)
+        return ("down" if alarmed else "flat", p)
     known = [v * oriented for v in values if v is not None]
     if len(known) < TREND_MIN_VALUES:
         return ("few", None)

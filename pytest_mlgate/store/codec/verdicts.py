@@ -135,7 +135,7 @@ def _trend(value: object, what: str) -> tuple[float, float, int] | None:
     if value is None:
         return None
     if not (isinstance(value, list) and len(value) == 3 and isinstance(value[2], int)):
-        raise RecordError(f"{what}: expected [S, p, runs]")
+        raise RecordError(f"{what}: expected [CUSUM, h, runs] (or Mann-Kendall's [S, p, runs])")
     return (number_or_nan(value[0], what), number_or_nan(value[1], what), value[2])
 
 
