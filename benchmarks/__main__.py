@@ -157,7 +157,9 @@ metadata:
 
 
 def big_task(folder: Path) -> Path:
-    """The shipped multiple-choice task, ten times (each copy's questions numbered)."""
+    """The shipped multiple-choice task, ten times: each copy's documents carry their copy's
+    number in a field of their own, so they are distinct documents with the prompts of the
+    original (a model answers the ten copies as it answers the task)."""
     import json
 
     from pytest_mlgate.tasks import iter_docs
@@ -167,7 +169,7 @@ def big_task(folder: Path) -> Path:
     with data.open("w", encoding="utf-8") as out:
         for copy in range(10):
             for doc in iter_docs("mlgate_tr_mc"):
-                doc = {**doc, "question": f"{doc['question']} ({copy + 1})"}
+                doc = {**doc, "copy": copy + 1}
                 out.write(json.dumps(doc, ensure_ascii=False) + "\n")
     (folder / "x10.yaml").write_text(BIG_TASK.format(data=data))
     return folder

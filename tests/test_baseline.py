@@ -287,3 +287,24 @@ def test_power_warning_uses_how_much_neighbouring_baselines_disagree(repo: Repo)
             "examples that flipped between the last two baseline runs*"
         ]
     )
+
+
+def test_each_row_shows_the_drop_its_comparison_can_detect(repo: Repo) -> None:
+    """The power of the test actually run, beside its row: in the JSON verdict and the report."""
+    from pytest_mlgate.config.schema import GateConfig, MetricThreshold
+    from pytest_mlgate.gate.power import plan_power
+    from pytest_mlgate.store.codec import loads_outcome
+
+    repo.run({"acc": BASE}, "--mlgate-record")
+    done = repo.run({"acc": BASE}, "--mlgate-json=r.json", "--mlgate-report=r.html")
+    assert done.ret == 0
+    [verdict] = json.loads((repo.pytester.path / "r.json").read_text())["verdicts"]
+    [entry] = repo.history()
+    record = repo.pytester.path / ".mlgate" / "runs" / f"{entry['run_id']}.json"
+    baseline = loads_outcome(record.read_text())
+    settings = GateConfig(max_drop=0.02)
+    [planned] = plan_power([MetricThreshold("mlgate_tr_mc", "acc")], baseline, settings)
+    assert verdict["detectable"] == pytest.approx(planned.detectable)
+    assert 0.02 < verdict["detectable"] < 0.5  # 100 examples cannot see a 2 pp drop
+    html = (repo.pytester.path / "r.html").read_text()
+    assert f"detects {planned.detectable * 100:.1f} pp" in html

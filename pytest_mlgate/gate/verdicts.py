@@ -52,6 +52,9 @@ class Verdict:
     trend: tuple[float, float, int] | None = None
     #: the head-to-head comparison with the reference checkpoint and its adjusted p
     reference: tuple[stats.Comparison, float] | None = None
+    #: the drop its baseline comparison detects with 80% power at the baseline's n (the exact
+    #: test it runs, its margin, the adjusted level); NaN: none; None: not planned
+    detectable: float | None = None
 
     @property
     def passed(self) -> bool:

@@ -162,6 +162,13 @@ def _trend_figure(row: Row) -> str:
     return "" if row.trend_p is None else f" (p={format_p(row.trend_p)})"
 
 
+def _detectable(drop: float | None) -> str | None:
+    """The drop a row's baseline comparison detects, as the row shows it (None: not planned)."""
+    if drop is None:
+        return None
+    return "no drop" if math.isnan(drop) else f"{drop * 100:.1f} pp"
+
+
 def _row_view(row: Row, classes: Sequence[str]) -> dict[str, Any]:
     return {
         "name": row.name,
@@ -175,6 +182,7 @@ def _row_view(row: Row, classes: Sequence[str]) -> dict[str, Any]:
         "margin": row.margin,
         "n": row.n,
         "disparity": row.disparity,
+        "detectable": _detectable(row.detectable),
         "spark": row.sparkline(),
         "cells": [_cell_html(c, row, kind) for c, kind in zip(row.cells, classes, strict=True)],
         "status": row.cells[-1].status or "",

@@ -112,6 +112,8 @@ class Row:
     disparity: float | None = None  # best minus worst subgroup in this run (gated rows)
     trend_p: float | None = None  # the trend test's one-sided p-value
     trend_cusum: tuple[float, float] | None = None  # a gated row's trend: (CUSUM, its h)
+    #: the drop its comparison with the baseline detects with 80% power (NaN: none)
+    detectable: float | None = None
 
     @property
     def name(self) -> str:
@@ -261,6 +263,7 @@ class _Builder:
             disparity=spread,
             trend_p=trend_p,
             trend_cusum=_cusum(verdict),
+            detectable=None if own is None else own.detectable,
         )
 
     def _margin(

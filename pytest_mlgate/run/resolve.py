@@ -23,7 +23,7 @@ from pytest_mlgate.errors import (
     StoreUnreachable,
 )
 from pytest_mlgate.gate.pairing import discordance
-from pytest_mlgate.gate.power import power_warnings
+from pytest_mlgate.gate.power import ComparisonPower, plan_power
 from pytest_mlgate.gate.verdicts import Anchor, GateOutcome
 from pytest_mlgate.manifest import git_output
 
@@ -60,6 +60,8 @@ class ResolvedGate:
     anchor: Anchor | None = None
     notes: tuple[str, ...] = ()  #: what the resolve step decided, for the summary
     reference: str | None = None  #: the reference checkpoint, resolved like the candidate
+    #: the planned power of every 0/1 comparison against the baseline (``gate.power``)
+    power: tuple[ComparisonPower, ...] = ()
 
 
 def resolve_checkpoint(
@@ -276,11 +278,12 @@ def _resolve_gate(plan: GatePlan, plugins: pluggy.PluginManager | None) -> Resol
         raise
     except StoreError as exc:
         raise ConfigError(f"--mlgate-baseline: {exc}" if spec.wanted else str(exc)) from None
-    warnings: list[str] = []
+    power: list[ComparisonPower] = []
     if baseline is not None:
         previous = previous_run(store, baseline)
         flips = discordance(previous.run, baseline.run) if previous is not None else {}
-        warnings = power_warnings(plan.thresholds, baseline, plan.history.settings, flips)
+        power = plan_power(plan.thresholds, baseline, plan.history.settings, flips)
+    warnings = [c.message() for c in power if c.weak]
     anchor, note = None, None
     if plan.history.settings.anchor is not None and not isinstance(store, EmptyStore):
         anchor, note = find_anchor(store, plan.history.settings.anchor, spec.branch, plan.cwd)
@@ -293,4 +296,5 @@ def _resolve_gate(plan: GatePlan, plugins: pluggy.PluginManager | None) -> Resol
         anchor,
         (*notes, *(() if note is None else (note,))),
         reference,
+        tuple(power),
     )

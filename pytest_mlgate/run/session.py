@@ -13,10 +13,12 @@ from pathlib import Path
 
 from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.errors import BackendError, MlgateError, StoreError, StoreUnreachable
+from pytest_mlgate.gate.bounds import item_label
 from pytest_mlgate.gate.decision import gate_all
 from pytest_mlgate.gate.latency import LatencyVerdict, judge_latency
 from pytest_mlgate.gate.looks import why_not_sequential
 from pytest_mlgate.gate.pairing import task_flips
+from pytest_mlgate.gate.power import ComparisonPower
 from pytest_mlgate.gate.verdicts import GateOutcome, Reference, Status, Verdict
 from pytest_mlgate.manifest import Manifest, TaskInfo, build_manifest, hardware
 from pytest_mlgate.results import Determinism, EvalRun, Latency
@@ -196,6 +198,7 @@ class GateSession:
                 reference=evaluated.reference,
                 sequential=None if evaluated.looked is None else evaluated.looked.stops,
             )
+            self._verdicts = with_power(self._verdicts, self.resolved.power)
         return self._verdicts
 
     def determinism(self) -> Mapping[str, Determinism | str]:
@@ -452,4 +455,16 @@ def stopped_tasks(manifest: Manifest, looked: Looked | None) -> dict[str, TaskIn
         if (stop := looked.tasks.get(name)) is not None
         else info
         for name, info in manifest.tasks.items()
+    }
+
+
+def with_power(
+    verdicts: dict[MetricThreshold, Verdict], planned: Iterable[ComparisonPower]
+) -> dict[MetricThreshold, Verdict]:
+    """Each verdict with the planned power of its baseline comparison (the report shows it
+    beside the row)."""
+    by_label = {p.label: p.detectable for p in planned}
+    return {
+        t: replace(v, detectable=by_label.get(f"{item_label(t)} vs baseline", v.detectable))
+        for t, v in verdicts.items()
     }

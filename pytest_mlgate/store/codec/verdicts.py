@@ -128,6 +128,8 @@ def encode_verdict(verdict: Verdict) -> Json:
         data["trend"] = [finite_or_none(s), finite_or_none(p), runs]
     if verdict.reference is not None:
         data["reference"] = _encode_comparison(*verdict.reference)
+    if verdict.detectable is not None:
+        data["detectable"] = finite_or_none(verdict.detectable)
     return data
 
 
@@ -179,4 +181,13 @@ def decode_verdict(data: object, what: str) -> Verdict:
         caveats=_caveats(verdict.get("caveats"), f"{what}.caveats"),
         trend=_trend(verdict.get("trend"), f"{what}.trend"),
         reference=_decode_reference(verdict.get("reference"), value, f"{what}.reference"),
+        detectable=_detectable(verdict, what),
     )
+
+
+def _detectable(verdict: Mapping[str, object], what: str) -> float | None:
+    """Absent: not planned; null: no drop detectable (NaN)."""
+    if "detectable" not in verdict:
+        return None
+    found = optional_number(verdict["detectable"], f"{what}.detectable")
+    return math.nan if found is None else found
