@@ -141,6 +141,11 @@ def test_every_planned_comparison_gets_its_power_and_subgroups_warn() -> None:
     assert any(
         m.startswith("t acc[g0] vs baseline: n=80: the minimum detectable drop") for m in messages
     )
+    head = plan_power([MetricThreshold("t", "acc", min_ratio=0.9)], baseline, config, None, True)
+    labels = [c.label for c in head]
+    assert labels == ["t acc vs baseline", "t acc vs the reference", "t acc vs the anchor"]
+    assert head[1].margin == pytest.approx(0.1 * baseline.run["t"].metric("acc").value)
+    assert head[1].detectable > 0
 
 
 def test_a_flat_noisy_history_rarely_raises_a_trend_alarm() -> None:

@@ -12,7 +12,7 @@ from pytest_mlgate import stats
 from pytest_mlgate.config.schema import GateConfig, MetricThreshold
 from pytest_mlgate.errors import MetricNotFound, TaskNotFound
 from pytest_mlgate.gate.bounds import item_label
-from pytest_mlgate.gate.comparison import drift_margin
+from pytest_mlgate.gate.comparison import drift_margin, ratio_margin
 from pytest_mlgate.gate.verdicts import GateOutcome
 from pytest_mlgate.results import MetricResult
 
@@ -58,12 +58,24 @@ class ComparisonPower:
 
 
 def _items(
-    threshold: MetricThreshold, base: MetricResult, baseline: GateOutcome, settings: GateConfig
+    threshold: MetricThreshold,
+    base: MetricResult,
+    baseline: GateOutcome,
+    settings: GateConfig,
+    reference: bool = False,
 ) -> list[tuple[str, int, float]]:
     """(label, n, margin) of each comparison ``threshold`` makes against the baseline's n."""
     task = baseline.run[threshold.task]
     allowed = settings.max_drop if threshold.max_drop is None else threshold.max_drop
     found = [(f"{item_label(threshold)} vs baseline", base.n, allowed)]
+    if reference:  # head to head on the same documents: min_ratio's drop, else max_drop
+        higher = base.higher_is_better is not False
+        head = (
+            allowed
+            if threshold.min_ratio is None
+            else ratio_margin(threshold.min_ratio, base.value, higher)
+        )
+        found.append((f"{item_label(threshold)} vs the reference", base.n, head))
     drift = drift_margin(threshold, settings)
     if settings.anchor is not None and drift is not None:
         found.append((f"{item_label(threshold)} vs the anchor", base.n, drift))
@@ -83,10 +95,12 @@ def plan_power(
     baseline: GateOutcome,
     settings: GateConfig,
     discordance: Mapping[tuple[str, str], float] | None = None,
+    reference: bool = False,
 ) -> list[ComparisonPower]:
     """The power of every 0/1 comparison the run will make, each at the level the run's
     correction gives its most significant comparison (alpha / m, m the comparisons corrected
-    together)."""
+    together). ``reference``: the run also compares with a reference checkpoint (its power is
+    planned at the baseline's n and accuracy: the reference is evaluated on the same documents)."""
     planned: list[tuple[str, int, float, float, float | None, str]] = []
     for threshold in thresholds:
         try:
@@ -102,7 +116,7 @@ def plan_power(
             if share is not None
             else "assuming independent errors, a cautious bound until two baselines exist"
         )
-        for label, n, margin in _items(threshold, base, baseline, settings):
+        for label, n, margin in _items(threshold, base, baseline, settings, reference):
             planned.append((label, n, margin, p, share, basis))
     m = max(1, len(planned))
     alpha = settings.alpha / m

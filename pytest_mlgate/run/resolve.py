@@ -282,7 +282,13 @@ def _resolve_gate(plan: GatePlan, plugins: pluggy.PluginManager | None) -> Resol
     if baseline is not None:
         previous = previous_run(store, baseline)
         flips = discordance(previous.run, baseline.run) if previous is not None else {}
-        power = plan_power(plan.thresholds, baseline, plan.history.settings, flips)
+        power = plan_power(
+            plan.thresholds,
+            baseline,
+            plan.history.settings,
+            flips,
+            reference=plan.reference is not None,
+        )
     warnings = [c.message() for c in power if c.weak]
     anchor, note = None, None
     if plan.history.settings.anchor is not None and not isinstance(store, EmptyStore):
