@@ -1,6 +1,6 @@
 """Gate validity by simulation: false failures per run, margins, anchors, subgroups, continuous
 tests, stated vs simulated power, trend alarms over consecutive recordings.
-``python -m benchmarks.bench_validity [--reps N] [--only trend]``.
+``python -m benchmarks.bench_validity [--reps N] [--only null|trend]``.
 
 Runs in-process: the fake backend's task results (``fake_task_result``) gated by ``gate_all``,
 seeded. Per-example accuracies are drawn once per example around 0.70 (a Beta(1.4, 0.6)); each
@@ -384,13 +384,21 @@ def trend_scenarios(reps: int, method: str) -> list[Callable[[], Rate | Mean]]:
     return rows
 
 
-def scenarios(reps: int) -> list[Callable[[], Rate]]:
+def null_scenarios(reps: int) -> list[Callable[[], Rate]]:
+    """The run-level false failures with every family on, and the failure rate at true drops
+    of 0, 1 pp and the margin (``--only null``)."""
     return [
         lambda: null_every_family(reps, realistic=False),
         lambda: null_every_family(reps, realistic=True),
         lambda: true_drop(reps, 0.0),
         lambda: true_drop(reps, 0.01),
         lambda: true_drop(reps, 0.02),
+    ]
+
+
+def scenarios(reps: int) -> list[Callable[[], Rate]]:
+    return [
+        *null_scenarios(reps),
         lambda: anchor_steps(reps // 2, 0.0),
         lambda: anchor_steps(reps // 4, 0.0, steps=20),
         lambda: anchor_steps(reps // 2, 0.01),
@@ -403,7 +411,7 @@ def scenarios(reps: int) -> list[Callable[[], Rate]]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=1000)
-    parser.add_argument("--only", choices=("all", "trend"), default="all")
+    parser.add_argument("--only", choices=("all", "null", "trend"), default="all")
     parser.add_argument(
         "--trend",
         choices=("gate", "mann-kendall"),
@@ -414,9 +422,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("| row | repetitions | rate | 95% interval |")
     print("| --- | --- | --- | --- |")
     rows: list[Callable[[], Rate | Mean]] = []
+    if args.only == "null":
+        rows += null_scenarios(args.reps)
     if args.only == "all":
         rows += scenarios(args.reps)
-    rows += trend_scenarios(args.reps, args.trend)
+    if args.only in ("all", "trend"):
+        rows += trend_scenarios(args.reps, args.trend)
     for scenario in rows:
         started = time.perf_counter()
         rate = scenario()

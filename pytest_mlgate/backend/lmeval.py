@@ -252,9 +252,15 @@ class LmEvalBackend:
         ]
 
     @classmethod
-    def _subset(cls, leaves: Mapping[str, Any], request: EvalRequest) -> dict[str, list[int]]:
+    def _subset(
+        cls,
+        leaves: Mapping[str, Any],
+        request: EvalRequest,
+        planned: dict[str, int] | None = None,
+    ) -> dict[str, list[int]]:
         """Per task, the documents evaluated: the stratified sample (or all), then the look of
-        a sequential run, then the shard."""
+        a sequential run, then the shard. ``planned`` is told each task's documents before the
+        look."""
         chosen = {}
         for name, task in leaves.items():
             strata = cls._strata(task)
@@ -264,6 +270,8 @@ class LmEvalBackend:
                 if request.sample
                 else list(range(len(strata)))
             )
+            if planned is not None:
+                planned[name] = len(docs)
             if request.look is not None:
                 number, looks = request.look
                 docs = look_documents(docs, strata, request.seed, clean_task(name), number, looks)
@@ -425,7 +433,8 @@ class LmEvalBackend:
         cfg = self.spec.model
         objects, leaves = self._load_tasks(manager, request.tasks, request)
         num_fewshot = self._apply_fewshot(request, objects, leaves)
-        samples = self._subset(leaves, request) if _subsets(request) else None
+        planned: dict[str, int] = {}
+        samples = self._subset(leaves, request, planned) if _subsets(request) else None
         for name, chosen in (samples or {}).items():
             replay_fewshot_draws(leaves[name], chosen)
         meter: dict[str, Throughput] = {}
@@ -463,15 +472,8 @@ class LmEvalBackend:
         run = run_from_lmeval(out, info, getattr(lm, "tok_encode", None))
         scored = scoring_of(lm)
         paths = {name: scored.get(name, LMEVAL) for name in run.tasks}
-        planned = (
-            {}
-            if request.look is None
-            else {
-                name: len(docs)
-                for name, docs in self._subset(leaves, replace(request, look=None)).items()
-            }
-        )
-        run = replace(run, info=replace(run.info, scoring=paths, planned=planned))
+        looked = planned if request.look is not None else {}  # the whole size, for the looks
+        run = replace(run, info=replace(run.info, scoring=paths, planned=looked))
         return with_variant_hashes(run, request)
 
     def _info(self, request: EvalRequest | None = None) -> RunInfo:

@@ -192,3 +192,12 @@ def check_threshold(
     """Check one metric against its absolute bounds and the chance guard. Missing or NaN
     values fail (fail closed)."""
     return check_bounds(threshold, run, settings or GateConfig()).verdict
+
+
+def metric_of(run: EvalRun, threshold: MetricThreshold) -> MetricResult | None:
+    """The metric ``threshold`` gates, as ``run`` holds it (None: the task or metric is not in
+    the run)."""
+    try:
+        return run[threshold.task].metric(threshold.metric)
+    except (TaskNotFound, MetricNotFound):
+        return None

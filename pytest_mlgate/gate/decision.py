@@ -18,12 +18,12 @@ from functools import partial
 
 from pytest_mlgate import stats
 from pytest_mlgate.config.schema import GateConfig, MetricThreshold, clean_task
-from pytest_mlgate.errors import MetricNotFound, TaskNotFound
 from pytest_mlgate.gate.bounds import (
     Bounds,
     check_bounds,
     item_label,
     metric_direction,
+    metric_of,
     other_view,
     subgroup_view,
 )
@@ -51,7 +51,7 @@ from pytest_mlgate.gate.verdicts import (
     Verdict,
 )
 from pytest_mlgate.manifest import Manifest, incomparable
-from pytest_mlgate.results import EvalRun, MetricResult
+from pytest_mlgate.results import EvalRun
 
 
 @dataclass(frozen=True)
@@ -290,7 +290,7 @@ class _Decision:
         trend's CUSUM (``gate.trend``), decided once every metric's series is known."""
         if self.settings.on_trend == "off" or threshold.subgroup is not None:
             return
-        metric = _metric_of(self.run, threshold)
+        metric = metric_of(self.run, threshold)
         if metric is None or _value_of(self.run, threshold) is None:
             return
         runs = [r.run for r in self._comparable_tail(history, threshold.task)] + [self.run]
@@ -410,13 +410,6 @@ def gate_all(
     return decision.verdicts(thresholds)
 
 
-def _metric_of(run: EvalRun, threshold: MetricThreshold) -> MetricResult | None:
-    try:
-        return run[threshold.task].metric(threshold.metric)
-    except (TaskNotFound, MetricNotFound):
-        return None
-
-
 def _value_of(run: EvalRun, threshold: MetricThreshold) -> float | None:
-    metric = _metric_of(run, threshold)
+    metric = metric_of(run, threshold)
     return None if metric is None or not math.isfinite(metric.value) else metric.value

@@ -20,11 +20,10 @@ import numpy as np
 
 from pytest_mlgate import stats
 from pytest_mlgate.config.schema import GateConfig, MetricThreshold, clean_task
-from pytest_mlgate.errors import MetricNotFound, TaskNotFound
-from pytest_mlgate.gate.bounds import metric_direction
+from pytest_mlgate.gate.bounds import metric_direction, metric_of
 from pytest_mlgate.gate.pairing import paired_docs
 from pytest_mlgate.gate.sequential import Decision, paired_margin_z
-from pytest_mlgate.results import EvalRun, MetricResult
+from pytest_mlgate.results import EvalRun
 
 
 @dataclass(frozen=True)
@@ -103,13 +102,6 @@ def _item_problem(threshold: MetricThreshold, baseline: EvalRun, variants: set[s
     if not metric.is_binary:
         return "its per-example scores are not 0/1 (the sequential test is for accuracies)"
     return None
-
-
-def metric_of(run: EvalRun, threshold: MetricThreshold) -> MetricResult | None:
-    try:
-        return run[threshold.task].metric(threshold.metric)
-    except (TaskNotFound, MetricNotFound):
-        return None
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from pytest_mlgate import stats
 from pytest_mlgate.config.schema import GateConfig, MetricThreshold
-from pytest_mlgate.errors import MetricNotFound, TaskNotFound
-from pytest_mlgate.gate.bounds import item_label
+from pytest_mlgate.gate.bounds import item_label, metric_of
 from pytest_mlgate.gate.comparison import drift_margin, ratio_margin
 from pytest_mlgate.gate.verdicts import GateOutcome
 from pytest_mlgate.results import MetricResult
@@ -31,6 +30,8 @@ class ComparisonPower:
     alpha: float  #: the adjusted level its test is run at (the first Holm step: alpha / m)
     detectable: float  #: the minimum detectable drop (NaN: none up to the accuracy itself)
     basis: str
+    #: the gated item whose comparison with the baseline this is (None: another comparison)
+    baseline_of: MetricThreshold | None = None
 
     @property
     def limit(self) -> float:
@@ -64,7 +65,8 @@ def _items(
     settings: GateConfig,
     reference: bool = False,
 ) -> list[tuple[str, int, float]]:
-    """(label, n, margin) of each comparison ``threshold`` makes against the baseline's n."""
+    """(label, n, margin) of each comparison ``threshold`` makes against the baseline's n, its
+    comparison with the baseline first."""
     task = baseline.run[threshold.task]
     allowed = settings.max_drop if threshold.max_drop is None else threshold.max_drop
     found = [(f"{item_label(threshold)} vs baseline", base.n, allowed)]
@@ -101,13 +103,10 @@ def plan_power(
     correction gives its most significant comparison (alpha / m, m the comparisons corrected
     together). ``reference``: the run also compares with a reference checkpoint (its power is
     planned at the baseline's n and accuracy: the reference is evaluated on the same documents)."""
-    planned: list[tuple[str, int, float, float, float | None, str]] = []
+    planned: list[tuple[str, int, float, float, float | None, str, MetricThreshold | None]] = []
     for threshold in thresholds:
-        try:
-            base = baseline.run[threshold.task].metric(threshold.metric)
-        except (TaskNotFound, MetricNotFound):
-            continue
-        if not base.is_binary:
+        base = metric_of(baseline.run, threshold)
+        if base is None or not base.is_binary:
             continue
         p = base.value if base.higher_is_better is not False else 1 - base.value
         share = (discordance or {}).get((threshold.task, base.key))
@@ -116,14 +115,15 @@ def plan_power(
             if share is not None
             else "assuming independent errors, a cautious bound until two baselines exist"
         )
-        for label, n, margin in _items(threshold, base, baseline, settings, reference):
-            planned.append((label, n, margin, p, share, basis))
+        items = _items(threshold, base, baseline, settings, reference)
+        for index, (label, n, margin) in enumerate(items):  # the first: vs the baseline
+            planned.append((label, n, margin, p, share, basis, None if index else threshold))
     m = max(1, len(planned))
     alpha = settings.alpha / m
     found = []
-    for label, n, margin, p, share, basis in planned:
+    for label, n, margin, p, share, basis, item in planned:
         mde = stats.exact_minimum_detectable_drop(n, p, alpha, POWER, share, margin)
-        found.append(ComparisonPower(label, n, margin, alpha, mde, basis))
+        found.append(ComparisonPower(label, n, margin, alpha, mde, basis, item))
     return found
 
 

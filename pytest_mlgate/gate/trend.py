@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pytest_mlgate.config.schema import GateConfig, MetricThreshold
-from pytest_mlgate.errors import MetricNotFound, TaskNotFound
+from pytest_mlgate.gate.bounds import metric_of
 from pytest_mlgate.gate.pairing import pair_examples
 from pytest_mlgate.results import EvalRun, MetricResult, TaskResult
 
@@ -42,12 +42,10 @@ class TrendSeries:
 
 
 def _found(run: EvalRun, threshold: MetricThreshold) -> tuple[MetricResult, TaskResult] | None:
-    try:
-        task = run[threshold.task]
-        metric = task.metric(threshold.metric)
-    except (TaskNotFound, MetricNotFound):
+    metric = metric_of(run, threshold)
+    if metric is None or not math.isfinite(metric.value):
         return None
-    return (metric, task) if math.isfinite(metric.value) else None
+    return metric, run[threshold.task]
 
 
 def standardized_change(

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.errors import BackendError, MlgateError, StoreError, StoreUnreachable
-from pytest_mlgate.gate.bounds import item_label
 from pytest_mlgate.gate.decision import gate_all
 from pytest_mlgate.gate.latency import LatencyVerdict, judge_latency
 from pytest_mlgate.gate.looks import why_not_sequential
@@ -463,8 +462,5 @@ def with_power(
 ) -> dict[MetricThreshold, Verdict]:
     """Each verdict with the planned power of its baseline comparison (the report shows it
     beside the row)."""
-    by_label = {p.label: p.detectable for p in planned}
-    return {
-        t: replace(v, detectable=by_label.get(f"{item_label(t)} vs baseline", v.detectable))
-        for t, v in verdicts.items()
-    }
+    by_item = {p.baseline_of: p.detectable for p in planned if p.baseline_of is not None}
+    return {t: replace(v, detectable=by_item.get(t, v.detectable)) for t, v in verdicts.items()}
