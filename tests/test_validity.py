@@ -121,6 +121,20 @@ def test_stated_power_is_the_simulated_power_of_the_test_run(n: int, margin: flo
     assert low <= 0.8 <= high + 0.02
 
 
+@pytest.mark.parametrize(("n", "margin", "alpha"), [(50, 0.02, 0.05), (400, 0.05, 0.00625)])
+def test_the_power_sums_over_exactly_the_cells_the_margin_test_rejects(
+    n: int, margin: float, alpha: float
+) -> None:
+    """The power loop decides each (right->wrong, wrong->right) cell by the critical z, not by
+    a p-value per cell: every cell's decision is the test's own (``tango_score(...) <= alpha``),
+    the boundary cells included."""
+    for t in range(1, n + 1):
+        b = np.arange(0, t + 1, dtype=np.float64)
+        region = stats._tango_rejects(b, t - b, n, margin, alpha)
+        test = [stats.tango_score(int(x), int(t - x), n, margin) <= alpha for x in b]
+        assert region.tolist() == test, t
+
+
 def test_every_planned_comparison_gets_its_power_and_subgroups_warn() -> None:
     """Whole task, anchor and each subgroup item get a minimum detectable drop; n = 80 per
     subgroup with max_drop 0.02 is far beyond twice the margin: a PowerWarning names it."""
