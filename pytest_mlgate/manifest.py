@@ -139,6 +139,9 @@ class Manifest:
     throughput: tuple[Throughput, ...] = ()
     #: [suites.NAME] latency: single-request latency samples (None: not measured)
     latency: Latency | None = None
+    #: wall seconds spent evaluating, model load excluded, summed over looks, batches and
+    #: shards (None: not measured, or a result-cache hit)
+    evaluation_seconds: float | None = None
 
 
 def hardware(gpus: Sequence[str] = ()) -> str:
@@ -326,6 +329,7 @@ def build_manifest(
         seeds=Seeds(subset=suite.seed, **LM_EVAL_SEEDS),
         prompt=prompt,
         throughput=() if info.from_cache else info.throughput,  # a cache hit measured nothing
+        evaluation_seconds=None if info.from_cache else info.seconds,
     )
 
 

@@ -292,6 +292,12 @@ def combined(*parts: Iterable[Throughput]) -> tuple[Throughput, ...]:
     return tuple(total.values())
 
 
+def total_seconds(*parts: float | None) -> float | None:
+    """The sum of the parts that were measured (None when none was)."""
+    measured = [part for part in parts if part is not None]
+    return sum(measured) if measured else None
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """How a backend produced a run (what the manifest records besides the config)."""
@@ -311,15 +317,19 @@ class RunInfo:
     #: per task, the documents of the whole run when a request evaluated one look of them
     #: (``EvalRequest.look``); empty: the backend evaluated every document it was asked for
     planned: Mapping[str, int] = field(default_factory=dict)
+    #: wall seconds the backend spent evaluating, its model load excluded (None: not measured)
+    seconds: float | None = None
 
     def merged(self, other: RunInfo) -> RunInfo:
-        """The later batch's settings, with both batches' groups, throughput and scoring."""
+        """The later batch's settings, with both batches' groups, throughput, scoring and
+        evaluation seconds."""
         return replace(
             other,
             groups={**self.groups, **other.groups},
             scoring={**self.scoring, **other.scoring},
             throughput=combined(self.throughput, other.throughput),
             planned={**self.planned, **other.planned},
+            seconds=total_seconds(self.seconds, other.seconds),
         )
 
 

@@ -200,6 +200,43 @@ def test_an_erosion_is_flagged_once_not_on_every_later_run() -> None:
     assert len(before) >= 10
 
 
+def test_a_single_failing_drop_is_not_repeated_as_a_trend_alarm() -> None:
+    """A run 20 pp below a flat history fails its baseline comparison; the CUSUM over that one
+    change alarms too, but says nothing the failure does not: no trend caveat or text on the
+    failed verdict (its CUSUM figures stay). A drop within the margin keeps the alarm, and so
+    does a failure that ends an erosion over several runs."""
+    from pytest_mlgate.config.schema import GateConfig, MetricThreshold
+    from pytest_mlgate.gate.decision import gate_all
+    from pytest_mlgate.gate.verdicts import Caveat, Status
+
+    walk = sim.Wandering(np.random.default_rng(3))
+    flat = [sim.run_of(walk.step()) for _ in range(10)]
+    history = [sim.recorded(f"h{i}", r) for i, r in enumerate(flat)]
+
+    def gated(*later: list[float], floor: float | None = None) -> tuple[object, ...]:
+        runs = [sim.run_of(scores) for scores in later]
+        past = history + [sim.recorded(f"l{i}", r) for i, r in enumerate(runs[:-1])]
+        gated_item = MetricThreshold("t", "acc", min=floor, max_drop=0.05)
+        [v] = gate_all([gated_item], runs[-1], past[-1], GateConfig(), history=past).values()
+        trend = any(kind is Caveat.TREND for kind, _ in v.caveats) or "downward trend" in v.reason
+        return v.status, trend, v.trend is not None
+
+    right = walk.right.astype(bool)  # the last flat run's answers
+    lost = np.flatnonzero(right)
+
+    def dropped(share: float) -> list[float]:
+        out = right.copy()
+        out[lost[: int(share * sim.TREND_N)]] = False
+        return [float(x) for x in out]
+
+    assert gated(dropped(0.20)) == (Status.FAIL, False, True)
+    assert gated(dropped(0.035)) == (Status.WARN, True, True)  # within the margin: it says so
+    # two smaller drops, the second failing a floor: the alarm is the erosion's, and it stays
+    second = dropped(0.04)
+    floor = float(np.mean(second)) + 0.001
+    assert gated(dropped(0.02), second, floor=floor) == (Status.FAIL, True, True)
+
+
 def test_the_stated_average_run_length_is_the_cusums() -> None:
     """h from the Markov-chain ARL: the textbook one-sided figures (k = 0.5: h = 4 gives 336
     runs, h = 5 gives 930; a 1-SE shift is found in 8.4 and 10.4 runs), and the simulated

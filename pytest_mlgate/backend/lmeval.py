@@ -431,6 +431,7 @@ class LmEvalBackend:
         from lm_eval import evaluator
 
         cfg = self.spec.model
+        started = time.perf_counter()  # the model is loaded: evaluation time from here
         objects, leaves = self._load_tasks(manager, request.tasks, request)
         num_fewshot = self._apply_fewshot(request, objects, leaves)
         planned: dict[str, int] = {}
@@ -473,7 +474,8 @@ class LmEvalBackend:
         scored = scoring_of(lm)
         paths = {name: scored.get(name, LMEVAL) for name in run.tasks}
         looked = planned if request.look is not None else {}  # the whole size, for the looks
-        run = replace(run, info=replace(run.info, scoring=paths, planned=looked))
+        spent = time.perf_counter() - started
+        run = replace(run, info=replace(run.info, scoring=paths, planned=looked, seconds=spent))
         return with_variant_hashes(run, request)
 
     def _info(self, request: EvalRequest | None = None) -> RunInfo:

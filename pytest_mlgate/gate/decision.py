@@ -317,7 +317,13 @@ class _Decision:
         h = stats.cusum_threshold(arl)
         for series in self.trends:
             found = stats.cusum_down(series.changes, h)
-            self._keep(series.threshold, _decide_trend(found, h, series.runs, self.settings))
+            extra = _decide_trend(found, h, series.runs, self.settings)
+            main = self.main.get(series.threshold)
+            alone = series.changes[-1] - stats.CUSUM_K > h  # this run's change alarms alone
+            if extra.status is Status.WARN and alone and main is not None and not main.passed:
+                # then the alarm repeats the comparison that failed the run: its figures stay
+                extra = _Extra(Status.PASS, "", trend=extra.trend)
+            self._keep(series.threshold, extra)
 
     def _comparable_tail(self, history: Sequence[GateOutcome], task: str) -> Sequence[GateOutcome]:
         """The recorded runs since the last one made differently from this run (another task

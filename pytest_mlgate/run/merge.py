@@ -22,7 +22,7 @@ from pytest_mlgate.config.schema import MetricThreshold, MlgateConfig, SuiteConf
 from pytest_mlgate.errors import ConfigError, RecordError
 from pytest_mlgate.gate.verdicts import GateOutcome
 from pytest_mlgate.manifest import Manifest, task_info
-from pytest_mlgate.results import EvalRun, MetricResult, TaskResult, combined
+from pytest_mlgate.results import EvalRun, MetricResult, TaskResult, combined, total_seconds
 from pytest_mlgate.store import new_run_id
 from pytest_mlgate.store.codec import loads_outcome
 
@@ -103,6 +103,7 @@ def join_runs(runs: Sequence[EvalRun]) -> EvalRun:
     info = dataclasses.replace(
         runs[0].info,
         throughput=combined(*(run.info.throughput for run in runs)),
+        seconds=total_seconds(*(run.info.seconds for run in runs)),
         scoring={
             name: path
             for name in names
@@ -136,6 +137,7 @@ def join(partials: Sequence[GateOutcome]) -> tuple[EvalRun, Manifest]:
             for name, task in tasks.items()
         },
         throughput=combined(*(p.manifest.throughput for p in partials)),
+        evaluation_seconds=total_seconds(*(p.manifest.evaluation_seconds for p in partials)),
     )
     return run, manifest
 

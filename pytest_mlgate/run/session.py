@@ -168,6 +168,13 @@ class GateSession:
         looked = evaluate_looks(self.evaluator, plan.thresholds, baseline, settings, looks)
         self.messages.extend(looked.notes)
         self.messages.extend(stop.text(task) for task, stop in looked.tasks.items())
+        if looked.tasks and (seconds := self.evaluator.run.info.seconds) is not None:
+            evaluated = sum(stop.evaluated for stop in looked.tasks.values())
+            planned = sum(stop.total for stop in looked.tasks.values())
+            self.messages.append(
+                f"sequential: {evaluated:,} of {planned:,} documents evaluated in "
+                f"{seconds:.1f} s (model load excluded)"
+            )
         return looked
 
     def verdicts(self) -> Mapping[MetricThreshold, Verdict]:

@@ -139,6 +139,7 @@ MANIFEST = FlatCodec(
     determinism=Wire(encode=_encode_list(DETERMINISM), decode=list_of(DETERMINISM), sparse=True),
     throughput=Wire(encode=_encode_list(THROUGHPUT), decode=list_of(THROUGHPUT), sparse=True),
     latency=Wire(encode=LATENCY.encode, decode=_decode_latency, sparse=True),
+    evaluation_seconds=Wire(sparse=True),
 )
 
 

@@ -117,6 +117,7 @@ RUN_INFO = FlatCodec(
     scoring=Wire(encode=dict, decode=_scoring, sparse=True),
     threads=Wire(sparse=True),
     planned=Wire(encode=dict, decode=_planned, sparse=True),
+    seconds=Wire(sparse=True),
 )
 
 
