@@ -68,22 +68,24 @@ def test_plain_pytest_imports_no_heavy_module(
     assert [m for m in seen["ours"] if not _needed_by_a_plain_run(m)] == []
 
 
-# The parts a plain run may import: the pytest-facing code, the config, the error tree, the hook
-# specs, the shipped task names (the config checks them) and the backend protocol with the
-# built-in backend plugin (registered at configure). Results, gating, history, reports, the
-# run pipeline, the codec and the CLI load only when an eval runs.
+# The parts a plain run may import: the pytest-facing code, the config's data model and loader,
+# the error tree, the hook specs and the shipped task names (the config checks them). Not the
+# trigger matcher (a [triggers] table loads it), the task preflight (-m eval), the backends
+# (the built-in one is registered when a gate first makes a backend); results, gating,
+# history, reports, the run pipeline, the codec and the CLI load only when an eval runs.
 PLAIN_RUN_PARTS = ("pytest_mlgate.plugin", "pytest_mlgate.config")
 PLAIN_RUN_MODULES = {
     "pytest_mlgate",
     "pytest_mlgate.errors",
     "pytest_mlgate.hookspec",
     "pytest_mlgate.tasks",
-    "pytest_mlgate.backend",
-    "pytest_mlgate.backend.builtin",
 }
+NOT_IN_A_PLAIN_RUN = {"pytest_mlgate.config.triggers", "pytest_mlgate.config.preflight"}
 
 
 def _needed_by_a_plain_run(module: str) -> bool:
+    if module in NOT_IN_A_PLAIN_RUN:
+        return False
     return module in PLAIN_RUN_MODULES or any(
         module == part or module.startswith(f"{part}.") for part in PLAIN_RUN_PARTS
     )

@@ -3,9 +3,12 @@ conftest or plugin that returns a backend from ``pytest_mlgate_make_backend`` wi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
 
-from pytest_mlgate.backend import Backend, BackendSpec
+if TYPE_CHECKING:  # registered at every start-up: the protocol module loads when a gate runs
+    from pytest_mlgate.backend import Backend, BackendSpec
 
 hookimpl = pluggy.HookimplMarker("pytest")
 

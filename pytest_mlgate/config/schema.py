@@ -10,7 +10,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pytest_mlgate.config.triggers import TriggerConfig
 from pytest_mlgate.errors import ConfigError
 from pytest_mlgate.tasks import shipped_task_names
 
@@ -57,6 +56,29 @@ ON_INCOMPARABLE = ("fail", "warn")
 # its key, default, check and doc are one declaration and ``read_settings`` (in load.py) parses
 # it.
 NOT_A_KEY: Mapping[str, Any] = {"key": False}
+
+
+DEFAULT_MODEL_FOLDERS = ("checkpoints", "models", "model", "weights")
+DEFAULT_SUITES: Mapping[str, str] = {
+    "code": "fast",
+    "prompt": "fast",
+    "data": "full",
+    "model": "full",
+    "config": "full",
+}
+
+
+@dataclass(frozen=True)
+class TriggerConfig:
+    """``[triggers]``: which suite each kind of change asks for (``--mlgate-suite auto``; the
+    matching itself is ``config/triggers.py``, imported when a plan is made)."""
+
+    paths: tuple[tuple[str, str], ...] = ()  # the user's (glob, kind), before the defaults
+    suites: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SUITES))
+    order: tuple[str, ...] = ()  # shallow to deep; empty: the order suites are declared in
+    other: str = "code"  # the kind of a path no glob matches
+    #: Folders whose DVC-tracked outputs are weights (the [model] checkpoint folder is added).
+    model_folders: tuple[str, ...] = DEFAULT_MODEL_FOLDERS
 
 
 @dataclass(frozen=True)

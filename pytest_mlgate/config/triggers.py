@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_mlgate.config.schema import DEFAULT_MODEL_FOLDERS, DEFAULT_SUITES, TriggerConfig
 from pytest_mlgate.errors import GitError
 
 __all__ = [
@@ -69,24 +70,6 @@ DEFAULT_PATHS: tuple[tuple[str, str], ...] = (
     ("**/*.toml", "config"),
     ("**/*.py", "code"),
 )
-DEFAULT_MODEL_FOLDERS = ("checkpoints", "models", "model", "weights")
-DEFAULT_SUITES: Mapping[str, str] = {
-    "code": "fast",
-    "prompt": "fast",
-    "data": "full",
-    "model": "full",
-    "config": "full",
-}
-
-
-@dataclass(frozen=True)
-class TriggerConfig:
-    paths: tuple[tuple[str, str], ...] = ()  # the user's (glob, kind), before the defaults
-    suites: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SUITES))
-    order: tuple[str, ...] = ()  # shallow to deep; empty: the order suites are declared in
-    other: str = "code"  # the kind of a path no glob matches
-    #: Folders whose DVC-tracked outputs are weights (the [model] checkpoint folder is added).
-    model_folders: tuple[str, ...] = DEFAULT_MODEL_FOLDERS
 
 
 @dataclass(frozen=True)

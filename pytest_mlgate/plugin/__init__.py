@@ -16,7 +16,6 @@ import pytest
 from _pytest.pathlib import bestrelpath
 
 from pytest_mlgate import hookspec
-from pytest_mlgate.backend import builtin as builtin_backend
 from pytest_mlgate.config.load import load_config
 from pytest_mlgate.config.options import DEFAULT_REPORT, add_options
 from pytest_mlgate.config.schema import DEFAULT_SUITE
@@ -59,13 +58,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker and the built-in backend; load and validate thresholds.toml."""
+    """Register the marker; load and validate thresholds.toml (the built-in backend is registered
+    when a gate first makes a backend: ``plugin.startup.make_backend``)."""
     config.addinivalue_line(
         "markers",
         f"{MARKER}(suite=None, tasks=()): an LLM evaluation test; runs only with -m eval "
         "(suite: the suite name(s) it belongs to; tasks: lm-eval tasks it reads via mlgate_eval)",
     )
-    config.pluginmanager.register(builtin_backend, "mlgate-builtin-backend")
     path, named = config_path(config)
     typed = config.invocation_params.args  # as typed: addopts and ini keys never refuse a run
     cwd = config.invocation_params.dir

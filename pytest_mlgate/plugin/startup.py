@@ -334,7 +334,13 @@ def store_plugins(config: pytest.Config) -> pytest.PytestPluginManager:
 
 
 def make_backend(config: pytest.Config, spec: Any) -> Any:
-    """The backend the first plugin of ``pytest_mlgate_make_backend`` returns."""
+    """The backend the first plugin of ``pytest_mlgate_make_backend`` returns. The built-in
+    backend is registered here, as the stores are (consulted last either way: it is
+    ``trylast``), so a plain run imports no backend module."""
+    from pytest_mlgate.backend import builtin as builtin_backend
+
+    if not config.pluginmanager.is_registered(builtin_backend):
+        config.pluginmanager.register(builtin_backend, "mlgate-builtin-backend")
     made = config.hook.pytest_mlgate_make_backend(spec=spec, config=config)
     if made is None:
         raise BackendError("no plugin returned a backend from pytest_mlgate_make_backend")
