@@ -17,6 +17,8 @@ import argparse
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 from pytest_mlgate import stats
 from pytest_mlgate.gate import sequential as seq
 
@@ -97,7 +99,43 @@ def run(args: argparse.Namespace) -> list[str]:
             f"(exact {exact:.2%}) | <= {args.alpha:g} |"
         )
     lines.append(_run_level(design, args, items=4))
+    lines.extend(_reference_rows(args))
     return lines
+
+
+def with_reference(args: argparse.Namespace, repetitions: int | None = None) -> dict[str, float]:
+    """A sequential run with ``--mlgate-reference``: the baseline comparison look by look at
+    alpha / 2 (its share, ``gate.looks.sequential_share``), the reference's at fixed n on the
+    documents the run stopped at, at the other alpha / 2; every true drop at the margin. The
+    stopping time depends on the candidate's answers, which both comparisons share: at worst the
+    reference answers as the baseline does (the same statistic twice), at best independently.
+    How often the run fails (any comparison), for each of the two."""
+    reps = repetitions or args.repetitions
+    half = seq.make_design(args.n, args.alpha / 2, args.looks, args.gamma)
+    p_loss, p_gain = seq.flip_shares(args.max_drop, args.flip)
+    losses, gains, sizes = seq.draw_counts(half, p_loss, p_gain, reps, args.seed + 20)
+    z = seq.paired_margin_z(losses, gains, sizes[None, :], args.max_drop)
+    fail = np.array([look.fail_z for look in half.looks])[None, :]
+    passing = np.array([np.inf if look.pass_z is None else look.pass_z for look in half.looks])
+    stop = np.argmax((z >= fail) | (z <= passing[None, :]), axis=1)
+    rows = np.arange(reps)
+    failed = z[rows, stop] >= fail[0, stop]
+    critical = stats.normal_quantile(1 - args.alpha / 2)  # Tango's test at alpha / 2
+    other = seq.draw_counts(half, p_loss, p_gain, reps, args.seed + 21)
+    rates = {}
+    for name, (b, c) in (("as the baseline", (losses, gains)), ("independent", other[:2])):
+        ref_z = seq.paired_margin_z(b[rows, stop], c[rows, stop], sizes[stop], args.max_drop, 0.0)
+        rates[name] = float((failed | (ref_z >= critical)).mean())
+    return rates
+
+
+def _reference_rows(args: argparse.Namespace) -> list[str]:
+    return [
+        f"| reference ({name}), each true drop = margin | run fails | "
+        f"{_rate(rate, args.repetitions)} (baseline look by look at alpha/2, reference at fixed "
+        f"n on the documents evaluated, alpha/2) | | <= {args.alpha:g} |"
+        for name, rate in with_reference(args).items()
+    ]
 
 
 def _run_level(design: seq.SequentialDesign, args: argparse.Namespace, items: int) -> str:

@@ -221,6 +221,18 @@ def test_simulation_meets_the_issue_targets_seeded_and_small() -> None:
     assert detect.fail_rate >= detect.fixed_fail_rate - 0.03
 
 
+def test_a_reference_beside_the_looks_keeps_the_run_level_rate_seeded_and_small() -> None:
+    """The baseline comparison look by look at alpha / 2 and the reference's at fixed n on the
+    documents the run stopped at (alpha / 2): the run fails at most alpha when every true drop is
+    at its margin, whether the reference answers as the baseline does or independently."""
+    from benchmarks import bench_sequential
+
+    args = bench_sequential.parse(["--repetitions", "4000"])
+    for name, rate in bench_sequential.with_reference(args).items():
+        low, _ = stats.wilson_interval(round(rate * 4000), 4000)
+        assert low <= args.alpha, (name, rate)
+
+
 def test_no_detectable_drop_at_a_tiny_n_is_said_not_invented(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -484,6 +496,32 @@ def test_a_sequential_run_stops_at_the_first_look_that_decides(tmp_path: Path) -
     assert fixed.returncode == 1
     assert report["verdicts"][0]["n"] == 2000
     assert "decided after" not in report["verdicts"][0]["reason"]
+
+
+def test_a_reference_is_evaluated_after_the_stop_on_the_same_documents(tmp_path: Path) -> None:
+    """With --mlgate-reference the run still stops early: the reference checkpoint is
+    evaluated after the candidate, on the looks each task reached (the same documents), and
+    its comparisons get their share of alpha (here half: one per item beside the baseline's)."""
+    repo = _looking_repo(tmp_path)
+    (repo / "base" / "model.safetensors").write_bytes(b"weights")  # a reference has weights
+    assert _gate(repo, "base", "--mlgate-record")[0].returncode == 0
+    worse, report = _gate(repo, "worse", "--mlgate-reference=base")
+    assert worse.returncode == 1, worse.stdout[-3000:]
+    assert "every document evaluated" not in worse.stdout
+    [verdict] = report["verdicts"]
+    assert verdict["n"] == 200
+    assert "decided after 200 of 2,000 documents (look 1 of 4" in verdict["reason"]
+    assert "reference base" in verdict["reason"], verdict["reason"]
+    head = verdict["reference"]
+    assert head["paired_n"] == 200  # the reference's documents are the candidate's
+    assert head["p_adjusted"] == pytest.approx(2 * head["p_value"])  # its half of alpha
+    assert report["manifest"]["tasks"]["mlgate_tr_mc"]["n"] == 200
+
+    same, report = _gate(repo, "same", "--mlgate-reference=base")
+    assert same.returncode == 0, same.stdout[-3000:]
+    [verdict] = report["verdicts"]
+    assert verdict["n"] < 2000
+    assert verdict["reference"]["paired_n"] == verdict["n"]
 
 
 def test_a_backend_that_ignores_looks_is_gated_at_fixed_n_and_says_so(tmp_path: Path) -> None:

@@ -200,6 +200,7 @@ class _Decision:
         self.main: dict[MetricThreshold, Verdict] = {}
         self.extras: dict[MetricThreshold, list[_Extra]] = {}
         self.families: dict[str, list[tuple[MetricThreshold, float, Decide]]] = {}
+        self.looked: set[int] = set()  #: ids of the queued comparisons decided look by look
         self.trends: list[TrendSeries] = []
 
     def _keep(self, threshold: MetricThreshold, result: Verdict | _Extra | None) -> None:
@@ -272,6 +273,8 @@ class _Decision:
             found = replace(found, caveats=caveats, sequential=self.sequential.get(threshold))
             decide_main: Decide = partial(self._decide_main, found)
             self._queue(found.family, threshold, found.comparison.p_value, decide_main)
+            if found.sequential is not None:
+                self.looked.add(id(decide_main))
         else:
             assert found is not None  # the baseline comparison is always made
             self._keep(
@@ -338,9 +341,17 @@ class _Decision:
 
     def verdicts(self, thresholds: Sequence[MetricThreshold]) -> dict[MetricThreshold, Verdict]:
         for queued in self.corrected_together():
-            adjusted = stats.adjust([p for _, p, _ in queued], self.settings.correction)
-            for (threshold, _, then), p_adj in zip(queued, adjusted, strict=True):
-                self._keep(threshold, then(p_adj))
+            looked = [q for q in queued if id(q[2]) in self.looked]
+            fixed = [q for q in queued if id(q[2]) not in self.looked]
+            # Beside the comparisons decided look by look (at their share of alpha,
+            # gate.looks.sequential_share), the fixed-n ones get the rest: their Holm p-values
+            # scaled by (all / fixed), Bonferroni between the two parts.
+            split = self.settings.correction != "none" and looked and fixed
+            scale = (len(self.sequential) + len(fixed)) / len(fixed) if split else 1.0
+            for part, times in ((looked, 1.0), (fixed, scale)):
+                adjusted = stats.adjust([p for _, p, _ in part], self.settings.correction)
+                for (threshold, _, then), p_adj in zip(part, adjusted, strict=True):
+                    self._keep(threshold, then(min(1.0, p_adj * times)))
         self.decide_trends()
         return {t: _with_extras(self.main[t], self.extras.get(t, [])) for t in thresholds}
 

@@ -60,13 +60,24 @@ class SequentialStop:
         )
 
 
+def sequential_share(settings: GateConfig, looked: int, fixed: int) -> float:
+    """The share of alpha the look-by-look comparisons spend, when ``fixed`` others (a
+    reference checkpoint's, decided at fixed n on the documents the candidate evaluated) are
+    in the same run-level family: alpha is split in proportion to the comparisons (Bonferroni
+    between the two parts, Holm within each), so the chance that any comparison fails when
+    every true drop equals its margin stays at most alpha. 1 when the run has no fixed part,
+    each family keeps its own alpha (``error_rate = "family"``) or nothing is corrected."""
+    if fixed <= 0 or settings.error_rate != "run" or settings.correction == "none":
+        return 1.0
+    return looked / (looked + fixed)
+
+
 def why_not_sequential(
     thresholds: Sequence[MetricThreshold],
     baseline: EvalRun | None,
     settings: GateConfig,
     *,
     anchor: bool,
-    reference: bool,
 ) -> str | None:
     """Why this run cannot stop early (None: every item can be decided look by look). What is
     not decided look by look waits for the whole task, and a run that waits everywhere gains
@@ -75,8 +86,6 @@ def why_not_sequential(
         return "there is no baseline to compare with"
     if anchor:
         return "an anchor is compared at the full n ([gate] anchor)"
-    if reference:
-        return "a reference checkpoint is compared at the full n (--mlgate-reference)"
     if settings.on_trend == "fail":
         return 'the trend test fails runs (on_trend = "fail") and needs the full n'
     variants = {clean_task(t.task) for t in thresholds if clean_task(t.task) != t.task}

@@ -64,10 +64,12 @@ def evaluate_looks(
     settings: GateConfig,
     looks: tuple[float, ...],
     gamma: float = DEFAULT_GAMMA,
+    share: float = 1.0,
 ) -> Looked:
-    """Evaluate ``items``' tasks look by look until every item is decided."""
+    """Evaluate ``items``' tasks look by look until every item is decided, spending ``share``
+    of alpha (``gate.looks.sequential_share``: the rest goes to comparisons made at fixed n)."""
     tasks = list(dict.fromkeys(item.task for item in items))
-    loop = _Loop(evaluator, list(items), baseline, settings, looks, gamma)
+    loop = _Loop(evaluator, list(items), baseline, settings, looks, gamma, share)
     open_tasks = tasks
     for number in range(1, len(looks) + 1):
         part = evaluator.evaluate_look(open_tasks, (number, looks))
@@ -95,6 +97,7 @@ class _Loop:
     settings: GateConfig
     looks: tuple[float, ...]
     gamma: float
+    share: float = 1.0
     planned: dict[str, int] = field(default_factory=dict)
     holm: HolmLooks | None = None
     stops: dict[MetricThreshold, SequentialStop] = field(default_factory=dict)
@@ -114,7 +117,8 @@ class _Loop:
         if min(totals) < 1:
             return "a task has no documents"
         shared = self.settings.correction != "none"
-        self.holm = HolmLooks(totals, self.settings.alpha, self.looks, self.gamma, shared)
+        alpha = self.settings.alpha * self.share
+        self.holm = HolmLooks(totals, alpha, self.looks, self.gamma, shared)
         return None
 
     def sizes(self, task: str) -> tuple[int, ...]:

@@ -15,7 +15,7 @@ from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.errors import BackendError, MlgateError, StoreError, StoreUnreachable
 from pytest_mlgate.gate.decision import gate_all
 from pytest_mlgate.gate.latency import LatencyVerdict, judge_latency
-from pytest_mlgate.gate.looks import why_not_sequential
+from pytest_mlgate.gate.looks import sequential_share, why_not_sequential
 from pytest_mlgate.gate.pairing import task_flips
 from pytest_mlgate.gate.power import ComparisonPower
 from pytest_mlgate.gate.verdicts import GateOutcome, Reference, Status, Verdict
@@ -133,7 +133,7 @@ class GateSession:
             reference, reference_failure = None, None
             if failure is None and tasks and self.evaluator.partial is None:
                 try:
-                    reference = self._reference(tasks)
+                    reference = self._reference(tasks, looked)
                 except MlgateError as exc:
                     reference_failure = exc
             self._evaluated = Evaluated(
@@ -160,12 +160,20 @@ class GateSession:
             baseline,
             settings,
             anchor=self.resolved.anchor is not None,
-            reference=plan.reference is not None,
         )
         if why is not None or baseline is None:
             self.messages.append(f"sequential: {why}; every document evaluated, gated at fixed n")
             return None
-        looked = evaluate_looks(self.evaluator, plan.thresholds, baseline, settings, looks)
+        looked = evaluate_looks(
+            self.evaluator,
+            plan.thresholds,
+            baseline,
+            settings,
+            looks,
+            share=sequential_share(
+                settings, len(plan.thresholds), len(plan.thresholds) if plan.reference else 0
+            ),
+        )
         self.messages.extend(looked.notes)
         self.messages.extend(stop.text(task) for task, stop in looked.tasks.items())
         if looked.tasks and (seconds := self.evaluator.run.info.seconds) is not None:
@@ -267,15 +275,21 @@ class GateSession:
             None if baseline is None else baseline.run_id,
         )
 
-    def _reference(self, tasks: list[str]) -> Reference | None:
+    def _reference(self, tasks: list[str], looked: Looked | None = None) -> Reference | None:
         """The reference evaluated on the candidate's documents, after the candidate's model
         is released (one model in memory at a time); its results are cached by its own
-        fingerprint like the candidate's."""
+        fingerprint like the candidate's. After a sequential run, on the looks each task was
+        evaluated to, so both hold the same documents."""
         ref, spec = self.reference_evaluator, self.plan.reference
         if ref is None or spec is None or self.resolved.reference is None:
             return None
         self.evaluator.close()
         try:
+            if looked is not None and looked.tasks and self.plan.looks is not None:
+                ends = {task: looked.tasks[task].look for task in tasks if task in looked.tasks}
+                for number in range(1, max(ends.values()) + 1):
+                    ref.evaluate_look([t for t, end in ends.items() if end >= number],
+                                      (number, self.plan.looks))  # fmt: skip
             run = ref.evaluate(tasks)
         except MlgateError as exc:
             raise BackendError(f"the reference {spec.location}: {exc}") from exc
