@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> list[str]:
 
 def with_reference(args: argparse.Namespace, repetitions: int | None = None) -> dict[str, float]:
     """A sequential run with ``--mlgate-reference``: the baseline comparison look by look at
-    alpha / 2 (its share, ``gate.looks.sequential_share``), the reference's at fixed n on the
+    alpha / 2 (its share, ``gate.looks.SequentialPlan.share``), the reference's at fixed n on the
     documents the run stopped at, at the other alpha / 2; every true drop at the margin. The
     stopping time depends on the candidate's answers, which both comparisons share: at worst the
     reference answers as the baseline does (the same statistic twice), at best independently.

@@ -524,6 +524,56 @@ def test_a_reference_is_evaluated_after_the_stop_on_the_same_documents(tmp_path:
     assert verdict["reference"]["paired_n"] == verdict["n"]
 
 
+TWO_TASKS = """
+import json
+from pathlib import Path
+
+from pytest_mlgate.backend.fake import FakeBackend
+
+
+def pytest_mlgate_make_backend(spec):
+    scores = json.loads(Path("scores.json").read_text())[Path(spec.checkpoint).name]
+    return FakeBackend({"mlgate_tr_mc": {"acc": scores}, "mlgate_tr_math": {"exact_match": scores}})
+"""
+TWO_TASKS_TOML = """
+[model]
+checkpoint = "base"
+[suites.fast]
+tasks = ["mlgate_tr_mc", "mlgate_tr_math"]
+sequential = true
+[thresholds.mlgate_tr_mc]
+acc = { min = 0.1, max_drop = 0.02 }
+[thresholds.mlgate_tr_math]
+exact_match = { min = 0.1, max_drop = 0.02, min_ratio = 0.95 }
+"""
+
+
+def test_an_item_that_cannot_stop_early_keeps_only_its_own_task_evaluating(
+    tmp_path: Path,
+) -> None:
+    """min_ratio is gated at the full n: its task is evaluated to the last look and its item
+    decided at fixed n there (said in the summary), while the other task stops at look 1. The
+    fixed-n comparison gets its share of alpha (half here: one of two comparisons)."""
+    repo = _looking_repo(tmp_path)
+    (repo / "conftest.py").write_text(TWO_TASKS)
+    (repo / "thresholds.toml").write_text(TWO_TASKS_TOML)
+    assert _gate(repo, "base", "--mlgate-record")[0].returncode == 0
+    worse, report = _gate(repo, "worse")
+    assert worse.returncode == 1, worse.stdout[-3000:]
+    tasks = report["manifest"]["tasks"]
+    assert (tasks["mlgate_tr_mc"]["n"], tasks["mlgate_tr_mc"]["look"]) == (200, [1, 4])
+    assert (tasks["mlgate_tr_math"]["n"], tasks["mlgate_tr_math"]["look"]) == (2000, [4, 4])
+    assert "sequential: mlgate_tr_math: every document evaluated" in worse.stdout
+    assert "min_ratio is gated at the full n" in worse.stdout
+    by_task = {v["task"]: v for v in report["verdicts"]}
+    assert "decided after 200 of 2,000" in by_task["mlgate_tr_mc"]["reason"]
+    waiting = by_task["mlgate_tr_math"]
+    assert waiting["n"] == 2000
+    assert "decided after" not in waiting["reason"]
+    assert waiting["status"] == "fail"  # a 10 pp drop at the full n, at half of alpha
+    assert waiting["p_adjusted"] == pytest.approx(min(1.0, 2 * waiting["p_value"]))
+
+
 def test_a_backend_that_ignores_looks_is_gated_at_fixed_n_and_says_so(tmp_path: Path) -> None:
     repo = _looking_repo(tmp_path)
     assert _gate(repo, "base", "--mlgate-record")[0].returncode == 0

@@ -344,7 +344,7 @@ class _Decision:
             looked = [q for q in queued if id(q[2]) in self.looked]
             fixed = [q for q in queued if id(q[2]) not in self.looked]
             # Beside the comparisons decided look by look (at their share of alpha,
-            # gate.looks.sequential_share), the fixed-n ones get the rest: their Holm p-values
+            # gate.looks.SequentialPlan.share), the fixed-n ones get the rest: their Holm p-values
             # scaled by (all / fixed), Bonferroni between the two parts.
             split = self.settings.correction != "none" and looked and fixed
             scale = (len(self.sequential) + len(fixed)) / len(fixed) if split else 1.0

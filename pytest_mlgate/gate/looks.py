@@ -13,8 +13,8 @@ rest at the boundary the design leaves for it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,28 +60,56 @@ class SequentialStop:
         )
 
 
-def sequential_share(settings: GateConfig, looked: int, fixed: int) -> float:
-    """The share of alpha the look-by-look comparisons spend, when ``fixed`` others (a
-    reference checkpoint's, decided at fixed n on the documents the candidate evaluated) are
-    in the same run-level family: alpha is split in proportion to the comparisons (Bonferroni
-    between the two parts, Holm within each), so the chance that any comparison fails when
-    every true drop equals its margin stays at most alpha. 1 when the run has no fixed part,
-    each family keeps its own alpha (``error_rate = "family"``) or nothing is corrected."""
-    if fixed <= 0 or settings.error_rate != "run" or settings.correction == "none":
-        return 1.0
-    return looked / (looked + fixed)
+@dataclass(frozen=True)
+class SequentialPlan:
+    """Which items of a sequential run are decided look by look and which wait for the whole
+    task (each with its reason). A task with a waiting item is evaluated to its last look; the
+    others stop once their items are decided."""
+
+    looked: tuple[MetricThreshold, ...]
+    waiting: Mapping[MetricThreshold, str] = field(default_factory=dict)
+    #: comparisons decided at fixed n: in the run's one family, and in the baseline family
+    fixed_in_run: int = 0
+    fixed_in_baseline: int = 0
+
+    @property
+    def waiting_tasks(self) -> frozenset[str]:
+        return frozenset(item.task for item in self.waiting)
+
+    def share(self, settings: GateConfig) -> float:
+        """The share of alpha the look-by-look comparisons spend. The comparisons decided at
+        fixed n in the same family (a waiting item's, a reference checkpoint's on the documents
+        evaluated) get the rest, in proportion to their number: Bonferroni between the two
+        parts, Holm within each (``gate.decision`` scales the fixed part's Holm p-values to
+        match), so the chance that any comparison fails when every true drop equals its margin
+        stays at most alpha. 1 when nothing shares the family or nothing is corrected."""
+        fixed = self.fixed_in_run if settings.error_rate == "run" else self.fixed_in_baseline
+        if fixed <= 0 or settings.correction == "none":
+            return 1.0
+        return len(self.looked) / (len(self.looked) + fixed)
+
+    def notes(self) -> list[str]:
+        """One line per waiting task: which item waits and why."""
+        said: dict[str, str] = {}
+        for item, why in self.waiting.items():
+            said.setdefault(item.task, f"{item.item_name}: {why}")
+        return [
+            f"sequential: {task}: every document evaluated ({why})" for task, why in said.items()
+        ]
 
 
-def why_not_sequential(
+def plan_sequential(
     thresholds: Sequence[MetricThreshold],
     baseline: EvalRun | None,
     settings: GateConfig,
     *,
     anchor: bool,
-) -> str | None:
-    """Why this run cannot stop early (None: every item can be decided look by look). What is
-    not decided look by look waits for the whole task, and a run that waits everywhere gains
-    nothing: the run then evaluates every document and gates at fixed n."""
+    reference: bool,
+) -> SequentialPlan | str:
+    """The items a sequential run decides look by look, or why the run cannot stop early at all
+    (then it evaluates every document and gates at fixed n). An item the sequential test cannot
+    decide (subgroups, variants, ``min_ratio``, a continuous metric…) waits for its task's last
+    look and is gated at fixed n there; the other tasks may still stop early."""
     if baseline is None:
         return "there is no baseline to compare with"
     if anchor:
@@ -89,11 +117,21 @@ def why_not_sequential(
     if settings.on_trend == "fail":
         return 'the trend test fails runs (on_trend = "fail") and needs the full n'
     variants = {clean_task(t.task) for t in thresholds if clean_task(t.task) != t.task}
+    looked: list[MetricThreshold] = []
+    waiting: dict[MetricThreshold, str] = {}
     for threshold in thresholds:
         problem = _item_problem(threshold, baseline, variants)
-        if problem is not None:
-            return f"{threshold.item_name}: {problem}"
-    return None
+        if problem is None:
+            looked.append(threshold)
+        else:
+            waiting[threshold] = problem
+    if not looked:
+        first, why = next(iter(waiting.items()))
+        return f"no item can be decided look by look ({first.item_name}: {why})"
+    ref = 1 if reference else 0
+    in_baseline = len(waiting)
+    in_run = sum(1 + ref + (item.max_gap is not None) for item in waiting) + ref * len(looked)
+    return SequentialPlan(tuple(looked), waiting, in_run, in_baseline)
 
 
 def _item_problem(threshold: MetricThreshold, baseline: EvalRun, variants: set[str]) -> str | None:

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 from pytest_mlgate.config.schema import GateConfig, MetricThreshold
 from pytest_mlgate.gate.comparison import allowed_drop
-from pytest_mlgate.gate.looks import Observed, SequentialStop, bounds_state, observe
+from pytest_mlgate.gate.looks import (
+    Observed,
+    SequentialPlan,
+    SequentialStop,
+    bounds_state,
+    observe,
+)
 from pytest_mlgate.gate.sequential import DEFAULT_GAMMA, HolmLooks, ItemDecision
 from pytest_mlgate.results import EvalRun
 from pytest_mlgate.run.evaluator import Evaluator
@@ -59,17 +65,20 @@ class Looked:
 
 def evaluate_looks(
     evaluator: Evaluator,
-    items: Sequence[MetricThreshold],
+    plan: SequentialPlan,
     baseline: EvalRun,
     settings: GateConfig,
     looks: tuple[float, ...],
     gamma: float = DEFAULT_GAMMA,
-    share: float = 1.0,
 ) -> Looked:
-    """Evaluate ``items``' tasks look by look until every item is decided, spending ``share``
-    of alpha (``gate.looks.sequential_share``: the rest goes to comparisons made at fixed n)."""
-    tasks = list(dict.fromkeys(item.task for item in items))
-    loop = _Loop(evaluator, list(items), baseline, settings, looks, gamma, share)
+    """Evaluate the plan's tasks look by look until every item it decides look by look is
+    decided, spending its share of alpha (``SequentialPlan.share``); a task with a waiting item
+    is evaluated to its last look."""
+    items = plan.looked
+    waiting = plan.waiting_tasks
+    tasks = list(dict.fromkeys([*(item.task for item in items), *sorted(waiting)]))
+    share = plan.share(settings)
+    loop = _Loop(evaluator, list(items), baseline, settings, looks, gamma, share, waiting)
     open_tasks = tasks
     for number in range(1, len(looks) + 1):
         part = evaluator.evaluate_look(open_tasks, (number, looks))
@@ -98,6 +107,7 @@ class _Loop:
     looks: tuple[float, ...]
     gamma: float
     share: float = 1.0
+    waiting: frozenset[str] = frozenset()  #: tasks evaluated in full (an item waits for them)
     planned: dict[str, int] = field(default_factory=dict)
     holm: HolmLooks | None = None
     stops: dict[MetricThreshold, SequentialStop] = field(default_factory=dict)
@@ -130,6 +140,8 @@ class _Loop:
         assert self.holm is not None
         if number >= len(self.sizes(task)):
             return False
+        if task in self.waiting:
+            return True
         return any(
             i not in self.holm.decided for i, item in enumerate(self.items) if item.task == task
         )

@@ -15,7 +15,7 @@ from pytest_mlgate.config.schema import MetricThreshold
 from pytest_mlgate.errors import BackendError, MlgateError, StoreError, StoreUnreachable
 from pytest_mlgate.gate.decision import gate_all
 from pytest_mlgate.gate.latency import LatencyVerdict, judge_latency
-from pytest_mlgate.gate.looks import sequential_share, why_not_sequential
+from pytest_mlgate.gate.looks import plan_sequential
 from pytest_mlgate.gate.pairing import task_flips
 from pytest_mlgate.gate.power import ComparisonPower
 from pytest_mlgate.gate.verdicts import GateOutcome, Reference, Status, Verdict
@@ -155,25 +155,18 @@ class GateSession:
             return None
         baseline = None if self.baseline is None else self.baseline.run
         settings = plan.history.settings
-        why = why_not_sequential(
+        found = plan_sequential(
             plan.thresholds,
             baseline,
             settings,
             anchor=self.resolved.anchor is not None,
+            reference=plan.reference is not None,
         )
-        if why is not None or baseline is None:
-            self.messages.append(f"sequential: {why}; every document evaluated, gated at fixed n")
+        if isinstance(found, str) or baseline is None:
+            self.messages.append(f"sequential: {found}; every document evaluated, gated at fixed n")
             return None
-        looked = evaluate_looks(
-            self.evaluator,
-            plan.thresholds,
-            baseline,
-            settings,
-            looks,
-            share=sequential_share(
-                settings, len(plan.thresholds), len(plan.thresholds) if plan.reference else 0
-            ),
-        )
+        self.messages.extend(found.notes())
+        looked = evaluate_looks(self.evaluator, found, baseline, settings, looks)
         self.messages.extend(looked.notes)
         self.messages.extend(stop.text(task) for task, stop in looked.tasks.items())
         if looked.tasks and (seconds := self.evaluator.run.info.seconds) is not None:
