@@ -21,8 +21,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.__main__ import GATE, GATE_COMMAND, big_task, dtype_on, lm_eval_command
-from pytest_mlgate.cli.demo import build_checkpoints, offline_env
+from benchmarks.__main__ import GATE, GATE_COMMAND, bench_env, big_task, dtype_on, lm_eval_command
+from pytest_mlgate.cli.demo import build_checkpoints
 from pytest_mlgate.tasks import materialize_tasks
 
 NEW = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ IN_PROCESS = {
 
 
 def _env(tree: Path) -> dict[str, str]:
-    return {**offline_env(), "PYTHONPATH": str(tree)}
+    return {**bench_env(), "PYTHONPATH": str(tree)}
 
 
 def _timed(command: Sequence[str], cwd: Path, tree: Path) -> float:
