@@ -6,15 +6,19 @@ with ``--mlgate-no-sequential``, alternated, result cache off:
 
 - the regressed demo checkpoint (a bad fine-tune);
 - a "nudged" checkpoint: the good one with seeded noise on its weights, so that a few percent of
-  its answers change (its fixed-n delta is printed).
+  its answers change (its fixed-n delta is printed);
+- a "near" checkpoint: more noise (``--near-noise``), for a drop close to the margin, which the
+  sequential run can only decide late (so the per-look overhead shows).
 
 Printed: whole-process wall time sequential / fixed; the time spent evaluating, model loaded
 to verdict (the manifest's ``evaluation_seconds``: every look's backend time from the loaded
 model on, summed; the gate's own decision after it is milliseconds); the documents each run
 evaluated and where it stopped; each candidate's change against the good checkpoint at fixed
-n (the share of documents answered differently, and the net delta); and the per-look overhead
-where a sequential run went through every look: (its evaluation time - the fixed run's) /
-(looks - 1). Absolute times on shared machines are noise: the ratios are the result.
+n (the share of documents answered differently, and the net delta); and the per-look overhead:
+where a sequential run went through every look, (its evaluation time - the fixed run's) /
+(looks - 1); where it stopped after a share f of the documents, one lm-eval call's set-up S
+from seq = S + f D and fixed = S + D. Absolute times on shared machines are noise: the ratios
+are the result.
 """
 
 from __future__ import annotations
@@ -114,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--noise", type=float, default=0.04, help="the nudged weights' noise")
+    parser.add_argument("--near-noise", type=float, default=0.05, help="the near weights' noise")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -121,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         candidates = {
             "regressed": built["regressed"],
             "nudged": nudged(built["good"], work / "ckpt" / "nudged", args.noise),
+            "near": nudged(built["good"], work / "ckpt" / "near", args.near_noise),
         }
         repo = work / "repo"
         repo.mkdir()
@@ -158,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             if task["n"] == whole["n"] and task.get("look"):
                 looks = task["look"][1]
                 print(f"  per-look overhead: {(seq_e - fixed_e) / (looks - 1):.2f} s")
+            else:  # one lm-eval call each: seq = S + f D, fixed = S + D, f the share evaluated
+                share = task["n"] / whole["n"]
+                setup = (seq_e - share * fixed_e) / (1 - share)
+                print(f"  one look's set-up (lm-eval call, task and requests): {setup:.2f} s")
             if name == "regressed":
                 summary = [ln for ln in stdout.splitlines() if "mlgate" in ln or "FAIL" in ln]
                 print("  transcript:\n    " + "\n    ".join(summary[-8:]))
