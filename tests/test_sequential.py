@@ -700,3 +700,41 @@ def test_holm_sequential_recycles_a_failed_items_level() -> None:
     assert early == (seq.ItemDecision("fail", 1),)
     passing = seq.holm_sequential([[0.0, -3.0]], [n], alpha)
     assert passing == (seq.ItemDecision("pass", 2),)
+
+
+# --- looks through lm-eval ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_lmeval_looks_join_to_the_whole_run_with_few_shot(
+    demo_checkpoints: dict[str, Path],
+) -> None:
+    """Through lm-eval, 2-shot: the four looks' documents partition the task, and each document
+    gets the prompt (few-shot demonstrations included) and the scores of the run that evaluates
+    every document at once. lm-eval draws demonstrations from one generator in document order;
+    the backend replays the whole run's draws on every look."""
+    from dataclasses import replace
+
+    from pytest_mlgate.backend import BackendSpec, EvalRequest
+    from pytest_mlgate.backend.lmeval import LmEvalBackend
+    from pytest_mlgate.config.schema import ModelConfig
+
+    model = ModelConfig(dtype="float32", batch_size=16, device="cpu")
+    backend = LmEvalBackend(BackendSpec(model, str(demo_checkpoints["good"])))
+    request = EvalRequest(("mlgate_tr_mc",), num_fewshot=2, sample=None, seed=1)
+    try:
+        whole = backend.evaluate(request)["mlgate_tr_mc"]
+        looks = (0.1, 0.25, 0.5, 1.0)
+        parts = [backend.evaluate(replace(request, look=(k, looks))) for k in (1, 2, 3, 4)]
+    finally:
+        backend.close()
+    assert [p.info.planned["mlgate_tr_mc"] for p in parts] == [479] * 4
+    tasks = [p["mlgate_tr_mc"] for p in parts]
+    ids = [set(t.metric("acc").doc_ids) for t in tasks]
+    assert [len(i) for i in ids] == [48, 72, 120, 239]  # 48, 120, 240, 479 in all
+    assert set().union(*ids) == set(whole.metric("acc").doc_ids)
+    every = dict(zip(whole.metric("acc").doc_ids, whole.metric("acc").scores, strict=True))
+    for task in tasks:
+        scores = dict(zip(task.metric("acc").doc_ids, task.metric("acc").scores, strict=True))
+        assert scores == {d: every[d] for d in scores}
+        assert task.prompt_hashes == {d: whole.prompt_hashes[d] for d in task.prompt_hashes}
