@@ -123,6 +123,11 @@ class LmEvalBackend:
         self.threads: int | None = None  # torch's intra-op threads, as the model ran on them
         self.template: str | None = None  # the chat template text applied (None: none)
         self._prompt: PromptInfo | None = None
+        # Per task, what its data alone decides, kept between evaluations (a sequential run's
+        # looks, determinism passes): its documents, their strata, the whole run's few-shot draws.
+        self._docs: dict[str, list[Any]] = {}
+        self._strata_of: dict[str, list[str | None]] = {}
+        self._draws: dict[str, dict[tuple[int, bool], list[Any]]] = {}
 
     # -- tasks -------------------------------------------------------------------------------
     def _include_paths(self) -> list[str]:
@@ -237,23 +242,32 @@ class LmEvalBackend:
                 task.set_config(key="num_fewshot", value=shots)
         return None
 
-    @staticmethod
-    def _strata(task: Any) -> list[str | None]:
+    def _documents(self, name: str, task: Any) -> list[Any]:
+        """The task's evaluation documents (read once per backend: a task's data files do not
+        change during a session)."""
+        if name not in self._docs:
+            self._docs[name] = list(task.eval_docs)
+        return self._docs[name]
+
+    def _strata(self, name: str, task: Any) -> list[str | None]:
         """Each document's stratum: its ``metadata.subgroup_field``, else a known field."""
-        docs = list(task.eval_docs)
+        if name in self._strata_of:
+            return self._strata_of[name]
+        docs = self._documents(name, task)
         field = (task.config.metadata or {}).get("subgroup_field")
         if field is None:
             first = docs[0] if docs else {}
             field = next(
                 (f for f in STRATUM_FIELDS if isinstance(first, Mapping) and f in first), None
             )
-        return [
+        strata = [
             None if field is None or not isinstance(d, Mapping) else str(d.get(field)) for d in docs
         ]
+        self._strata_of[name] = strata
+        return strata
 
-    @classmethod
     def _subset(
-        cls,
+        self,
         leaves: Mapping[str, Any],
         request: EvalRequest,
         planned: dict[str, int] | None = None,
@@ -263,7 +277,7 @@ class LmEvalBackend:
         look."""
         chosen = {}
         for name, task in leaves.items():
-            strata = cls._strata(task)
+            strata = self._strata(name, task)
             docs = (
                 # a variant evaluates its clean task's documents: the salt is the clean name
                 stratified_subset(strata, request.sample, request.seed, clean_task(name))
@@ -292,7 +306,7 @@ class LmEvalBackend:
         chosen = self._subset(leaves, request) if _subsets(request) else {}
         counts: dict[str, dict[str, int]] = {}
         for name, task in leaves.items():
-            docs = list(task.eval_docs)
+            docs = self._documents(name, task)
             found: dict[str, int] = {}
             for index in chosen.get(name, range(len(docs))):
                 group = subgroup_of(docs[index], task.config.metadata)
@@ -437,7 +451,12 @@ class LmEvalBackend:
         planned: dict[str, int] = {}
         samples = self._subset(leaves, request, planned) if _subsets(request) else None
         for name, chosen in (samples or {}).items():
-            replay_fewshot_draws(leaves[name], chosen)
+            replay_fewshot_draws(
+                leaves[name],
+                chosen,
+                self._draws.setdefault(name, {}),
+                self._documents(name, leaves[name]),
+            )
         meter: dict[str, Throughput] = {}
         if hasattr(lm, "scored_by"):
             lm.scored_by = {}  # this evaluation's paths only
@@ -493,6 +512,9 @@ class LmEvalBackend:
     def close(self) -> None:
         self._lm = None
         self._managers.clear()
+        self._docs.clear()
+        self._strata_of.clear()
+        self._draws.clear()
         if self._task_dir is not None:
             self._task_dir.cleanup()
             self._task_dir = None

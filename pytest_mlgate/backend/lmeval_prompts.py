@@ -88,21 +88,28 @@ def tokenizer_only_lm(tokenizer: Any, model: ModelConfig, template: str | None) 
     return lm
 
 
-def replay_fewshot_draws(task: Any, sampled: Sequence[int]) -> None:
+def replay_fewshot_draws(
+    task: Any,
+    sampled: Sequence[int],
+    draws: dict[tuple[int, bool], list[Any]] | None = None,
+    docs: Sequence[Any] | None = None,
+) -> None:
     """With a sample of the documents, draw each one's few-shot examples as the full run does.
 
     lm-eval draws few-shot examples from one generator, document after document: evaluated
     alone, a subset would get other examples than the same documents in a full run (and a PR's
     sample would not compare with its full baseline). Here the full run's draws are made once,
-    in its order, and each sampled document is given its own.
+    in its order, and each sampled document is given its own. ``draws`` (and the task's
+    ``docs``) may be kept by the caller between evaluations of the same task, as a sequential
+    run's looks do: the draws depend only on the task's documents and its few-shot seed.
     """
     sampler = getattr(task, "sampler", None)
     if sampler is None or not sampled:
         return
     original = sampler.sample
-    docs = list(task.eval_docs)
+    every = list(task.eval_docs) if docs is None else docs
     order: Iterator[int] = iter(sampled)
-    draws: dict[tuple[int, bool], list[Any]] = {}
+    draws = {} if draws is None else draws
 
     def sample(n: int, eval_doc: Any = None, df: Any = None, **kwargs: Any) -> Any:
         doc_id = next(order)
@@ -112,7 +119,7 @@ def replay_fewshot_draws(task: Any, sampled: Sequence[int]) -> None:
         if key not in draws:  # every document's draw, in the full run's order
             draws[key] = [
                 original(n, eval_doc=doc if eval_doc is not None else None, df=df, **kwargs)
-                for doc in docs
+                for doc in every
             ]
         return draws[key][doc_id]
 
