@@ -278,8 +278,12 @@ class GateSession:
             return None
         self.evaluator.close()
         try:
-            if looked is not None and looked.tasks and self.plan.looks is not None:
-                ends = {task: looked.tasks[task].look for task in tasks if task in looked.tasks}
+            ends = (
+                {}
+                if looked is None
+                else {t: looked.tasks[t].look for t in tasks if t in looked.tasks}
+            )
+            if ends and self.plan.looks is not None:
                 for number in range(1, max(ends.values()) + 1):
                     ref.evaluate_look([t for t, end in ends.items() if end >= number],
                                       (number, self.plan.looks))  # fmt: skip
